@@ -1,0 +1,181 @@
+import type { V1Ingress, V1IngressBackend } from '@kubernetes/client-node';
+import type { ObjectSnapshot } from '../snapshot.ts';
+import type { Backend, BuildResult, HostRoutes, PathType, Route, RouteOptions } from '../table/types.ts';
+import { parseIngressAnnotations } from './annotations.ts';
+import { BackendResolver } from './backends.ts';
+import type { Diagnostic, ObjectRef } from './diagnostics.ts';
+import { IngressClassFilter, type ClassSelection } from './ingress-class.ts';
+import { compilePathRegex, normalisePrefix } from './paths.ts';
+
+export interface BuildOptions extends ClassSelection {
+  readonly generation: number;
+}
+
+/** Rules without a host are grouped under this key. */
+const ANY_HOST = '*';
+const PATH_TYPES = new Set<string>(['Exact', 'Prefix', 'ImplementationSpecific']);
+// RFC 1123 labels, as the API server validates `spec.rules[].host`; a wildcard is only a leading `*.`.
+const HOST = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A path of one Ingress, before the host's mode (regex or not) is known. */
+interface Candidate {
+  ingress: string;
+  ref: ObjectRef;
+  field: string;
+  path: string;
+  pathType: PathType;
+  backend: Backend;
+  options: RouteOptions;
+  regexMode: boolean;
+}
+
+interface HostDraft {
+  candidates: Candidate[];
+  fallback: Route | undefined;
+}
+
+/**
+ * The pure heart of Portico: Kubernetes objects in, routing table and diagnostics out.
+ * No I/O, no clock, no randomness; the same snapshot always builds the same table.
+ */
+export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOptions): BuildResult {
+  const diagnostics: Diagnostic[] = [];
+  const classes = new IngressClassFilter(snapshot, options);
+  const resolver = new BackendResolver(snapshot);
+  const hosts = new Map<string, HostDraft>();
+  let defaultRoute: Route | undefined;
+  let defaultRouteOwner: string | undefined;
+
+  const draft = (host: string): HostDraft => {
+    let d = hosts.get(host);
+    if (!d) hosts.set(host, (d = { candidates: [], fallback: undefined }));
+    return d;
+  };
+
+  for (const ingress of oldestFirst(snapshot.ingresses.values())) {
+    if (!classes.isOurs(ingress)) {
+      if (classes.namesMissingClass(ingress)) {
+        diagnostics.push({ severity: 'Warning', code: 'IngressClassNotFound', object: refOf(ingress), field: 'spec.ingressClassName', message: `IngressClass "${options.ingressClass}" does not exist or is not for controller ${options.controllerName}; Ingress ignored` });
+      }
+      continue;
+    }
+    const ref = refOf(ingress);
+    const name = `${ref.namespace}/${ref.name}`;
+    const namespace = ref.namespace!;
+    const annotations = parseIngressAnnotations(ingress.metadata?.annotations, ref);
+    diagnostics.push(...annotations.diagnostics);
+
+    const resolveBackend = (b: V1IngressBackend | undefined, field: string): Backend | undefined => {
+      if (!b?.service?.name) {
+        diagnostics.push({ severity: 'Warning', code: 'InvalidBackend', object: ref, field, message: b?.resource ? 'resource backends are not supported; path ignored' : 'backend has no service; path ignored' });
+        return undefined;
+      }
+      return resolver.resolve(namespace, b.service, annotations.serviceUpstream, ref, `${field}.service`, diagnostics);
+    };
+
+    let ingressDefault: Route | undefined;
+    if (ingress.spec?.defaultBackend) {
+      const backend = resolveBackend(ingress.spec.defaultBackend, 'spec.defaultBackend');
+      if (backend) {
+        ingressDefault = { ingress: name, host: ANY_HOST, path: '/', pathType: 'Prefix', regex: undefined, backend, options: annotations.options };
+        if (!defaultRoute) {
+          defaultRoute = ingressDefault;
+          defaultRouteOwner = name;
+        } else if (defaultRoute.backend.id !== backend.id) {
+          diagnostics.push({ severity: 'Warning', code: 'DefaultBackendConflict', object: ref, field: 'spec.defaultBackend', message: `the default backend of older Ingress ${defaultRouteOwner} is used for unmatched hosts` });
+        }
+      }
+    }
+
+    (ingress.spec?.rules ?? []).forEach((rule, ruleIndex) => {
+      const ruleField = `spec.rules[${ruleIndex}]`;
+      const host = (rule.host ?? '').toLowerCase() || ANY_HOST;
+      if (host !== ANY_HOST && !HOST.test(host)) {
+        diagnostics.push({ severity: 'Warning', code: 'InvalidHost', object: ref, field: `${ruleField}.host`, message: `"${rule.host}" is not a valid host name or one-label wildcard (*.example.com); rule ignored` });
+        return;
+      }
+      const d = draft(host);
+      if (ingressDefault && !d.fallback) d.fallback = { ...ingressDefault, host };
+      (rule.http?.paths ?? []).forEach((p, pathIndex) => {
+        const field = `${ruleField}.http.paths[${pathIndex}]`;
+        const pathType = (p.pathType ?? 'ImplementationSpecific') as PathType;
+        if (!PATH_TYPES.has(pathType)) {
+          diagnostics.push({ severity: 'Warning', code: 'InvalidPath', object: ref, field: `${field}.pathType`, message: `"${pathType}" is not Exact, Prefix or ImplementationSpecific; path ignored` });
+          return;
+        }
+        const backend = resolveBackend(p.backend, `${field}.backend`);
+        if (!backend) return;
+        d.candidates.push({ ingress: name, ref, field, path: p.path || '/', pathType, backend, options: annotations.options, regexMode: annotations.regexMode });
+      });
+    });
+  }
+
+  const exactHosts = new Map<string, HostRoutes>();
+  const wildcardHosts = new Map<string, HostRoutes>();
+  let anyHost: HostRoutes | undefined;
+  for (const [host, d] of hosts) {
+    const routes = buildHost(host, d, diagnostics);
+    if (host === ANY_HOST) anyHost = routes;
+    else if (host.startsWith('*.')) wildcardHosts.set(host.slice(2), routes);
+    else exactHosts.set(host, routes);
+  }
+  return {
+    table: { generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends },
+    diagnostics,
+  };
+}
+
+/** Orders one host's paths: first claim wins a path (Ingresses come oldest first), then index them for the matcher. */
+function buildHost(host: string, d: HostDraft, diagnostics: Diagnostic[]): HostRoutes {
+  // ingress-nginx: use-regex or rewrite-target on any Ingress of a host puts every path of the host in regex mode.
+  const regexMode = d.candidates.some((c) => c.regexMode);
+  const claimed = new Map<string, Candidate>();
+  const exact = new Map<string, Route>();
+  const prefix = new Map<string, Route>();
+  const regex: Route[] = [];
+
+  for (const c of d.candidates) {
+    const base = { ingress: c.ingress, host, path: c.path, pathType: c.pathType, backend: c.backend, options: c.options };
+    if (!regexMode && !c.path.startsWith('/')) {
+      diagnostics.push({ severity: 'Warning', code: 'InvalidPath', object: c.ref, field: `${c.field}.path`, message: `"${c.path}" must start with /; path ignored` });
+      continue;
+    }
+    const key = regexMode ? `${c.pathType}:${c.path}` : c.pathType === 'Exact' ? `Exact:${c.path}` : `Prefix:${normalisePrefix(c.path)}`;
+    const owner = claimed.get(key);
+    if (owner) {
+      diagnostics.push({ severity: 'Warning', code: 'PathConflict', object: c.ref, field: `${c.field}.path`, message: `host "${host}" path "${c.path}" (${c.pathType}) is already defined by older Ingress ${owner.ingress}; this path is ignored` });
+      continue;
+    }
+    if (regexMode) {
+      let compiled;
+      try {
+        compiled = compilePathRegex(c.path);
+      } catch (err) {
+        diagnostics.push({ severity: 'Warning', code: 'InvalidPath', object: c.ref, field: `${c.field}.path`, message: `"${c.path}" is not a valid RE2 regular expression (${(err as Error).message}); path ignored` });
+        continue;
+      }
+      regex.push({ ...base, regex: compiled });
+    } else if (c.pathType === 'Exact') {
+      exact.set(c.path, { ...base, regex: undefined });
+    } else {
+      prefix.set(normalisePrefix(c.path), { ...base, regex: undefined });
+    }
+    claimed.set(key, c);
+  }
+  // nginx orders regex locations by path length, longest first, ties by path string descending.
+  regex.sort((a, b) => b.path.length - a.path.length || (a.path < b.path ? 1 : a.path > b.path ? -1 : 0));
+  return { host, regexMode, exact, prefix, regex, fallback: d.fallback };
+}
+
+function oldestFirst(ingresses: Iterable<V1Ingress>): V1Ingress[] {
+  const time = (i: V1Ingress): number => {
+    const t = i.metadata?.creationTimestamp;
+    return t ? new Date(t).getTime() : 0;
+  };
+  const id = (i: V1Ingress): string => `${i.metadata?.namespace}/${i.metadata?.name}`;
+  return [...ingresses].sort((a, b) => time(a) - time(b) || (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
+}
+
+function refOf(ingress: V1Ingress): ObjectRef {
+  return { kind: 'Ingress', namespace: ingress.metadata?.namespace ?? 'default', name: ingress.metadata?.name ?? '' };
+}

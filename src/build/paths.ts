@@ -1,0 +1,59 @@
+import RE2 from 're2';
+
+/**
+ * Path handling shared by build (normalising the Ingress paths) and the matcher
+ * (normalising request paths the same way), so the two can never disagree.
+ */
+
+/** A Prefix path without its trailing slash: `/foo/` and `/foo` are the same prefix; `/` stays `/`. */
+export function normalisePrefix(path: string): string {
+  let end = path.length;
+  while (end > 1 && path.charCodeAt(end - 1) === 47 /* / */) end--;
+  return end === path.length ? path : path.slice(0, end);
+}
+
+/**
+ * Compiles a path as ingress-nginx does in regex mode: case-insensitive and anchored at
+ * the start only. RE2 runs in linear time, so no pattern can stall the process.
+ * Throws with RE2's message when the pattern is not valid RE2 syntax.
+ */
+export function compilePathRegex(path: string): RE2 {
+  return new RE2(`^(?:${path})`, 'i');
+}
+
+/**
+ * The path used for matching: percent-decoded, dot segments resolved and duplicate
+ * slashes merged, as nginx's `$uri`. Returns undefined for a path that cannot be decoded
+ * or that climbs above the root. The upstream still receives the raw path (unless rewritten).
+ */
+export function normaliseRequestPath(raw: string): string | undefined {
+  // Fast path: nothing to decode or resolve, which is nearly every request.
+  if (raw.indexOf('%') === -1 && raw.indexOf('/.') === -1 && raw.indexOf('//') === -1) return raw;
+  let decoded: string;
+  try {
+    decoded = raw.indexOf('%') === -1 ? raw : decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+  const out: string[] = [];
+  const segments = decoded.split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const s = segments[i]!;
+    const last = i === segments.length - 1;
+    if (s === '..') {
+      if (out.length === 0) return undefined;
+      out.pop();
+      if (last) out.push('');
+    } else if (s === '.' || (s === '' && !last)) {
+      if (last) out.push('');
+    } else {
+      out.push(s);
+    }
+  }
+  return '/' + out.join('/');
+}
+
+/** Escapes a rewritten path for the request line: what decoding turned into `%`, `?`, `#` or spaces goes back to escapes. */
+export function escapePath(path: string): string {
+  return encodeURI(path).replace(/[?#]/g, (c) => (c === '?' ? '%3F' : '%23'));
+}

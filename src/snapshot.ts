@@ -1,0 +1,38 @@
+import type {
+  V1EndpointSlice,
+  V1Ingress,
+  V1IngressClass,
+  V1Secret,
+  V1Service,
+} from '@kubernetes/client-node';
+
+/**
+ * Everything build needs, as plain Kubernetes objects. A source (informers or a
+ * manifest directory) produces a new snapshot on every change; build never mutates it.
+ * Namespaced maps are keyed `namespace/name`, IngressClasses by name.
+ */
+export interface ObjectSnapshot {
+  readonly ingressClasses: ReadonlyMap<string, V1IngressClass>;
+  readonly ingresses: ReadonlyMap<string, V1Ingress>;
+  readonly services: ReadonlyMap<string, V1Service>;
+  readonly endpointSlices: ReadonlyMap<string, V1EndpointSlice>;
+  readonly secrets: ReadonlyMap<string, V1Secret>;
+}
+
+export type SnapshotKind = 'IngressClass' | 'Ingress' | 'Service' | 'EndpointSlice' | 'Secret';
+
+export const SNAPSHOT_KINDS: readonly SnapshotKind[] = ['IngressClass', 'Ingress', 'Service', 'EndpointSlice', 'Secret'];
+
+export function objectKey(namespace: string | undefined, name: string): string {
+  return namespace ? `${namespace}/${name}` : name;
+}
+
+export function emptySnapshot(): ObjectSnapshot {
+  return {
+    ingressClasses: new Map(),
+    ingresses: new Map(),
+    services: new Map(),
+    endpointSlices: new Map(),
+    secrets: new Map(),
+  };
+}

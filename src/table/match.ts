@@ -1,0 +1,69 @@
+import type { HostRoutes, Route, RoutingTable } from './types.ts';
+
+export interface RouteMatch {
+  readonly route: Route;
+  /** Capture groups of the path regex (regex mode only), for `rewrite-target`'s $1…$9. */
+  readonly groups: readonly (string | undefined)[] | undefined;
+}
+
+/** `Host` header → lookup key: lower case, port and trailing dot removed. */
+export function hostKey(header: string | undefined): string {
+  if (!header) return '';
+  let end = header.length;
+  if (header.charCodeAt(0) === 91 /* [ */) {
+    end = header.indexOf(']') + 1 || end; // IPv6 literal: the port follows the bracket
+  } else {
+    const colon = header.indexOf(':');
+    if (colon !== -1) end = colon;
+  }
+  if (header.charCodeAt(end - 1) === 46 /* . */) end--;
+  const host = end === header.length ? header : header.slice(0, end);
+  return host.toLowerCase();
+}
+
+/** Exact host, then a one-label wildcard, then the rules without host. */
+export function hostRoutes(table: RoutingTable, host: string): HostRoutes | undefined {
+  const exact = table.exactHosts.get(host);
+  if (exact) return exact;
+  const dot = host.indexOf('.');
+  if (dot > 0) {
+    const wildcard = table.wildcardHosts.get(host.slice(dot + 1));
+    if (wildcard) return wildcard;
+  }
+  return table.anyHost;
+}
+
+/**
+ * Finds the route for a request. `path` is the normalised request path (no query).
+ * The cost depends on the depth of the path, not on the number of routes: Exact and
+ * Prefix are map lookups per path element, longest first.
+ */
+export function matchRoute(table: RoutingTable, host: string, path: string): RouteMatch | undefined {
+  const routes = hostRoutes(table, host);
+  if (!routes) return table.defaultRoute && { route: table.defaultRoute, groups: undefined };
+
+  if (routes.regexMode) {
+    for (const route of routes.regex) {
+      const m = route.regex!.exec(path);
+      if (m) return { route, groups: m };
+    }
+  } else {
+    // An Exact match is always the whole path, so it is the longest possible and wins ties with Prefix.
+    const exact = routes.exact.get(path);
+    if (exact) return { route: exact, groups: undefined };
+    if (routes.prefix.size > 0) {
+      // Prefix matches element-wise: try the path without trailing slashes, then each parent.
+      let candidate = path;
+      while (candidate.length > 1 && candidate.charCodeAt(candidate.length - 1) === 47) candidate = candidate.slice(0, -1);
+      for (;;) {
+        const route = routes.prefix.get(candidate);
+        if (route) return { route, groups: undefined };
+        if (candidate === '/') break;
+        const slash = candidate.lastIndexOf('/');
+        candidate = slash <= 0 ? '/' : candidate.slice(0, slash);
+      }
+    }
+  }
+  const fallback = routes.fallback ?? table.defaultRoute;
+  return fallback && { route: fallback, groups: undefined };
+}

@@ -1,0 +1,109 @@
+import type RE2 from 're2';
+import type { Diagnostic } from '../build/diagnostics.ts';
+
+/**
+ * The routing table: what build produces and the data plane reads. Everything here is
+ * typed and precompiled; nothing string-typed from annotations survives to request time.
+ * A table is never mutated after build; a change produces a new one that is swapped in.
+ */
+export interface RoutingTable {
+  /** Increases with every build, for logs and /debug. */
+  readonly generation: number;
+  readonly exactHosts: ReadonlyMap<string, HostRoutes>;
+  /** Wildcard hosts keyed by the parent domain: `*.foo.com` is stored under `foo.com`. */
+  readonly wildcardHosts: ReadonlyMap<string, HostRoutes>;
+  /** Rules without a host: they match any Host that no exact or wildcard rule claims. */
+  readonly anyHost: HostRoutes | undefined;
+  /** The catch-all for requests no host claims (the oldest Ingress `spec.defaultBackend`). */
+  readonly defaultRoute: Route | undefined;
+  /** Every backend the table refers to, keyed by Backend.id. */
+  readonly backends: ReadonlyMap<string, Backend>;
+}
+
+export interface HostRoutes {
+  /** As written in the Ingress, lower case: `app.example.com`, `*.example.com` or `*` for rules without host. */
+  readonly host: string;
+  /** True when any Ingress of this host uses `use-regex` or `rewrite-target` (ingress-nginx semantics). */
+  readonly regexMode: boolean;
+  /** Non-regex mode: Exact paths by path. */
+  readonly exact: ReadonlyMap<string, Route>;
+  /** Non-regex mode: Prefix paths by their normalised path (no trailing slash, `/` for root). */
+  readonly prefix: ReadonlyMap<string, Route>;
+  /** Regex mode: every path, in match order (longest path string first); first match wins. */
+  readonly regex: readonly Route[];
+  /** The `spec.defaultBackend` of the oldest Ingress defining this host, for paths no rule matches. */
+  readonly fallback: Route | undefined;
+}
+
+export type PathType = 'Exact' | 'Prefix' | 'ImplementationSpecific';
+
+export interface Route {
+  /** `namespace/name` of the Ingress the route comes from. */
+  readonly ingress: string;
+  readonly host: string;
+  /** The path as written in the Ingress (the metrics label, the /debug view). */
+  readonly path: string;
+  readonly pathType: PathType;
+  /** Set in regex mode: the path compiled as a case-insensitive, start-anchored RE2 regex. */
+  readonly regex: RE2 | undefined;
+  readonly backend: Backend;
+  readonly options: RouteOptions;
+}
+
+export interface RouteOptions {
+  readonly connectTimeoutMs: number;
+  readonly sendTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  /** Maximum request body in bytes; Infinity when `proxy-body-size: 0`. */
+  readonly bodyLimit: number;
+  readonly nextUpstream: NextUpstreamPolicy;
+  readonly rewrite: RewriteTemplate | undefined;
+  /** `app-root`: `/` answers 302 to this path. */
+  readonly appRoot: string | undefined;
+  readonly redirect: { readonly url: string; readonly code: number } | undefined;
+  readonly upstreamVhost: string | undefined;
+  /** `X-Forwarded-Prefix`, sent only when a rewrite happened. */
+  readonly forwardedPrefix: string | undefined;
+  readonly backendProtocol: 'HTTP' | 'HTTPS';
+}
+
+export interface NextUpstreamPolicy {
+  /** Retry on connection errors (refused, reset before a response). */
+  readonly onError: boolean;
+  readonly onTimeout: boolean;
+  /** Upstream statuses that count as failures worth another endpoint (`http_502` …). */
+  readonly onStatus: ReadonlySet<number>;
+  /** Also retry POST, PATCH and LOCK after the request was sent. */
+  readonly nonIdempotent: boolean;
+  /** Total attempts including the first; 0 = as many as there are endpoints. */
+  readonly tries: number;
+}
+
+/** `rewrite-target` split once at build time into literal text and capture-group references. */
+export interface RewriteTemplate {
+  readonly source: string;
+  readonly parts: readonly (string | number)[];
+}
+
+export interface Backend {
+  /** `namespace/service:port`: shared by every route pointing at the same Service port. */
+  readonly id: string;
+  readonly namespace: string;
+  readonly service: string;
+  readonly port: string;
+  readonly endpoints: readonly Endpoint[];
+  /** Service `sessionAffinity: ClientIP`: pin a client address for this long. */
+  readonly affinityTimeoutMs: number | undefined;
+}
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  /** The pod name from the EndpointSlice targetRef, for logs and /debug. */
+  readonly target: string | undefined;
+}
+
+export interface BuildResult {
+  readonly table: RoutingTable;
+  readonly diagnostics: readonly Diagnostic[];
+}

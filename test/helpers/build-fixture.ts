@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { buildRoutingTable } from '../../src/build/index.ts';
+import { parseManifest, snapshotOf } from '../../src/sources/manifests.ts';
+import type { BuildResult } from '../../src/table/types.ts';
+import { hostKey, matchRoute } from '../../src/table/match.ts';
+import { normaliseRequestPath } from '../../src/build/paths.ts';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/build/', import.meta.url));
+
+export const CLASS = { controllerName: 'portico.dev/ingress-controller', ingressClass: 'portico' };
+
+function load(file: string) {
+  const parsed = parseManifest(readFileSync(FIXTURES + file, 'utf8'), file);
+  if (parsed.problems.length > 0) throw new Error(`fixture ${file}: ${parsed.problems.map((p) => p.message).join('; ')}`);
+  return parsed.objects;
+}
+
+/** Builds `_common.yaml` plus one case fixture, as the standalone source would. */
+export function buildFixture(name: string): BuildResult {
+  return buildRoutingTable(snapshotOf([...load('_common.yaml'), ...load(`${name}.yaml`)]), { ...CLASS, generation: 1 });
+}
+
+/** What a request to host+path reaches, as `namespace/service:port`, or `404`. */
+export function routeOf(result: BuildResult, host: string, path: string): string {
+  const m = matchRoute(result.table, hostKey(host), normaliseRequestPath(path)!);
+  return m ? m.route.backend.id : '404';
+}
