@@ -15,6 +15,8 @@ export interface IngressAnnotations {
   readonly regexMode: boolean;
   /** `service-upstream`: send to the Service's cluster IP instead of the pod endpoints. */
   readonly serviceUpstream: boolean;
+  /** `app-root`: a host-level setting in ingress-nginx (`if ($uri = /)` in the server block). */
+  readonly appRoot: string | undefined;
 }
 
 const SECOND = 1000;
@@ -26,7 +28,6 @@ export const DEFAULT_ROUTE_OPTIONS: RouteOptions = Object.freeze({
   bodyLimit: 1024 * 1024,
   nextUpstream: Object.freeze({ onError: true, onTimeout: true, onStatus: new Set<number>(), nonIdempotent: false, tries: 3 }),
   rewrite: undefined,
-  appRoot: undefined,
   redirect: undefined,
   upstreamVhost: undefined,
   forwardedPrefix: undefined,
@@ -248,7 +249,6 @@ export function parseIngressAnnotations(annotations: Readonly<Record<string, str
     bodyLimit,
     nextUpstream: parseNextUpstream(reader),
     rewrite: rewriteTarget === undefined ? undefined : compileRewriteTemplate(rewriteTarget),
-    appRoot,
     redirect: parseRedirect(reader),
     upstreamVhost: reader.matching('upstream-vhost', HOSTNAME, 'a host name'),
     forwardedPrefix,
@@ -258,6 +258,7 @@ export function parseIngressAnnotations(annotations: Readonly<Record<string, str
     options,
     regexMode: useRegex || rewriteTarget !== undefined,
     serviceUpstream: reader.bool('service-upstream', false),
+    appRoot,
     diagnostics: reader.diagnostics,
   };
 }

@@ -32,6 +32,7 @@ interface Candidate {
 interface HostDraft {
   candidates: Candidate[];
   fallback: Route | undefined;
+  appRoot: string | undefined;
 }
 
 /**
@@ -48,7 +49,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
 
   const draft = (host: string): HostDraft => {
     let d = hosts.get(host);
-    if (!d) hosts.set(host, (d = { candidates: [], fallback: undefined }));
+    if (!d) hosts.set(host, (d = { candidates: [], fallback: undefined, appRoot: undefined }));
     return d;
   };
 
@@ -96,6 +97,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
       }
       const d = draft(host);
       if (ingressDefault && !d.fallback) d.fallback = { ...ingressDefault, host };
+      d.appRoot ??= annotations.appRoot;
       (rule.http?.paths ?? []).forEach((p, pathIndex) => {
         const field = `${ruleField}.http.paths[${pathIndex}]`;
         const pathType = (p.pathType ?? 'ImplementationSpecific') as PathType;
@@ -164,7 +166,7 @@ function buildHost(host: string, d: HostDraft, diagnostics: Diagnostic[]): HostR
   }
   // nginx orders regex locations by path length, longest first, ties by path string descending.
   regex.sort((a, b) => b.path.length - a.path.length || (a.path < b.path ? 1 : a.path > b.path ? -1 : 0));
-  return { host, regexMode, exact, prefix, regex, fallback: d.fallback };
+  return { host, regexMode, exact, prefix, regex, fallback: d.fallback, appRoot: d.appRoot };
 }
 
 function oldestFirst(ingresses: Iterable<V1Ingress>): V1Ingress[] {

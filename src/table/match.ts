@@ -39,7 +39,11 @@ export function hostRoutes(table: RoutingTable, host: string): HostRoutes | unde
  * Prefix are map lookups per path element, longest first.
  */
 export function matchRoute(table: RoutingTable, host: string, path: string): RouteMatch | undefined {
-  const routes = hostRoutes(table, host);
+  return matchPath(table, hostRoutes(table, host), path);
+}
+
+/** The path half of matchRoute, for callers that looked the host up already. */
+export function matchPath(table: RoutingTable, routes: HostRoutes | undefined, path: string): RouteMatch | undefined {
   if (!routes) return table.defaultRoute && { route: table.defaultRoute, groups: undefined };
 
   if (routes.regexMode) {

@@ -33,6 +33,8 @@ export interface HostRoutes {
   readonly regex: readonly Route[];
   /** The `spec.defaultBackend` of the oldest Ingress defining this host, for paths no rule matches. */
   readonly fallback: Route | undefined;
+  /** `app-root` of the oldest Ingress of this host that sets it: `/` answers 302 there, before any path matching. */
+  readonly appRoot: string | undefined;
 }
 
 export type PathType = 'Exact' | 'Prefix' | 'ImplementationSpecific';
@@ -58,8 +60,6 @@ export interface RouteOptions {
   readonly bodyLimit: number;
   readonly nextUpstream: NextUpstreamPolicy;
   readonly rewrite: RewriteTemplate | undefined;
-  /** `app-root`: `/` answers 302 to this path. */
-  readonly appRoot: string | undefined;
   readonly redirect: { readonly url: string; readonly code: number } | undefined;
   readonly upstreamVhost: string | undefined;
   /** `X-Forwarded-Prefix`, sent only when a rewrite happened. */

@@ -1,0 +1,37 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Diagnostic } from '../build/diagnostics.ts';
+import { formatObject } from '../build/diagnostics.ts';
+import { describeTable } from '../table/describe.ts';
+import type { RoutingTable } from '../table/types.ts';
+
+/** What the admin server reads; the app owns it. */
+export interface AdminState {
+  readonly current: RoutingTable | undefined;
+  readonly diagnostics: readonly Diagnostic[];
+  /** Why Portico is not ready yet, or undefined once the first complete table is live. */
+  readonly notReadyReason: string | undefined;
+}
+
+/** The admin server on port 10254 (ingress-nginx's, so probes and dashboards carry over). */
+export function createAdminServer(state: AdminState): FastifyInstance {
+  const app = Fastify({ logger: false });
+
+  app.get('/healthz', async () => 'ok');
+
+  app.get('/readyz', async (_req, reply) => {
+    const reason = state.notReadyReason;
+    if (reason !== undefined) return reply.code(503).send(`not ready: ${reason}`);
+    return `ok (table generation ${state.current?.generation})`;
+  });
+
+  app.get('/debug/routes', async (_req, reply) => {
+    const table = state.current;
+    if (!table) return reply.code(503).send({ error: 'no routing table yet' });
+    return describeTable(table);
+  });
+
+  app.get('/debug/diagnostics', async () =>
+    state.diagnostics.map((d) => ({ ...d, objectName: formatObject(d.object) })));
+
+  return app;
+}

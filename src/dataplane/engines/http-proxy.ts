@@ -1,0 +1,129 @@
+import { Agent as HttpAgent, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { Readable, type Duplex } from 'node:stream';
+import { createProxyServer, type ProxyServer } from 'http-proxy-3';
+import type { UpgradeTarget } from '../proxy.ts';
+import { downstreamHeaders } from '../headers.ts';
+import type { Attempt, AttemptOutcome, ForwardEngine } from './types.ts';
+import { endpointKey, failureOf } from './types.ts';
+
+class ReadTimeoutError extends Error {
+  readonly code = 'PORTICO_READ_TIMEOUT';
+}
+
+/** Per-request state the shared ProxyServer's events need. */
+interface InFlight {
+  attempt: Attempt;
+  resolve: (o: AttemptOutcome) => void;
+  responded: boolean;
+  requestSent: boolean;
+}
+
+/**
+ * The http-proxy API engine (http-proxy-3, the maintained rewrite of http-proxy), with a
+ * keep-alive agent per endpoint. Chosen with `--engine http-proxy`; it also tunnels
+ * WebSocket upgrades for every engine, which is what it does best.
+ */
+export class HttpProxyEngine implements ForwardEngine {
+  readonly name = 'http-proxy';
+  private readonly server: ProxyServer;
+  private readonly agents = new Map<string, HttpAgent>();
+  private readonly inFlight = new WeakMap<IncomingMessage, InFlight>();
+
+  constructor() {
+    this.server = createProxyServer({ selfHandleResponse: true, xfwd: false, secure: false });
+    this.server.on('proxyReq', (proxyReq, req) => {
+      const f = this.inFlight.get(req);
+      if (!f) return;
+      // http-proxy copies the client's headers first: drop those we decided not to forward.
+      for (const name of proxyReq.getHeaderNames()) if (!(name in f.attempt.headers)) proxyReq.removeHeader(name);
+      proxyReq.setTimeout(f.attempt.readTimeoutMs, () => proxyReq.destroy(new ReadTimeoutError('upstream read timed out')));
+      proxyReq.once('finish', () => (f.requestSent = true));
+    });
+    this.server.on('proxyRes', (proxyRes, req, res) => {
+      const f = this.inFlight.get(req);
+      if (!f) return;
+      const status = proxyRes.statusCode ?? 502;
+      if (f.attempt.failOnStatus.has(status)) {
+        proxyRes.destroy();
+        f.resolve({ kind: 'failed', failure: 'upstream-status', requestSent: true });
+        return;
+      }
+      f.responded = true;
+      res.writeHead(status, downstreamHeaders(proxyRes.headers));
+      proxyRes.setTimeout(f.attempt.readTimeoutMs, () => proxyRes.destroy(new ReadTimeoutError('upstream read timed out')));
+      proxyRes.on('error', () => res.destroy());
+      proxyRes.pipe(res);
+      f.resolve({ kind: 'responded', status });
+    });
+  }
+
+  private agent(a: Attempt): HttpAgent {
+    const key = `${a.tls ? 'https' : 'http'}://${endpointKey(a.endpoint)}`;
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = a.tls ? new HttpsAgent({ keepAlive: true, rejectUnauthorized: false }) : new HttpAgent({ keepAlive: true });
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  forward(a: Attempt): Promise<AttemptOutcome> {
+    const req = a.res.req;
+    return new Promise((resolve) => {
+      const f: InFlight = { attempt: a, resolve, responded: false, requestSent: false };
+      this.inFlight.set(req, f);
+      // http-proxy sends req.url; the rewrite (if any) is already in a.path.
+      req.url = a.path;
+      req.method = a.method;
+      this.server.web(req, a.res, {
+        target: { protocol: a.tls ? 'https:' : 'http:', host: a.endpoint.address, port: a.endpoint.port },
+        agent: this.agent(a),
+        headers: a.headers,
+        connectTimeout: a.connectTimeoutMs,
+        buffer: a.body ?? emptyBody(),
+      }, (err) => {
+        if (f.responded) {
+          a.res.destroy();
+          return;
+        }
+        const bodyFailure = (a.body as { failure?: Error } | null)?.failure;
+        const cause = (bodyFailure ?? err) as Error & { code?: string };
+        resolve({ kind: 'failed', failure: a.res.destroyed && !bodyFailure ? 'client-gone' : failureOf(cause), requestSent: f.requestSent, error: cause });
+      });
+    });
+  }
+
+  /** Tunnels an upgrade (WebSocket) to one endpoint. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, t: UpgradeTarget): void {
+    req.url = t.path;
+    this.server.ws(req, socket, head, {
+      target: { protocol: t.tls ? 'https:' : 'http:', host: t.endpoint.address, port: t.endpoint.port },
+      headers: t.headers,
+      connectTimeout: t.connectTimeoutMs,
+    }, () => {
+      if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  retain(endpoints: ReadonlySet<string>): void {
+    for (const [key, agent] of this.agents) {
+      if (!endpoints.has(key.slice(key.indexOf('//') + 2))) {
+        this.agents.delete(key);
+        agent.destroy();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const agent of this.agents.values()) agent.destroy();
+    this.agents.clear();
+    this.server.close();
+  }
+}
+
+/** A request without a body: http-proxy pipes whatever stream it is given, and the client's is already consumed. */
+function emptyBody(): Readable {
+  return Readable.from([]);
+}

@@ -1,0 +1,64 @@
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Endpoint } from '../../table/types.ts';
+
+/** Why an attempt failed before a response reached the client; each maps to one status code. */
+export type FailureKind =
+  | 'refused' // 502
+  | 'reset' // 502
+  | 'error' // 502: anything else on the connection
+  | 'connect-timeout' // 504
+  | 'read-timeout' // 504
+  | 'send-timeout' // 504
+  | 'body-too-large' // 413
+  | 'upstream-status' // the pod answered with a status listed in proxy-next-upstream
+  | 'client-gone'; // the client went away: nothing to answer
+
+export interface Attempt {
+  readonly endpoint: Endpoint;
+  readonly tls: boolean;
+  readonly method: string;
+  /** Path and query as the pod receives them. */
+  readonly path: string;
+  readonly headers: Record<string, string | string[]>;
+  readonly body: Readable | null;
+  readonly connectTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  /** Statuses that fail the attempt instead of being answered (proxy-next-upstream http_5xx). */
+  readonly failOnStatus: ReadonlySet<number>;
+  readonly res: ServerResponse;
+}
+
+export type AttemptOutcome =
+  | { readonly kind: 'responded'; readonly status: number }
+  | { readonly kind: 'failed'; readonly failure: FailureKind; readonly requestSent: boolean; readonly error?: Error };
+
+/**
+ * A forwarding engine: sends one attempt to one endpoint and, if the pod answers, streams
+ * the answer to the client. Retries, endpoint choice and status codes live above it, so
+ * every engine behaves the same; the behaviour suite runs against each.
+ */
+export interface ForwardEngine {
+  readonly name: string;
+  forward(attempt: Attempt): Promise<AttemptOutcome>;
+  /** Drops connection pools to endpoints that are no longer in the table. */
+  retain(endpoints: ReadonlySet<string>): void;
+  close(): Promise<void>;
+}
+
+export function endpointKey(e: Endpoint): string {
+  return `${e.address}:${e.port}`;
+}
+
+/** Node and undici error codes → failure kinds. */
+export function failureOf(err: Error & { code?: string }): FailureKind {
+  switch (err.code) {
+    case 'PORTICO_BODY_TOO_LARGE': return 'body-too-large';
+    case 'PORTICO_SEND_TIMEOUT': return 'send-timeout';
+    case 'ECONNREFUSED': return 'refused';
+    case 'UND_ERR_CONNECT_TIMEOUT': case 'ECONNECT_TIMEOUT': return 'connect-timeout';
+    case 'UND_ERR_HEADERS_TIMEOUT': case 'UND_ERR_BODY_TIMEOUT': case 'PORTICO_READ_TIMEOUT': return 'read-timeout';
+    case 'ECONNRESET': case 'EPIPE': case 'UND_ERR_SOCKET': return 'reset';
+    default: return 'error';
+  }
+}

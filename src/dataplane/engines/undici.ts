@@ -1,0 +1,110 @@
+import { Pool, type Dispatcher } from 'undici';
+import type { Attempt, AttemptOutcome, ForwardEngine } from './types.ts';
+import { endpointKey, failureOf } from './types.ts';
+import { downstreamHeaders } from '../headers.ts';
+
+const KEEP_ALIVE_MS = 60_000; // ingress-nginx upstream-keepalive-timeout
+
+/**
+ * The default engine: one undici Pool per endpoint (and connect timeout), always
+ * keep-alive, driven through `dispatch` so the response streams to the client with
+ * backpressure and without an intermediate stream.
+ */
+export class UndiciEngine implements ForwardEngine {
+  readonly name = 'undici';
+  private readonly pools = new Map<string, Pool>();
+
+  private pool(a: Attempt): Pool {
+    const key = `${a.tls ? 'https' : 'http'}://${endpointKey(a.endpoint)}/${a.connectTimeoutMs}`;
+    let pool = this.pools.get(key);
+    if (!pool) {
+      const host = a.endpoint.address.includes(':') ? `[${a.endpoint.address}]` : a.endpoint.address;
+      pool = new Pool(`${a.tls ? 'https' : 'http'}://${host}:${a.endpoint.port}`, {
+        keepAliveTimeout: KEEP_ALIVE_MS,
+        pipelining: 1,
+        // backend-protocol HTTPS: like nginx's proxy_pass https:// default, no verification of the pod's certificate.
+        connect: { timeout: a.connectTimeoutMs, rejectUnauthorized: false },
+      });
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  forward(a: Attempt): Promise<AttemptOutcome> {
+    return new Promise((resolve) => {
+      const res = a.res;
+      let responded = false;
+      let requestSent = false;
+      let controller: Dispatcher.DispatchController | undefined;
+      const onClientGone = (): void => {
+        if (!res.writableFinished) controller?.abort(new Error('client closed the connection'));
+      };
+      res.once('close', onClientGone);
+
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart(c) {
+          controller = c;
+          if (res.destroyed) c.abort(new Error('client closed the connection'));
+        },
+        onRequestSent() {
+          requestSent = true;
+        },
+        onResponseStart(c, status, headers) {
+          if (status < 200) return; // 1xx: Node answers the client's Expect itself
+          if (a.failOnStatus.has(status)) {
+            c.abort(new Error(`upstream answered ${status}`));
+            resolve({ kind: 'failed', failure: 'upstream-status', requestSent: true });
+            return;
+          }
+          responded = true;
+          res.writeHead(status, downstreamHeaders(headers as Record<string, string | string[]>));
+          resolve({ kind: 'responded', status });
+        },
+        onResponseData(c, chunk) {
+          if (!res.write(chunk)) {
+            c.pause();
+            res.once('drain', () => c.resume());
+          }
+        },
+        onResponseEnd() {
+          res.off('close', onClientGone);
+          res.end();
+        },
+        onResponseError(_c, err) {
+          res.off('close', onClientGone);
+          if (responded) {
+            // Mid-body failure (read timeout, reset): the status is out, so close the connection.
+            res.destroy(err);
+            return;
+          }
+          const bodyFailure = (a.body as { failure?: Error } | null)?.failure;
+          const cause = bodyFailure ?? err;
+          resolve({ kind: 'failed', failure: res.destroyed && !bodyFailure ? 'client-gone' : failureOf(cause as Error & { code?: string }), requestSent, error: cause });
+        },
+      };
+      this.pool(a).dispatch({
+        method: a.method,
+        path: a.path,
+        headers: a.headers,
+        body: a.body,
+        headersTimeout: a.readTimeoutMs,
+        bodyTimeout: a.readTimeoutMs,
+      }, handler);
+    });
+  }
+
+  retain(endpoints: ReadonlySet<string>): void {
+    for (const [key, pool] of this.pools) {
+      const endpoint = key.slice(key.indexOf('//') + 2, key.lastIndexOf('/'));
+      if (!endpoints.has(endpoint)) {
+        this.pools.delete(key);
+        void pool.close(); // lets requests in flight finish
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.destroy()));
+    this.pools.clear();
+  }
+}

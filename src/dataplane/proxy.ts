@@ -1,0 +1,198 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { escapePath, normaliseRequestPath } from '../build/paths.ts';
+import { hostKey, hostRoutes, matchPath, type RouteMatch } from '../table/match.ts';
+import type { Endpoint, Route, RoutingTable } from '../table/types.ts';
+import { Balancer } from './balancer.ts';
+import type { Attempt, FailureKind, ForwardEngine } from './engines/types.ts';
+import { requestIdOf, upstreamHeaders } from './headers.ts';
+import { RequestBody } from './request-body.ts';
+import { sendRedirect, sendStatus } from './responses.ts';
+
+/** Methods nginx never retries once the request was sent (unless `non_idempotent`). */
+const NON_IDEMPOTENT = new Set(['POST', 'PATCH', 'LOCK']);
+const STATUS_OF_FAILURE: Record<FailureKind, number> = {
+  'refused': 502, 'reset': 502, 'error': 502, 'upstream-status': 502,
+  'connect-timeout': 504, 'read-timeout': 504, 'send-timeout': 504,
+  'body-too-large': 413, 'client-gone': 499,
+};
+const NO_RETRY = new Set<number>();
+
+export interface TableHolder {
+  /** The live table; read once per request, so a swap never affects a request in flight. */
+  readonly current: RoutingTable | undefined;
+}
+
+export interface ProxyOptions {
+  readonly proto: 'http' | 'https';
+}
+
+/** What the data plane resolved for a request before forwarding it. */
+interface Resolved {
+  table: RoutingTable;
+  match: RouteMatch;
+  requestId: string;
+  upstreamPath: string;
+  rewritten: boolean;
+}
+
+/**
+ * The per-request path: match, redirects, body limit, endpoint choice, retries and the
+ * status code of failures. Forwarding itself is the engine's.
+ */
+export class Proxy {
+  private readonly tables: TableHolder;
+  private readonly engine: ForwardEngine;
+  private readonly balancer: Balancer;
+  private readonly options: ProxyOptions;
+  private readonly upgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer, target: UpgradeTarget) => void) | undefined;
+
+  constructor(tables: TableHolder, engine: ForwardEngine, balancer: Balancer, options: ProxyOptions, upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer, target: UpgradeTarget) => void) {
+    this.tables = tables;
+    this.engine = engine;
+    this.balancer = balancer;
+    this.options = options;
+    this.upgrade = upgrade;
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const requestId = requestIdOf(req.headers);
+    const resolved = this.resolve(req, requestId);
+    if (typeof resolved === 'number') return sendStatus(res, resolved, requestId);
+    if (typeof resolved === 'string') return sendRedirect(res, 302, resolved, requestId);
+    const { route } = resolved.match;
+    const o = route.options;
+    if (o.redirect) return sendRedirect(res, o.redirect.code, o.redirect.url, requestId);
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > o.bodyLimit) {
+      // Refused before reading the body; the unread body makes the connection unusable.
+      return sendStatus(res, 413, requestId, { connection: 'close' });
+    }
+    void this.forward(req, res, route, resolved);
+  };
+
+  /** Matches a request; a number is the status to answer with, a string a 302 target (app-root). */
+  private resolve(req: IncomingMessage, requestId: string): Resolved | number | string {
+    const table = this.tables.current;
+    if (!table) return 503;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q === -1 ? url : url.slice(0, q);
+    const path = normaliseRequestPath(rawPath);
+    if (path === undefined || !path.startsWith('/')) return 400;
+    const routes = hostRoutes(table, hostKey(req.headers.host));
+    if (routes?.appRoot !== undefined && path === '/') return `${this.options.proto}://${req.headers.host ?? ''}${routes.appRoot}`;
+    const match = matchPath(table, routes, path);
+    if (!match) return 404;
+    const rewrite = match.route.options.rewrite;
+    let upstreamPath = url;
+    let rewritten = false;
+    if (rewrite && match.groups) {
+      let target = '';
+      for (const part of rewrite.parts) target += typeof part === 'number' ? (match.groups[part] ?? '') : part;
+      if (!target.startsWith('/')) target = `/${target}`;
+      upstreamPath = escapePath(target) + (q === -1 ? '' : url.slice(q));
+      rewritten = target !== path;
+    }
+    return { table, match, requestId, upstreamPath, rewritten };
+  }
+
+  private async forward(req: IncomingMessage, res: ServerResponse, route: Route, r: Resolved): Promise<void> {
+    const o = route.options;
+    const backend = route.backend;
+    const clientAddress = req.socket.remoteAddress ?? '';
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    let body: RequestBody | null = null;
+    if (hasBody) {
+      body = new RequestBody(o.bodyLimit, o.sendTimeoutMs);
+      req.pipe(body);
+    }
+    const headers = upstreamHeaders(req.rawHeaders, {
+      clientAddress,
+      host: req.headers.host ?? '',
+      upstreamHost: o.upstreamVhost ?? req.headers.host ?? '',
+      port: req.socket.localPort ?? 0,
+      proto: this.options.proto,
+      requestId: r.requestId,
+      forwardedPrefix: r.rewritten ? o.forwardedPrefix : undefined,
+    });
+    const policy = o.nextUpstream;
+    const maxTries = Math.max(1, Math.min(policy.tries === 0 ? Infinity : policy.tries, backend.endpoints.length));
+    const tried = new Set<Endpoint>();
+    let lastFailure: FailureKind | undefined;
+
+    for (let attemptNo = 1; attemptNo <= maxTries; attemptNo++) {
+      const endpoint = this.balancer.pick(backend, clientAddress, tried);
+      if (!endpoint) break;
+      tried.add(endpoint);
+      const last = attemptNo === maxTries;
+      const attempt: Attempt = {
+        endpoint,
+        tls: o.backendProtocol === 'HTTPS',
+        method: req.method ?? 'GET',
+        path: r.upstreamPath,
+        headers,
+        body,
+        connectTimeoutMs: o.connectTimeoutMs,
+        readTimeoutMs: o.readTimeoutMs,
+        failOnStatus: last ? NO_RETRY : policy.onStatus,
+        res,
+      };
+      const outcome = await this.engine.forward(attempt);
+      if (outcome.kind === 'responded') return;
+      lastFailure = outcome.failure;
+      if (!this.mayRetry(outcome.failure, outcome.requestSent, req.method ?? 'GET', body, policy)) break;
+    }
+    if (lastFailure === 'client-gone') return;
+    sendStatus(res, lastFailure ? STATUS_OF_FAILURE[lastFailure] : 503, r.requestId);
+  }
+
+  private mayRetry(failure: FailureKind, requestSent: boolean, method: string, body: RequestBody | null, policy: Route['options']['nextUpstream']): boolean {
+    const allowed =
+      ((failure === 'refused' || failure === 'reset' || failure === 'error') && policy.onError) ||
+      ((failure === 'connect-timeout' || failure === 'read-timeout') && policy.onTimeout) ||
+      failure === 'upstream-status';
+    if (!allowed) return false;
+    if (requestSent && NON_IDEMPOTENT.has(method) && !policy.nonIdempotent) return false;
+    // A streamed body that already went (partly) to one pod cannot be replayed to another.
+    return body === null || !body.touched;
+  }
+
+  /** WebSocket and other upgrades: matched like any request, then tunnelled by the upgrade engine. */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const requestId = requestIdOf(req.headers);
+    const resolved = this.resolve(req, requestId);
+    const refuse = (status: number): void => {
+      socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 503 ? 'Service Temporarily Unavailable' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    };
+    if (typeof resolved !== 'object') return refuse(typeof resolved === 'number' ? resolved : 404);
+    const { route } = resolved.match;
+    const endpoint = this.balancer.pick(route.backend, req.socket.remoteAddress ?? '');
+    if (!endpoint || !this.upgrade) return refuse(503);
+    const o = route.options;
+    this.upgrade(req, socket, head, {
+      endpoint,
+      tls: o.backendProtocol === 'HTTPS',
+      path: resolved.upstreamPath,
+      connectTimeoutMs: o.connectTimeoutMs,
+      headers: upstreamHeaders(req.rawHeaders, {
+        clientAddress: req.socket.remoteAddress ?? '',
+        host: req.headers.host ?? '',
+        upstreamHost: o.upstreamVhost ?? req.headers.host ?? '',
+        port: req.socket.localPort ?? 0,
+        proto: this.options.proto,
+        requestId,
+        forwardedPrefix: resolved.rewritten ? o.forwardedPrefix : undefined,
+        upgrade: req.headers.upgrade ?? 'websocket',
+      }),
+    });
+  };
+}
+
+export interface UpgradeTarget {
+  endpoint: Endpoint;
+  tls: boolean;
+  path: string;
+  connectTimeoutMs: number;
+  headers: Record<string, string | string[]>;
+}

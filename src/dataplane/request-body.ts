@@ -1,0 +1,74 @@
+import { Transform, type TransformCallback } from 'node:stream';
+
+export class BodyTooLargeError extends Error {
+  readonly code = 'PORTICO_BODY_TOO_LARGE';
+}
+
+export class SendTimeoutError extends Error {
+  readonly code = 'PORTICO_SEND_TIMEOUT';
+}
+
+/**
+ * The request body on its way to the pod. Counts bytes against the body limit (chunked
+ * bodies have no Content-Length to check up front) and enforces `proxy-send-timeout`:
+ * the pod must accept data at least that often while we hold some for it.
+ */
+export class RequestBody extends Transform {
+  /** True once any byte went towards the upstream: such a request cannot be replayed. */
+  touched = false;
+  failure: BodyTooLargeError | SendTimeoutError | undefined;
+  private bytes = 0;
+  private readonly limit: number;
+  private readonly sendTimeoutMs: number;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(limit: number, sendTimeoutMs: number) {
+    super({ highWaterMark: 64 * 1024 });
+    this.limit = limit;
+    this.sendTimeoutMs = sendTimeoutMs;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.touched = true;
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) {
+      this.fail(new BodyTooLargeError(`request body larger than ${this.limit} bytes`));
+      callback();
+      return;
+    }
+    this.push(chunk);
+    this.armSendTimer();
+    callback();
+  }
+
+  override _read(size: number): void {
+    // The pod took data: the send timer restarts from now.
+    this.armSendTimer();
+    super._read(size);
+  }
+
+  override _final(callback: TransformCallback): void {
+    clearTimeout(this.timer);
+    callback();
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.timer);
+    callback(err);
+  }
+
+  private armSendTimer(): void {
+    clearTimeout(this.timer);
+    if (this.readableLength === 0) return; // nothing waiting for the pod: not its fault
+    this.timer = setTimeout(() => {
+      if (this.readableLength > 0) this.fail(new SendTimeoutError(`upstream accepted no data for ${this.sendTimeoutMs} ms`));
+    }, this.sendTimeoutMs);
+    this.timer.unref();
+  }
+
+  private fail(err: BodyTooLargeError | SendTimeoutError): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.destroy(err);
+  }
+}

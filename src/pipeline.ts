@@ -1,0 +1,41 @@
+import { performance } from 'node:perf_hooks';
+import { buildRoutingTable } from './build/index.ts';
+import type { ClassSelection } from './build/ingress-class.ts';
+import { formatDiagnostic, type Diagnostic } from './build/diagnostics.ts';
+import type { Logger } from './log.ts';
+import type { ObjectSnapshot } from './snapshot.ts';
+import type { RoutingTable } from './table/types.ts';
+
+/**
+ * snapshot → build → atomic swap. Owns the generation counter and the current diagnostics,
+ * and logs each diagnostic once when it appears (a steady state logs nothing new).
+ */
+export class Pipeline {
+  diagnostics: readonly Diagnostic[] = [];
+  private generation = 0;
+  private readonly selection: ClassSelection;
+  private readonly swap: (table: RoutingTable) => void;
+  private readonly log: Logger;
+
+  constructor(selection: ClassSelection, swap: (table: RoutingTable) => void, log: Logger) {
+    this.selection = selection;
+    this.swap = swap;
+    this.log = log;
+  }
+
+  /** Builds and swaps in a table; `sourceProblems` are the source's own (unparseable files and the like). */
+  apply(snapshot: ObjectSnapshot, sourceProblems: readonly Diagnostic[] = []): RoutingTable {
+    const started = performance.now();
+    const { table, diagnostics } = buildRoutingTable(snapshot, { ...this.selection, generation: ++this.generation });
+    this.swap(table);
+    const all = [...sourceProblems, ...diagnostics];
+    const before = new Set(this.diagnostics.map(formatDiagnostic));
+    for (const d of all) {
+      const text = formatDiagnostic(d);
+      if (!before.has(text)) this.log.warn({ code: d.code, object: d.object, field: d.field }, text);
+    }
+    this.diagnostics = all;
+    this.log.info({ generation: table.generation, hosts: table.exactHosts.size + table.wildcardHosts.size + (table.anyHost ? 1 : 0), backends: table.backends.size, buildMs: Math.round((performance.now() - started) * 100) / 100 }, 'routing table live');
+    return table;
+  }
+}

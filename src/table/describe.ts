@@ -1,0 +1,57 @@
+import type { Backend, HostRoutes, Route, RoutingTable } from './types.ts';
+
+/** The table as plain JSON for /debug/routes: what an operator needs to see why a request went where it did. */
+export function describeTable(table: RoutingTable) {
+  const hosts = [
+    ...[...table.exactHosts.values()],
+    ...[...table.wildcardHosts.values()],
+    ...(table.anyHost ? [table.anyHost] : []),
+  ].map(describeHost);
+  return {
+    generation: table.generation,
+    hosts,
+    defaultBackend: table.defaultRoute ? describeRoute(table.defaultRoute) : null,
+    backends: [...table.backends.values()].map(describeBackend),
+  };
+}
+
+function describeHost(h: HostRoutes) {
+  const routes = h.regexMode ? h.regex : [...h.exact.values(), ...h.prefix.values()];
+  return {
+    host: h.host,
+    regexMode: h.regexMode,
+    appRoot: h.appRoot ?? null,
+    paths: routes.map(describeRoute),
+    fallback: h.fallback ? describeRoute(h.fallback) : null,
+  };
+}
+
+function describeRoute(r: Route) {
+  const o = r.options;
+  return {
+    path: r.path,
+    pathType: r.pathType,
+    ingress: r.ingress,
+    backend: r.backend.id,
+    options: {
+      connectTimeoutMs: o.connectTimeoutMs,
+      sendTimeoutMs: o.sendTimeoutMs,
+      readTimeoutMs: o.readTimeoutMs,
+      bodyLimit: Number.isFinite(o.bodyLimit) ? o.bodyLimit : 'unlimited',
+      nextUpstream: { ...o.nextUpstream, onStatus: [...o.nextUpstream.onStatus] },
+      rewriteTarget: o.rewrite?.source ?? null,
+      redirect: o.redirect ?? null,
+      upstreamVhost: o.upstreamVhost ?? null,
+      forwardedPrefix: o.forwardedPrefix ?? null,
+      backendProtocol: o.backendProtocol,
+    },
+  };
+}
+
+function describeBackend(b: Backend) {
+  return {
+    id: b.id,
+    sessionAffinity: b.affinityTimeoutMs === undefined ? 'None' : { clientIP: { timeoutSeconds: b.affinityTimeoutMs / 1000 } },
+    endpoints: b.endpoints.map((e) => ({ address: e.address, port: e.port, target: e.target ?? null })),
+  };
+}
