@@ -6,7 +6,7 @@ import type { Endpoint, Route, RoutingTable } from '../table/types.ts';
 import { Balancer } from './balancer.ts';
 import type { Attempt, FailureKind, ForwardEngine } from './engines/types.ts';
 import { requestIdOf, upstreamHeaders } from './headers.ts';
-import { RequestBody } from './request-body.ts';
+import { readSmallBody, RequestBody } from './request-body.ts';
 import { sendRedirect, sendStatus } from './responses.ts';
 
 /** Methods nginx never retries once the request was sent (unless `non_idempotent`). */
@@ -17,6 +17,9 @@ const STATUS_OF_FAILURE: Record<FailureKind, number> = {
   'body-too-large': 413, 'client-gone': 499,
 };
 const NO_RETRY = new Set<number>();
+/** Bodies up to this size with a Content-Length are read whole first, so they can be retried. */
+const BUFFERED_BODY_LIMIT = 64 * 1024;
+const CLIENT_BODY_TIMEOUT_MS = 60_000; // nginx client_body_timeout
 
 export interface TableHolder {
   /** The live table; read once per request, so a swap never affects a request in flight. */
@@ -101,9 +104,16 @@ export class Proxy {
     const o = route.options;
     const backend = route.backend;
     const clientAddress = req.socket.remoteAddress ?? '';
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    let body: RequestBody | null = null;
-    if (hasBody) {
+    const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    let body: Buffer | RequestBody | null = null;
+    if (length !== undefined && length > 0 && length <= BUFFERED_BODY_LIMIT) {
+      try {
+        body = await readSmallBody(req, length, CLIENT_BODY_TIMEOUT_MS);
+      } catch {
+        if (!res.destroyed) sendStatus(res, 408, r.requestId, { connection: 'close' });
+        return;
+      }
+    } else if (length !== undefined ? length > 0 : req.headers['transfer-encoding'] !== undefined) {
       body = new RequestBody(o.bodyLimit, o.sendTimeoutMs);
       req.pipe(body);
     }
@@ -144,10 +154,11 @@ export class Proxy {
       if (!this.mayRetry(outcome.failure, outcome.requestSent, req.method ?? 'GET', body, policy)) break;
     }
     if (lastFailure === 'client-gone') return;
-    sendStatus(res, lastFailure ? STATUS_OF_FAILURE[lastFailure] : 503, r.requestId);
+    // After a refused body the rest of it is unread: the connection cannot carry another request.
+    sendStatus(res, lastFailure ? STATUS_OF_FAILURE[lastFailure] : 503, r.requestId, lastFailure === 'body-too-large' ? { connection: 'close' } : undefined);
   }
 
-  private mayRetry(failure: FailureKind, requestSent: boolean, method: string, body: RequestBody | null, policy: Route['options']['nextUpstream']): boolean {
+  private mayRetry(failure: FailureKind, requestSent: boolean, method: string, body: Buffer | RequestBody | null, policy: Route['options']['nextUpstream']): boolean {
     const allowed =
       ((failure === 'refused' || failure === 'reset' || failure === 'error') && policy.onError) ||
       ((failure === 'connect-timeout' || failure === 'read-timeout') && policy.onTimeout) ||
@@ -155,7 +166,7 @@ export class Proxy {
     if (!allowed) return false;
     if (requestSent && NON_IDEMPOTENT.has(method) && !policy.nonIdempotent) return false;
     // A streamed body that already went (partly) to one pod cannot be replayed to another.
-    return body === null || !body.touched;
+    return !(body instanceof RequestBody) || !body.touched;
   }
 
   /** WebSocket and other upgrades: matched like any request, then tunnelled by the upgrade engine. */

@@ -14,7 +14,7 @@ export class SendTimeoutError extends Error {
  * the pod must accept data at least that often while we hold some for it.
  */
 export class RequestBody extends Transform {
-  /** True once any byte went towards the upstream: such a request cannot be replayed. */
+  /** True once the upstream side took a byte: such a request cannot be replayed. */
   touched = false;
   failure: BodyTooLargeError | SendTimeoutError | undefined;
   private bytes = 0;
@@ -29,7 +29,6 @@ export class RequestBody extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.touched = true;
     this.bytes += chunk.length;
     if (this.bytes > this.limit) {
       this.fail(new BodyTooLargeError(`request body larger than ${this.limit} bytes`));
@@ -43,6 +42,7 @@ export class RequestBody extends Transform {
 
   override _read(size: number): void {
     // The pod took data: the send timer restarts from now.
+    this.touched = true;
     this.armSendTimer();
     super._read(size);
   }
@@ -71,4 +71,37 @@ export class RequestBody extends Transform {
     this.failure = err;
     this.destroy(err);
   }
+}
+
+/**
+ * Reads a small body whole, as nginx does by default (`proxy-request-buffering: on`), so a
+ * request can be replayed to another endpoint. Rejects after `idleMs` without data (408).
+ */
+export function readSmallBody(req: NodeJS.ReadableStream, length: number, idleMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let timer = setTimeout(onIdle, idleMs);
+    function onIdle(): void {
+      cleanup();
+      reject(Object.assign(new Error('client sent no body data in time'), { code: 'PORTICO_CLIENT_BODY_TIMEOUT' }));
+    }
+    const onData = (c: Buffer): void => {
+      chunks.push(c);
+      clearTimeout(timer);
+      timer = setTimeout(onIdle, idleMs);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    function cleanup(): void {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onError);
+    }
+    req.on('data', onData).on('end', onEnd).on('error', onError);
+  });
 }

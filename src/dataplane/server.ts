@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { RoutingTable } from '../table/types.ts';
 import { Balancer } from './balancer.ts';
 import { HttpProxyEngine } from './engines/http-proxy.ts';
@@ -27,13 +28,19 @@ export class DataPlane {
   private readonly engine: ForwardEngine;
   private readonly upgrades = new HttpProxyEngine();
   private readonly options: DataPlaneOptions;
+  private readonly tunnels = new Set<Duplex>();
 
   constructor(options: DataPlaneOptions) {
     this.options = options;
     this.engine = options.engine === 'http-proxy' ? this.upgrades : new UndiciEngine();
     const proxy = new Proxy(this, this.engine, new Balancer(), { proto: 'http' }, (req, socket, head, target) => this.upgrades.upgrade(req, socket, head, target));
     this.server = createServer({ keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0 }, proxy.handle);
-    this.server.on('upgrade', proxy.handleUpgrade);
+    this.server.on('upgrade', (req, socket, head) => {
+      // Upgraded connections leave the HTTP server's bookkeeping: track them for close().
+      this.tunnels.add(socket);
+      socket.once('close', () => this.tunnels.delete(socket));
+      proxy.handleUpgrade(req, socket, head);
+    });
     this.server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       else socket.destroy();
@@ -60,6 +67,7 @@ export class DataPlane {
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
+      for (const socket of this.tunnels) socket.destroy();
     });
     await this.engine.close();
     if (this.engine !== this.upgrades) await this.upgrades.close();

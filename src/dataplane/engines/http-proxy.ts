@@ -1,9 +1,10 @@
-import { Agent as HttpAgent, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Readable, type Duplex } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { UpgradeTarget } from '../proxy.ts';
 import { downstreamHeaders } from '../headers.ts';
+import { RequestBody } from '../request-body.ts';
 import type { Attempt, AttemptOutcome, ForwardEngine } from './types.ts';
 import { endpointKey, failureOf } from './types.ts';
 
@@ -17,6 +18,7 @@ interface InFlight {
   resolve: (o: AttemptOutcome) => void;
   responded: boolean;
   requestSent: boolean;
+  proxyReq?: ClientRequest;
 }
 
 /**
@@ -36,7 +38,6 @@ export class HttpProxyEngine implements ForwardEngine {
       const f = this.inFlight.get(req);
       if (!f) return;
       // http-proxy copies the client's headers first: drop those we decided not to forward.
-      for (const name of proxyReq.getHeaderNames()) if (!(name in f.attempt.headers)) proxyReq.removeHeader(name);
       proxyReq.setTimeout(f.attempt.readTimeoutMs, () => proxyReq.destroy(new ReadTimeoutError('upstream read timed out')));
       proxyReq.once('finish', () => (f.requestSent = true));
     });
@@ -73,21 +74,30 @@ export class HttpProxyEngine implements ForwardEngine {
     return new Promise((resolve) => {
       const f: InFlight = { attempt: a, resolve, responded: false, requestSent: false };
       this.inFlight.set(req, f);
-      // http-proxy sends req.url; the rewrite (if any) is already in a.path.
+      // http-proxy sends req.url and copies req.headers: give it the path and headers we decided on.
       req.url = a.path;
       req.method = a.method;
+      req.headers = a.body instanceof RequestBody && a.headers['content-length'] === undefined ? { ...a.headers, 'transfer-encoding': 'chunked' } : a.headers;
+      if (a.body instanceof RequestBody) {
+        // pipe() does not forward errors: a refused body (too large, send timeout) must abort the upstream request here.
+        const body = a.body;
+        body.once('error', (err) => {
+          f.proxyReq?.destroy(err);
+          if (!f.responded) resolve({ kind: 'failed', failure: failureOf(body.failure ?? err), requestSent: true, error: err });
+        });
+      }
       this.server.web(req, a.res, {
         target: { protocol: a.tls ? 'https:' : 'http:', host: a.endpoint.address, port: a.endpoint.port },
         agent: this.agent(a),
         headers: a.headers,
         connectTimeout: a.connectTimeoutMs,
-        buffer: a.body ?? emptyBody(),
+        buffer: a.body === null ? emptyBody() : Buffer.isBuffer(a.body) ? Readable.from([a.body]) : a.body,
       }, (err) => {
         if (f.responded) {
           a.res.destroy();
           return;
         }
-        const bodyFailure = (a.body as { failure?: Error } | null)?.failure;
+        const bodyFailure = a.body instanceof RequestBody ? a.body.failure : undefined;
         const cause = (bodyFailure ?? err) as Error & { code?: string };
         resolve({ kind: 'failed', failure: a.res.destroyed && !bodyFailure ? 'client-gone' : failureOf(cause), requestSent: f.requestSent, error: cause });
       });

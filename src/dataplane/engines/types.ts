@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { RequestBody } from '../request-body.ts';
 import type { Endpoint } from '../../table/types.ts';
 
 /** Why an attempt failed before a response reached the client; each maps to one status code. */
@@ -21,7 +21,11 @@ export interface Attempt {
   /** Path and query as the pod receives them. */
   readonly path: string;
   readonly headers: Record<string, string | string[]>;
-  readonly body: Readable | null;
+  /**
+   * A small body read whole (replayable, like nginx's request buffering), a streamed one
+   * (not replayable once the pod took a byte), or none.
+   */
+  readonly body: Buffer | RequestBody | null;
   readonly connectTimeoutMs: number;
   readonly readTimeoutMs: number;
   /** Statuses that fail the attempt instead of being answered (proxy-next-upstream http_5xx). */

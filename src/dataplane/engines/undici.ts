@@ -2,6 +2,7 @@ import { Pool, type Dispatcher } from 'undici';
 import type { Attempt, AttemptOutcome, ForwardEngine } from './types.ts';
 import { endpointKey, failureOf } from './types.ts';
 import { downstreamHeaders } from '../headers.ts';
+import { RequestBody } from '../request-body.ts';
 
 const KEEP_ALIVE_MS = 60_000; // ingress-nginx upstream-keepalive-timeout
 
@@ -77,7 +78,7 @@ export class UndiciEngine implements ForwardEngine {
             res.destroy(err);
             return;
           }
-          const bodyFailure = (a.body as { failure?: Error } | null)?.failure;
+          const bodyFailure = a.body instanceof RequestBody ? a.body.failure : undefined;
           const cause = bodyFailure ?? err;
           resolve({ kind: 'failed', failure: res.destroyed && !bodyFailure ? 'client-gone' : failureOf(cause as Error & { code?: string }), requestSent, error: cause });
         },

@@ -1,0 +1,50 @@
+import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Standalone } from '../../src/standalone.ts';
+import type { EngineName } from '../../src/dataplane/server.ts';
+import { INGRESS_CLASS } from './manifests.ts';
+
+export interface RunningPortico {
+  app: Standalone;
+  httpPort: number;
+  adminPort: number;
+  dir: string;
+  /** Writes a manifest file atomically (like kubectl apply replaces an object) and waits for the table to change. */
+  apply(file: string, yaml: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Portico in standalone mode on ephemeral ports, over a fresh manifest directory. */
+export async function startPortico(manifests: Record<string, string>, engine: EngineName = 'undici'): Promise<RunningPortico> {
+  const dir = await mkdtemp(join(tmpdir(), 'portico-test-'));
+  await writeFile(join(dir, '00-class.yaml'), INGRESS_CLASS);
+  for (const [file, yaml] of Object.entries(manifests)) await writeFile(join(dir, file), yaml);
+  const app = new Standalone({
+    manifests: dir, listenAddress: '127.0.0.1', httpPort: 0, adminPort: 0, engine,
+    ingressClass: 'portico', controllerName: 'portico.dev/ingress-controller',
+  }, pino({ level: 'silent' }));
+  const { httpPort, adminPort } = await app.start();
+  return {
+    app, httpPort, adminPort, dir,
+    async apply(file, yaml) {
+      const before = app.dataPlane.current?.generation ?? 0;
+      await writeFile(join(dir, `.${file}.tmp`), yaml);
+      await rename(join(dir, `.${file}.tmp`), join(dir, file));
+      await waitFor(() => (app.dataPlane.current?.generation ?? 0) > before);
+    },
+    async stop() {
+      await app.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function waitFor(condition: () => boolean | Promise<boolean>, what = 'condition'): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await condition()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
