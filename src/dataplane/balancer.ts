@@ -61,6 +61,12 @@ export class Balancer {
     return endpoint;
   }
 
+  /** Forgets backends that left the table, so state does not grow with churn. */
+  retain(backendIds: ReadonlySet<string>): void {
+    for (const id of this.next.keys()) if (!backendIds.has(id)) this.next.delete(id);
+    for (const id of this.pins.keys()) if (!backendIds.has(id)) this.pins.delete(id);
+  }
+
   private sweep(now: number): void {
     for (const pins of this.pins.values()) for (const [client, pin] of pins) if (pin.expiresAt <= now) pins.delete(client);
   }

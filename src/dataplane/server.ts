@@ -29,11 +29,12 @@ export class DataPlane {
   private readonly upgrades = new HttpProxyEngine();
   private readonly options: DataPlaneOptions;
   private readonly tunnels = new Set<Duplex>();
+  private readonly balancer = new Balancer();
 
   constructor(options: DataPlaneOptions) {
     this.options = options;
     this.engine = options.engine === 'http-proxy' ? this.upgrades : new UndiciEngine();
-    const proxy = new Proxy(this, this.engine, new Balancer(), { proto: 'http' }, (req, socket, head, target) => this.upgrades.upgrade(req, socket, head, target));
+    const proxy = new Proxy(this, this.engine, this.balancer, { proto: 'http' }, (req, socket, head, target) => this.upgrades.upgrade(req, socket, head, target));
     this.server = createServer({ keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0 }, proxy.handle);
     this.server.on('upgrade', (req, socket, head) => {
       // Upgraded connections leave the HTTP server's bookkeeping: track them for close().
@@ -52,6 +53,7 @@ export class DataPlane {
     const live = new Set<string>();
     for (const backend of table.backends.values()) for (const e of backend.endpoints) live.add(endpointKey(e));
     this.engine.retain(live);
+    this.balancer.retain(new Set(table.backends.keys()));
     if (this.engine !== this.upgrades) this.upgrades.retain(live);
   }
 

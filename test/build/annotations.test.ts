@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_ROUTE_OPTIONS, parseBodySize, parseIngressAnnotations } from '../../src/build/annotations.ts';
+
+const ref = { kind: 'Ingress', namespace: 'default', name: 'app' };
+const parse = (a: Record<string, string>) => parseIngressAnnotations(a, ref);
+const nginx = (name: string, value: string) => ({ [`nginx.ingress.kubernetes.io/${name}`]: value });
+
+describe('annotation parsing', () => {
+  it('gives ingress-nginx defaults when nothing is set', () => {
+    const r = parse({});
+    expect(r.options).toEqual(DEFAULT_ROUTE_OPTIONS);
+    expect(r.options).toMatchObject({ connectTimeoutMs: 5000, readTimeoutMs: 60000, sendTimeoutMs: 60000, bodyLimit: 1048576 });
+    expect(r.regexMode).toBe(false);
+    expect(r.diagnostics).toEqual([]);
+  });
+
+  it.each([
+    ['1m', 1048576], ['10m', 10485760], ['512k', 524288], ['512K', 524288], ['2g', 2147483648], ['100', 100], [' 8 m ', 8388608], ['0', Infinity],
+  ])('reads proxy-body-size %j as %d bytes', (value, bytes) => {
+    expect(parseBodySize(value)).toBe(bytes);
+  });
+
+  it.each(['8mb', '1.5m', '-1', 'm', '1t'])('refuses proxy-body-size %j with a diagnostic and keeps 1m', (value) => {
+    const r = parse(nginx('proxy-body-size', value));
+    expect(r.options.bodyLimit).toBe(1048576);
+    expect(r.diagnostics).toHaveLength(1);
+    expect(r.diagnostics[0]).toMatchObject({ code: 'InvalidAnnotation', field: 'metadata.annotations[nginx.ingress.kubernetes.io/proxy-body-size]' });
+  });
+
+  it('reads timeouts as whole seconds only', () => {
+    const r = parse({ ...nginx('proxy-connect-timeout', '10'), ...nginx('proxy-send-timeout', '30'), ...nginx('proxy-read-timeout', '120s') });
+    expect(r.options).toMatchObject({ connectTimeoutMs: 10000, sendTimeoutMs: 30000, readTimeoutMs: 60000 });
+    expect(r.diagnostics.map((d) => d.field)).toEqual(['metadata.annotations[nginx.ingress.kubernetes.io/proxy-read-timeout]']);
+  });
+
+  it('prefers portico.dev/ over nginx.ingress.kubernetes.io/', () => {
+    const r = parse({ ...nginx('proxy-read-timeout', '10'), 'portico.dev/proxy-read-timeout': '20' });
+    expect(r.options.readTimeoutMs).toBe(20000);
+  });
+
+  it('refuses any value with CR or LF', () => {
+    const r = parse(nginx('rewrite-target', '/\r\nx'));
+    expect(r.options.rewrite).toBeUndefined();
+    expect(r.regexMode).toBe(false);
+    expect(r.diagnostics[0]!.message).toContain('CR or LF');
+  });
+
+  it('reads Go booleans for use-regex', () => {
+    expect(parse(nginx('use-regex', 'True')).regexMode).toBe(true);
+    expect(parse(nginx('use-regex', '1')).regexMode).toBe(true);
+    expect(parse(nginx('use-regex', 'false')).regexMode).toBe(false);
+    const bad = parse(nginx('use-regex', 'yes'));
+    expect(bad.regexMode).toBe(false);
+    expect(bad.diagnostics).toHaveLength(1);
+  });
+
+  it('compiles rewrite-target into literal parts and group numbers, and turns on regex mode', () => {
+    const r = parse(nginx('rewrite-target', '/api/$2/x$1'));
+    expect(r.options.rewrite?.parts).toEqual(['/api/', 2, '/x', 1]);
+    expect(r.regexMode).toBe(true);
+  });
+
+  it('refuses a rewrite-target with a query string, as ingress-nginx validation does', () => {
+    const r = parse(nginx('rewrite-target', '/x?a=b'));
+    expect(r.options.rewrite).toBeUndefined();
+    expect(r.diagnostics).toHaveLength(1);
+  });
+
+  it('reads proxy-next-upstream tokens and tries', () => {
+    const r = parse({ ...nginx('proxy-next-upstream', 'error http_502 http_503 non_idempotent'), ...nginx('proxy-next-upstream-tries', '5') });
+    expect(r.options.nextUpstream).toEqual({ onError: true, onTimeout: false, onStatus: new Set([502, 503]), nonIdempotent: true, tries: 5 });
+    expect(parse(nginx('proxy-next-upstream', 'off')).options.nextUpstream).toMatchObject({ onError: false, onTimeout: false, tries: 1 });
+    const bad = parse(nginx('proxy-next-upstream', 'error sometimes'));
+    expect(bad.options.nextUpstream).toEqual(DEFAULT_ROUTE_OPTIONS.nextUpstream);
+    expect(bad.diagnostics[0]!.message).toContain('"sometimes"');
+  });
+
+  it('reads redirects with their codes; temporal-redirect wins; out-of-range codes fall back', () => {
+    expect(parse(nginx('permanent-redirect', 'https://x.test/a?b=c')).options.redirect).toEqual({ url: 'https://x.test/a?b=c', code: 301 });
+    expect(parse({ ...nginx('permanent-redirect', 'https://x.test/'), ...nginx('permanent-redirect-code', '308') }).options.redirect?.code).toBe(308);
+    const bad = parse({ ...nginx('temporal-redirect', 'https://x.test/'), ...nginx('temporal-redirect-code', '308') });
+    expect(bad.options.redirect).toEqual({ url: 'https://x.test/', code: 302 });
+    expect(bad.diagnostics).toHaveLength(1);
+    expect(parse({ ...nginx('temporal-redirect', 'https://t.test/'), ...nginx('permanent-redirect', 'https://p.test/') }).options.redirect?.url).toBe('https://t.test/');
+    expect(parse(nginx('permanent-redirect', 'javascript:alert(1)')).options.redirect).toBeUndefined();
+  });
+
+  it('reads app-root, upstream-vhost, x-forwarded-prefix, backend-protocol and service-upstream', () => {
+    const r = parse({
+      ...nginx('app-root', '/app'), ...nginx('upstream-vhost', 'internal.svc.cluster.local'), ...nginx('x-forwarded-prefix', '/api'),
+      ...nginx('backend-protocol', 'https'), ...nginx('service-upstream', 'true'),
+    });
+    expect(r.appRoot).toBe('/app');
+    expect(r.options).toMatchObject({ upstreamVhost: 'internal.svc.cluster.local', forwardedPrefix: '/api', backendProtocol: 'HTTPS' });
+    expect(r.serviceUpstream).toBe(true);
+    expect(r.diagnostics).toEqual([]);
+  });
+
+  it('refuses protocols Portico does not speak and app-roots that are not paths', () => {
+    const r = parse({ ...nginx('backend-protocol', 'GRPC'), ...nginx('app-root', 'app') });
+    expect(r.options.backendProtocol).toBe('HTTP');
+    expect(r.appRoot).toBeUndefined();
+    expect(r.diagnostics).toHaveLength(2);
+  });
+
+  it('says which annotations it ignores', () => {
+    const r = parse({ ...nginx('enable-cors', 'true'), ...nginx('made-up', 'x'), 'other.io/thing': 'y' });
+    expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([
+      ['UnsupportedAnnotation', 'not supported by Portico yet; ignored'],
+      ['UnsupportedAnnotation', 'unknown annotation; ignored'],
+    ]);
+  });
+});

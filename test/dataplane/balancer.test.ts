@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { Balancer } from '../../src/dataplane/balancer.ts';
+import type { Backend } from '../../src/table/types.ts';
+
+const backend = (affinityTimeoutMs?: number): Backend => ({
+  id: 'ns/svc:80', namespace: 'ns', service: 'svc', port: '80', affinityTimeoutMs,
+  endpoints: [{ address: '10.0.0.1', port: 80, target: undefined }, { address: '10.0.0.2', port: 80, target: undefined }, { address: '10.0.0.3', port: 80, target: undefined }],
+});
+
+describe('balancer', () => {
+  it('goes round robin and skips excluded endpoints', () => {
+    const b = new Balancer();
+    const be = backend();
+    expect([1, 2, 3, 4].map(() => b.pick(be, 'c')!.address)).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.1']);
+    expect(b.pick(be, 'c', new Set([be.endpoints[1]!]))!.address).toBe('10.0.0.3');
+    expect(b.pick(be, 'c', new Set(be.endpoints))).toBeUndefined();
+  });
+
+  it('pins a client until the affinity timeout passes without requests', () => {
+    let now = 0;
+    const b = new Balancer(() => now);
+    const be = backend(1000);
+    const first = b.pick(be, 'client-a')!;
+    b.pick(be, 'client-b');
+    now = 900;
+    expect(b.pick(be, 'client-a')).toBe(first);
+    now = 1800; // 900 ms after the last request: still pinned, the timer restarted
+    expect(b.pick(be, 'client-a')).toBe(first);
+    now = 3000;
+    expect(b.pick(be, 'client-a')).not.toBe(first);
+  });
+
+  it('moves a pinned client when its endpoint is gone', () => {
+    const b = new Balancer();
+    const be = backend(60_000);
+    const first = b.pick(be, 'client')!;
+    const without = { ...be, endpoints: be.endpoints.filter((e) => e !== first) };
+    expect(b.pick(without, 'client')).not.toBe(first);
+  });
+});
