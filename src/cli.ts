@@ -30,7 +30,8 @@ function port(value: string, flag: string): number {
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command !== 'serve') {
-    process.stderr.write(command && command !== '--help' && command !== '-h' ? `unknown command "${command}"\n\n${USAGE}` : USAGE);
+    if (command && command !== '--help' && command !== '-h') process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+    else process.stdout.write(USAGE);
     process.exitCode = command && command !== '--help' && command !== '-h' ? 2 : 0;
     return;
   }
@@ -67,8 +68,9 @@ export async function main(argv: string[]): Promise<void> {
   process.once('SIGINT', shutdown);
 }
 
-if (import.meta.main) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
+/** Runs the CLI and turns errors into exit codes: 2 for usage errors, 1 for anything else. */
+export function run(argv: string[]): void {
+  main(argv).catch((err: unknown) => {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`portico: ${(err as Error).message}\n\n${USAGE}`);
       process.exit(2);
@@ -77,3 +79,5 @@ if (import.meta.main) {
     process.exit(1);
   });
 }
+
+if (import.meta.main) run(process.argv.slice(2));

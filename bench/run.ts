@@ -1,0 +1,304 @@
+// Portico against nginx (Debian's), same routes, same backend, one run, as ratios.
+//
+//   npm run bench                  # all cases, 10 s each
+//   npm run bench -- --seconds 5   # shorter
+//
+// Needs wrk and nginx (apt-get install wrk nginx-light). Each proxy runs as one process
+// (nginx: worker_processes 1) so CPU per request compares like with like; wrk and the
+// backend (also nginx, serving static bodies) share the other core.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { buildRoutingTable } from '../src/build/index.ts';
+import { parseManifest, snapshotOf } from '../src/sources/manifests.ts';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' } } });
+const SECONDS = Number(values.seconds);
+const CONNECTIONS = Number(values.connections);
+const CLK_TCK = 100; // Linux USER_HZ
+const BACKEND_PORT = 18700;
+const NGINX_PORT = 18701;
+const PORTICO_PORT = 18702;
+const PORTICO_ADMIN = 18703;
+const SINK_PORT = 18704;
+const HOST = 'bench.example.com';
+
+interface Result {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  cpuUsPerReq: number;
+  rssMiB: number;
+  errors: number;
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'portico-bench-'));
+await chmod(dir, 0o755); // nginx workers run as an unprivileged user and must read the bodies
+const children: ChildProcess[] = [];
+// SIGTERM: nginx's master then stops its workers (SIGKILL would orphan them on the port).
+process.on('exit', () => children.forEach((c) => c.kill('SIGTERM')));
+
+function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'], env });
+  children.push(child);
+  return child;
+}
+
+async function waitForPort(port: number, host = HOST): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/1k`, { headers: { 'x-host': host } });
+      if (r.status < 500) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`port ${port} did not come up`);
+}
+
+async function cpuTicks(pids: number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
+  }
+  return ticks;
+}
+
+async function rssKiB(pids: number[]): Promise<number> {
+  let kib = 0;
+  for (const pid of pids) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    kib += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  }
+  return kib;
+}
+
+async function childPids(pid: number): Promise<number[]> {
+  try {
+    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim();
+    return children ? children.split(/\s+/).map(Number) : [];
+  } catch {
+    return [];
+  }
+}
+
+function ms(v: string): number {
+  const m = /([\d.]+)(us|ms|s|m)/.exec(v);
+  if (!m) throw new Error(`wrk printed a latency I cannot read: ${v}`);
+  return Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 } as Record<string, number>)[m[2]!]!;
+}
+
+async function wrk(port: number, path: string, script?: string): Promise<{ requests: number; rps: number; p50ms: number; p99ms: number; errors: number }> {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-H', `Host: ${HOST}`];
+  if (script) args.push('-s', script);
+  args.push(`http://127.0.0.1:${port}${path}`);
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn('wrk', args);
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d));
+    child.on('error', reject);
+    child.on('close', () => resolve(text));
+  });
+  if (process.env['BENCH_DEBUG']) console.error(out);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const errorsMatch = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    requests,
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    p50ms: ms(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? "0ms"),
+    p99ms: ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? "0ms"),
+    errors: Number(errorsMatch?.[1] ?? 0) + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+  };
+}
+
+async function measure(pids: number[], port: number, path: string, script?: string): Promise<Result> {
+  await wrk(port, path, script); // warm-up at full length: JIT, pools, caches
+  const before = await cpuTicks(pids);
+  const r = await wrk(port, path, script);
+  const after = await cpuTicks(pids);
+  return {
+    rps: r.rps,
+    p50ms: r.p50ms,
+    p99ms: r.p99ms,
+    cpuUsPerReq: ((after - before) / CLK_TCK) * 1e6 / Math.max(1, r.requests),
+    rssMiB: (await rssKiB(pids)) / 1024,
+    errors: r.errors,
+  };
+}
+
+// --- backend: nginx serving static bodies, accepting POSTs -----------------------------
+const www = join(dir, 'www');
+await mkdir(www);
+await writeFile(join(www, '1k'), Buffer.alloc(1024, 97));
+await writeFile(join(www, '1m'), Buffer.alloc(1024 * 1024, 97));
+const post = join(dir, 'post.lua');
+await writeFile(post, 'wrk.method = "POST"\nwrk.body = string.rep("a", 1048576)\nwrk.headers["Content-Type"] = "application/octet-stream"\n');
+
+function nginxConf(name: string, body: string): string {
+  return `worker_processes 1;
+pid ${dir}/${name}.pid;
+error_log ${dir}/${name}.error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/${name}-body;
+  proxy_temp_path ${dir}/${name}-proxy;
+  fastcgi_temp_path ${dir}/${name}-fcgi;
+  uwsgi_temp_path ${dir}/${name}-uwsgi;
+  scgi_temp_path ${dir}/${name}-scgi;
+  keepalive_requests 100000;
+${body}
+}
+`;
+}
+
+await writeFile(join(dir, 'backend.conf'), nginxConf('backend', `
+  server {
+    listen 127.0.0.1:${BACKEND_PORT} reuseport;
+    root ${www};
+    client_max_body_size 0;
+  }`));
+start('nginx', ['-c', join(dir, 'backend.conf'), '-g', 'daemon off;']);
+// POST bodies go to a sink that reads the whole body before answering. (nginx's `return`
+// answers before reading, which makes a streaming proxy close the client connection.)
+start(process.execPath, ['-e', `require('http').createServer((q, s) => { q.resume(); q.on('end', () => s.end('ok')); }).listen(${SINK_PORT}, '127.0.0.1')`]);
+
+// --- nginx as the proxy: what ingress-nginx renders for a plain route ----------------------
+await writeFile(join(dir, 'proxy.conf'), nginxConf('proxy', `
+  upstream backend { server 127.0.0.1:${BACKEND_PORT}; keepalive 320; }
+  upstream sink { server 127.0.0.1:${SINK_PORT}; keepalive 320; }
+  server {
+    listen 127.0.0.1:${NGINX_PORT};
+    server_name ${HOST};
+    client_max_body_size 0;
+    proxy_request_buffering off;
+    proxy_buffering off;
+    location / {
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Request-ID $request_id;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Port $server_port;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_pass http://backend;
+    }
+    location = /post {
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://sink;
+    }
+  }`));
+const nginxMaster = start('nginx', ['-c', join(dir, 'proxy.conf'), '-g', 'daemon off;']);
+
+// --- Portico, standalone, on the same route ------------------------------------------------
+function manifests(ingresses: number): string {
+  const docs = [`apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: portico}
+spec: {controller: portico.dev/ingress-controller}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: backend}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: backend-1, labels: {kubernetes.io/service-name: backend}}
+addressType: IPv4
+ports: [{port: ${BACKEND_PORT}}]
+endpoints: [{addresses: ["127.0.0.1"]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: sink}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: sink-1, labels: {kubernetes.io/service-name: sink}}
+addressType: IPv4
+ports: [{port: ${SINK_PORT}}]
+endpoints: [{addresses: ["127.0.0.1"]}]`];
+  for (let i = 0; i < ingresses; i++) {
+    const host = i === 0 ? HOST : `app-${i}.example.com`;
+    docs.push(`apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: app-${i}, annotations: {nginx.ingress.kubernetes.io/proxy-body-size: "0"}}
+spec:
+  ingressClassName: portico
+  rules: [{host: ${host}, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}, {path: /post, pathType: Exact, backend: {service: {name: sink, port: {number: 80}}}}, {path: /api/v${i % 7}, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}]}}]`);
+  }
+  return docs.join('\n---\n') + '\n';
+}
+
+async function startPortico(ingresses: number): Promise<ChildProcess> {
+  const m = join(dir, `manifests-${ingresses}`);
+  await mkdir(m);
+  await writeFile(join(m, 'all.yaml'), manifests(ingresses));
+  const child = start(process.execPath, ['src/cli.ts', 'serve', '--manifests', m, '--listen-address', '127.0.0.1', '--http-port', String(PORTICO_PORT), '--admin-port', String(PORTICO_ADMIN)], { ...process.env, PORTICO_LOG_LEVEL: 'warn' });
+  await waitForPort(PORTICO_PORT);
+  return child;
+}
+
+await waitForPort(BACKEND_PORT);
+await waitForPort(NGINX_PORT);
+const nginxPids = [nginxMaster.pid!, ...(await childPids(nginxMaster.pid!))];
+
+const cases: [string, string, string | undefined][] = [
+  ['1 KiB GET, keep-alive', '/1k', undefined],
+  ['1 MiB GET', '/1m', undefined],
+  ['1 MiB POST', '/post', post],
+];
+const rows: { name: string; nginx: Result; portico: Result }[] = [];
+let portico = await startPortico(1);
+for (const [name, path, script] of cases) {
+  const n = await measure(nginxPids, NGINX_PORT, path, script);
+  const p = await measure([portico.pid!], PORTICO_PORT, path, script);
+  rows.push({ name, nginx: n, portico: p });
+}
+const oneIngress = rows[0]!.portico;
+portico.kill();
+await new Promise((r) => portico.once('exit', r));
+
+// 10,000 Ingresses: build time in-process, then throughput to one of them.
+const text = manifests(10_000);
+const parsed = parseManifest(text, 'all.yaml');
+const snapshot = snapshotOf(parsed.objects);
+const t0 = performance.now();
+const built = buildRoutingTable(snapshot, { controllerName: 'portico.dev/ingress-controller', ingressClass: 'portico', generation: 1 });
+const buildMs = performance.now() - t0;
+portico = await startPortico(10_000);
+const big = await measure([portico.pid!], PORTICO_PORT, '/1k');
+portico.kill();
+
+// --- report ----------------------------------------------------------------------------
+const f = (n: number, d = 1) => n.toFixed(d);
+console.log(`\nPortico vs nginx ${SECONDS}s per case, ${CONNECTIONS} connections, wrk -t1; one proxy process each\n`);
+console.log('| case | proxy | req/s | p50 ms | p99 ms | CPU µs/req | RSS MiB | errors |');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+for (const r of rows) {
+  for (const [who, x] of [['nginx', r.nginx], ['portico', r.portico]] as const) {
+    console.log(`| ${r.name} | ${who} | ${f(x.rps, 0)} | ${f(x.p50ms, 2)} | ${f(x.p99ms, 2)} | ${f(x.cpuUsPerReq)} | ${f(x.rssMiB)} | ${x.errors} |`);
+  }
+}
+console.log('\n| case | CPU/req ratio (portico/nginx) | throughput ratio | p99 ratio |');
+console.log('|---|---:|---:|---:|');
+for (const r of rows) {
+  console.log(`| ${r.name} | ${f(r.portico.cpuUsPerReq / r.nginx.cpuUsPerReq, 2)}× | ${f(r.portico.rps / r.nginx.rps, 2)}× | ${f(r.portico.p99ms / r.nginx.p99ms, 2)}× |`);
+}
+console.log(`\n10,000 Ingresses (${built.table.exactHosts.size} hosts, ${parsed.objects.length} objects): build ${f(buildMs, 0)} ms; ` +
+  `1 KiB GET ${f(big.rps, 0)} req/s vs ${f(oneIngress.rps, 0)} with one Ingress (${f((1 - big.rps / oneIngress.rps) * 100)}% lower), ` +
+  `CPU ${f(big.cpuUsPerReq)} vs ${f(oneIngress.cpuUsPerReq)} µs/req, RSS ${f(big.rssMiB)} MiB, errors ${big.errors}`);
+
+for (const c of children) c.kill();
+await rm(dir, { recursive: true, force: true });
+process.exit(0);
