@@ -31,6 +31,8 @@ describe.each(ENGINES)('data plane with the %s engine', (engine) => {
       res.write('first part\n'); // and then nothing: the read timeout cuts the connection
     }) };
     const blackhole = { address: '127.0.5.3', port: await backends.blackhole('127.0.5.3') };
+    // Takes the request head, then never reads the body: its socket buffers fill up.
+    const notReading = { address: '127.0.5.4', port: await backends.http('127.0.5.4', (req) => req.socket.pause()) };
     const echo = { address: '127.0.6.1', port: await backends.echo('echo', '127.0.6.1') };
     const big = { address: '127.0.6.2', port: await backends.http('127.0.6.2', (req, res) => {
       const size = Number(new URL(req.url!, 'http://x').searchParams.get('bytes') ?? 0);
@@ -48,7 +50,8 @@ describe.each(ENGINES)('data plane with the %s engine', (engine) => {
       'reset.yaml': `${service('reset', [reset, afterReset])}---\n${ingress({ name: 'reset', host: 'reset.test', service: 'reset' })}`,
       'dead.yaml': `${service('dead', [refused])}---\n${ingress({ name: 'dead', host: 'dead.test', service: 'dead' })}`,
       'empty.yaml': `${service('empty', [{ ...alive, ready: false }])}---\n${ingress({ name: 'empty', host: 'empty.test', service: 'empty' })}`,
-      'timeouts.yaml': `${service('hanging', [hanging])}---\n${service('slow-body', [slowBody])}---\n${service('blackhole', [blackhole])}---\n${
+      'timeouts.yaml': `${service('hanging', [hanging])}---\n${service('not-reading', [notReading])}---\n${
+        ingress({ name: 'send-timeout', host: 'send.test', service: 'not-reading', annotations: { [`${NGINX}proxy-send-timeout`]: '1', [`${NGINX}proxy-body-size`]: '0' } })}---\n${service('slow-body', [slowBody])}---\n${service('blackhole', [blackhole])}---\n${
         ingress({ name: 'read-timeout', host: 'hang.test', service: 'hanging', annotations: { [`${NGINX}proxy-read-timeout`]: '1' } })}---\n${
         ingress({ name: 'slow-body', host: 'slow-body.test', service: 'slow-body', annotations: { [`${NGINX}proxy-read-timeout`]: '1' } })}---\n${
         ingress({ name: 'connect-timeout', host: 'blackhole.test', service: 'blackhole', annotations: { [`${NGINX}proxy-connect-timeout`]: '1' } })}`,
@@ -145,6 +148,14 @@ describe.each(ENGINES)('data plane with the %s engine', (engine) => {
 
   it('answers 504 when the connection is not established within proxy-connect-timeout', async () => {
     expect((await get('blackhole.test')).status).toBe(504);
+  });
+
+  it('answers 504 when the pod accepts no body data within proxy-send-timeout', async () => {
+    async function* endless() {
+      for (let i = 0; i < 1024; i++) yield Buffer.alloc(64 * 1024); // 64 MiB, far more than socket buffers hold
+    }
+    const r = await get('send.test', '/', { method: 'PUT', body: endless() });
+    expect(r.status).toBe(504);
   });
 
   it('refuses a body over proxy-body-size by Content-Length before reading it (413)', async () => {
