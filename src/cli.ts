@@ -1,5 +1,6 @@
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
+import { Controller } from './controller.ts';
 import { ENGINES, type EngineName } from './dataplane/server.ts';
 import { createLogger } from './log.ts';
 import { Standalone } from './standalone.ts';
@@ -7,19 +8,38 @@ import { Standalone } from './standalone.ts';
 const USAGE = `Usage: portico <command> [flags]
 
 Commands:
-  serve     Serve the Ingresses of a directory of manifests (standalone mode)
+  controller   Serve the Ingresses of a Kubernetes cluster (in a pod: in-cluster config)
+  serve        Serve the Ingresses of a directory of manifests (standalone mode)
+
+Flags for both:
+  --listen-address ADDR      address to listen on (default 0.0.0.0)
+  --http-port N              HTTP listener (default 80 for controller, 8080 for serve)
+  --admin-port N             /healthz /readyz /debug/routes /debug/diagnostics (default 10254)
+  --ingress-class NAME       IngressClass served (default portico)
+  --controller-name NAME     IngressClass spec.controller served (default portico.dev/ingress-controller)
+  --engine NAME              forwarding engine: ${ENGINES.join(' or ')} (default undici)
+
+Flags for controller:
+  --kubeconfig PATH          kubeconfig to use (default: in-cluster config, else KUBECONFIG or ~/.kube/config)
+  --watch-namespace NS       only watch this namespace (default: all)
+  --publish-address ADDR     address written to Ingress status (default: InternalIP of the node in NODE_NAME)
+  --election-namespace NS    namespace of the leader Lease (default: POD_NAMESPACE, else default)
+  --election-id NAME         name of the leader Lease (default portico-leader)
 
 Flags for serve:
-  --manifests DIR          directory of *.yaml, *.yml, *.json manifests (required; watched for changes)
-  --listen-address ADDR    address to listen on (default 0.0.0.0)
-  --http-port N            HTTP listener (default 8080)
-  --admin-port N           admin server: /healthz /readyz /debug/routes /debug/diagnostics (default 10254)
-  --ingress-class NAME     IngressClass served (default portico)
-  --controller-name NAME   IngressClass spec.controller served (default portico.dev/ingress-controller)
-  --engine NAME            forwarding engine: ${ENGINES.join(' or ')} (default undici)
+  --manifests DIR            directory of *.yaml, *.yml, *.json manifests (required; watched for changes)
 `;
 
 class UsageError extends Error {}
+
+const COMMON = {
+  'listen-address': { type: 'string', default: '0.0.0.0' },
+  'http-port': { type: 'string' },
+  'admin-port': { type: 'string', default: '10254' },
+  'ingress-class': { type: 'string', default: 'portico' },
+  'controller-name': { type: 'string', default: 'portico.dev/ingress-controller' },
+  'engine': { type: 'string', default: 'undici' },
+} satisfies ParseArgsConfig['options'];
 
 function port(value: string, flag: string): number {
   const n = Number(value);
@@ -27,38 +47,48 @@ function port(value: string, flag: string): number {
   return n;
 }
 
+function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, defaultHttpPort: number) {
+  if (!ENGINES.includes(values.engine as EngineName)) throw new UsageError(`--engine: "${values.engine}" is not one of ${ENGINES.join(', ')}`);
+  return {
+    listenAddress: values['listen-address']!,
+    httpPort: port(values['http-port'] ?? String(defaultHttpPort), '--http-port'),
+    adminPort: port(values['admin-port']!, '--admin-port'),
+    ingressClass: values['ingress-class']!,
+    controllerName: values['controller-name']!,
+    engine: values.engine as EngineName,
+  };
+}
+
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  if (command !== 'serve') {
-    if (command && command !== '--help' && command !== '-h') process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
-    else process.stdout.write(USAGE);
-    process.exitCode = command && command !== '--help' && command !== '-h' ? 2 : 0;
+  const log = createLogger();
+  let app: Standalone | Controller;
+  if (command === 'serve') {
+    const { values } = parseArgs({ args: rest, options: { ...COMMON, manifests: { type: 'string' } } });
+    if (!values.manifests) throw new UsageError('--manifests is required');
+    app = new Standalone({ ...runtimeOptions(values, 8080), manifests: resolve(values.manifests) }, log);
+  } else if (command === 'controller') {
+    const { values } = parseArgs({ args: rest, options: {
+      ...COMMON,
+      'kubeconfig': { type: 'string' },
+      'watch-namespace': { type: 'string' },
+      'publish-address': { type: 'string' },
+      'election-namespace': { type: 'string', default: process.env['POD_NAMESPACE'] ?? 'default' },
+      'election-id': { type: 'string', default: 'portico-leader' },
+    } });
+    app = new Controller({
+      ...runtimeOptions(values, 80),
+      kubeconfig: values.kubeconfig,
+      watchNamespace: values['watch-namespace'],
+      publishAddress: values['publish-address'],
+      electionNamespace: values['election-namespace'],
+      electionId: values['election-id'],
+    }, log);
+  } else {
+    if (command && command !== '--help' && command !== '-h') throw new UsageError(`unknown command "${command}"`);
+    process.stdout.write(USAGE);
     return;
   }
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      'manifests': { type: 'string' },
-      'listen-address': { type: 'string', default: '0.0.0.0' },
-      'http-port': { type: 'string', default: '8080' },
-      'admin-port': { type: 'string', default: '10254' },
-      'ingress-class': { type: 'string', default: 'portico' },
-      'controller-name': { type: 'string', default: 'portico.dev/ingress-controller' },
-      'engine': { type: 'string', default: 'undici' },
-    },
-  });
-  if (!values.manifests) throw new UsageError('--manifests is required');
-  if (!ENGINES.includes(values.engine as EngineName)) throw new UsageError(`--engine: "${values.engine}" is not one of ${ENGINES.join(', ')}`);
-  const log = createLogger();
-  const app = new Standalone({
-    manifests: resolve(values.manifests),
-    listenAddress: values['listen-address'],
-    httpPort: port(values['http-port'], '--http-port'),
-    adminPort: port(values['admin-port'], '--admin-port'),
-    ingressClass: values['ingress-class'],
-    controllerName: values['controller-name'],
-    engine: values.engine as EngineName,
-  }, log);
   await app.start();
   const shutdown = (): void => {
     log.info('shutting down');

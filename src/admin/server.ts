@@ -9,7 +9,9 @@ export interface AdminState {
   readonly current: RoutingTable | undefined;
   readonly diagnostics: readonly Diagnostic[];
   /** Why Portico is not ready yet, or undefined once the first complete table is live. */
-  readonly notReadyReason: string | undefined;
+  notReadyReason(): string | undefined;
+  /** Said alongside a ready answer: something degraded that does not stop traffic. */
+  detail(): string | undefined;
 }
 
 /** The admin server on port 10254 (ingress-nginx's, so probes and dashboards carry over). */
@@ -19,9 +21,10 @@ export function createAdminServer(state: AdminState): FastifyInstance {
   app.get('/healthz', async () => 'ok');
 
   app.get('/readyz', async (_req, reply) => {
-    const reason = state.notReadyReason;
+    const reason = state.notReadyReason();
     if (reason !== undefined) return reply.code(503).send(`not ready: ${reason}`);
-    return `ok (table generation ${state.current?.generation})`;
+    const detail = state.detail();
+    return `ok (table generation ${state.current?.generation})${detail ? `; ${detail}` : ''}`;
   });
 
   app.get('/debug/routes', async (_req, reply) => {

@@ -1,0 +1,60 @@
+import { hostname } from 'node:os';
+import type { CoreV1Api } from '@kubernetes/client-node';
+import { formatDiagnostic, type Diagnostic } from '../build/diagnostics.ts';
+import type { Logger } from '../log.ts';
+import type { ObjectSnapshot } from '../snapshot.ts';
+import { objectKey } from '../snapshot.ts';
+
+const COMPONENT = 'portico';
+
+/**
+ * Turns build diagnostics into Kubernetes Events on the objects concerned. An Event is
+ * created when a diagnostic appears; while it stays, nothing more is written, so a steady
+ * state emits no stream of Events. If it goes away and comes back, it is reported again.
+ */
+export class EventRecorder {
+  private readonly api: CoreV1Api;
+  private readonly log: Logger;
+  private reported = new Set<string>();
+
+  constructor(api: CoreV1Api, log: Logger) {
+    this.api = api;
+    this.log = log;
+  }
+
+  record(diagnostics: readonly Diagnostic[], snapshot: ObjectSnapshot): void {
+    const now = new Set<string>();
+    for (const d of diagnostics) {
+      if (d.object.kind !== 'Ingress' || !d.object.namespace) continue;
+      const key = formatDiagnostic(d);
+      now.add(key);
+      if (this.reported.has(key)) continue;
+      const ingress = snapshot.ingresses.get(objectKey(d.object.namespace, d.object.name));
+      void this.emit(d, ingress?.metadata?.uid);
+    }
+    this.reported = now;
+  }
+
+  private async emit(d: Diagnostic, uid: string | undefined): Promise<void> {
+    const time = new Date();
+    const namespace = d.object.namespace!;
+    const message = d.field ? `${d.field}: ${d.message}` : d.message;
+    try {
+      await this.api.createNamespacedEvent({ namespace, body: {
+        metadata: { generateName: `${d.object.name}.`, namespace },
+        involvedObject: { apiVersion: 'networking.k8s.io/v1', kind: d.object.kind, name: d.object.name, namespace, uid },
+        reason: d.code,
+        message: message.slice(0, 1024),
+        type: d.severity,
+        source: { component: COMPONENT, host: hostname() },
+        reportingComponent: 'portico.dev/ingress-controller',
+        reportingInstance: hostname(),
+        firstTimestamp: time,
+        lastTimestamp: time,
+        count: 1,
+      } });
+    } catch (err) {
+      this.log.warn({ err: String(err), diagnostic: d.code }, 'could not create an Event');
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import { hostname } from 'node:os';
+import { CoordinationV1Api, CoreV1Api, KubeConfig, NetworkingV1Api, type V1Ingress } from '@kubernetes/client-node';
+import { IngressClassFilter } from './build/ingress-class.ts';
+import { EventRecorder } from './cluster/events.ts';
+import { IngressStatusWriter } from './cluster/ingress-status.ts';
+import { LeaderElector } from './cluster/leader-election.ts';
+import type { DataPlane } from './dataplane/server.ts';
+import type { Logger } from './log.ts';
+import { Runtime, type RuntimeOptions } from './runtime.ts';
+import type { ObjectSnapshot } from './snapshot.ts';
+import { KubernetesSource } from './sources/kubernetes.ts';
+
+export interface ControllerOptions extends RuntimeOptions {
+  /** Path of a kubeconfig; undefined: in-cluster config in a pod, else KUBECONFIG or ~/.kube/config. */
+  kubeconfig: string | undefined;
+  watchNamespace: string | undefined;
+  /** The address written to Ingress status; undefined: the InternalIP of the node in NODE_NAME. */
+  publishAddress: string | undefined;
+  electionNamespace: string;
+  electionId: string;
+}
+
+/** `portico controller`: the pipeline fed by informers, plus what only the leader writes back. */
+export class Controller {
+  private readonly runtime: Runtime;
+  private readonly source: KubernetesSource;
+  private readonly elector: LeaderElector;
+  private readonly status: IngressStatusWriter;
+  private readonly events: EventRecorder;
+  private readonly core: CoreV1Api;
+  private readonly options: ControllerOptions;
+  private readonly log: Logger;
+  private snapshot: ObjectSnapshot | undefined;
+  private publishAddress: string | undefined;
+
+  constructor(options: ControllerOptions, log: Logger) {
+    this.options = options;
+    this.log = log;
+    const kc = new KubeConfig();
+    if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
+    else kc.loadFromDefault();
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.publishAddress = options.publishAddress;
+    this.runtime = new Runtime(options, log, {
+      notReadyReason: () => (this.source.state.synced ? undefined : 'waiting for the first list of every watched kind'),
+      detail: () => {
+        const failing = [...this.source.state.failing].map(([kind, err]) => `${kind}: ${err}`);
+        return failing.length ? `API server unreachable, serving the last known routing table (${failing.join('; ')})` : undefined;
+      },
+    });
+    this.source = new KubernetesSource(kc, { watchNamespace: options.watchNamespace, debounceMs: 10 }, (snapshot) => this.apply(snapshot), log);
+    this.status = new IngressStatusWriter(kc.makeApiClient(NetworkingV1Api), () => this.publishAddress, log);
+    this.events = new EventRecorder(this.core, log);
+    this.elector = new LeaderElector(kc.makeApiClient(CoordinationV1Api), {
+      namespace: options.electionNamespace,
+      name: options.electionId,
+      identity: `${hostname()}_${process.pid}`,
+      leaseDurationSeconds: 15,
+      retryPeriodMs: 2000,
+    }, log, (leader) => {
+      if (leader && this.snapshot) this.writeBack(this.snapshot);
+    });
+  }
+
+  get dataPlane(): DataPlane {
+    return this.runtime.dataPlane;
+  }
+
+  private apply(snapshot: ObjectSnapshot): void {
+    this.snapshot = snapshot;
+    this.runtime.pipeline.apply(snapshot);
+    if (this.elector.leader) this.writeBack(snapshot);
+  }
+
+  /** Events for new diagnostics and the Ingress status: the leader's job only. */
+  private writeBack(snapshot: ObjectSnapshot): void {
+    this.events.record(this.runtime.pipeline.diagnostics, snapshot);
+    const classes = new IngressClassFilter(snapshot, this.options);
+    this.status.reconcile([...snapshot.ingresses.values()] as V1Ingress[], (i) => classes.isOurs(i));
+  }
+
+  /** The node's InternalIP, when no --publish-address is given (hostNetwork: that is where we listen). */
+  private async resolveNodeAddress(): Promise<void> {
+    const nodeName = process.env['NODE_NAME'];
+    if (this.publishAddress || !nodeName) {
+      if (!this.publishAddress) this.log.warn('neither --publish-address nor NODE_NAME is set: Ingress status will not be written');
+      return;
+    }
+    for (let delay = 1000; !this.publishAddress; delay = Math.min(delay * 2, 30_000)) {
+      try {
+        const node = await this.core.readNode({ name: nodeName });
+        this.publishAddress = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+        if (this.publishAddress) break;
+        this.log.warn({ node: nodeName }, 'node has no InternalIP; Ingress status will not be written');
+        return;
+      } catch (err) {
+        this.log.warn({ node: nodeName, err: String(err) }, 'could not read the node for its address; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    if (this.elector.leader && this.snapshot) this.writeBack(this.snapshot);
+  }
+
+  async start(): Promise<{ httpPort: number; adminPort: number }> {
+    // Listen first, so probes answer (not ready) while the informers list.
+    const ports = await this.runtime.listen();
+    this.log.info({ ...ports, watchNamespace: this.options.watchNamespace ?? '(all)', ingressClass: this.options.ingressClass }, 'portico controller listening; syncing');
+    await this.source.start();
+    this.log.info('every watched kind listed; routing table live');
+    void this.resolveNodeAddress();
+    this.elector.start();
+    return ports;
+  }
+
+  async stop(): Promise<void> {
+    await this.elector.stop();
+    await this.source.stop();
+    await this.runtime.close();
+  }
+}
