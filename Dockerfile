@@ -15,6 +15,12 @@ RUN npm run build && npm prune --omit=dev
 
 # Runtime: production dependencies and compiled code only, as a non-root user.
 FROM node:24-bookworm-slim
+# Ports 80 and 443 as a non-root user: the file capability pairs with the DaemonSet's
+# capabilities.add NET_BIND_SERVICE (as ingress-nginx does for its nginx binary).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libcap2-bin \
+ && setcap cap_net_bind_service=+ep "$(readlink -f /usr/local/bin/node)" \
+ && apt-get purge -y libcap2-bin && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./
@@ -22,6 +28,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 USER node
-EXPOSE 8080 10254
+EXPOSE 80 443 10254
 ENTRYPOINT ["node", "/app/bin/portico.js"]
-CMD ["serve", "--manifests", "/etc/portico/manifests"]
+CMD ["controller"]

@@ -1,4 +1,4 @@
-import { ApiException, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
+import { ApiException, V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 
 export interface LeaderElectionOptions {
@@ -46,6 +46,8 @@ export class LeaderElector {
       const lease = await this.api.readNamespacedLease({ name: this.options.name, namespace: this.options.namespace });
       if (lease.spec?.holderIdentity === this.options.identity) {
         lease.spec.holderIdentity = undefined;
+        if (lease.spec.acquireTime) lease.spec.acquireTime = new V1MicroTime(lease.spec.acquireTime);
+        if (lease.spec.renewTime) lease.spec.renewTime = new V1MicroTime(lease.spec.renewTime);
         await this.api.replaceNamespacedLease({ name: this.options.name, namespace: this.options.namespace, body: lease });
       }
     } catch { /* it expires by itself */ }
@@ -67,7 +69,8 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<void> {
     const { name, namespace, identity, leaseDurationSeconds } = this.options;
-    const now = new Date();
+    // Lease times are MicroTime: the API server refuses millisecond timestamps there.
+    const now = new V1MicroTime();
     let lease: V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
@@ -91,6 +94,7 @@ export class LeaderElector {
     }
     lease.spec = {
       ...spec,
+      acquireTime: spec.acquireTime ? new V1MicroTime(spec.acquireTime) : now,
       holderIdentity: identity,
       leaseDurationSeconds,
       renewTime: now,

@@ -1,0 +1,232 @@
+// Portico in controller mode against a real kube-apiserver and etcd, driven the way an
+// operator drives it: kubectl apply / annotate, then curl -H 'Host: …' the node.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster } from './lib/cluster.ts';
+import { run, waitUntil } from './lib/exec.ts';
+import { namespace, Operator, serviceWithEndpoints, type Endpoint } from './lib/kube.ts';
+import { PodNetwork, type Pod } from './lib/network.ts';
+import { PorticoProcess } from './lib/portico.ts';
+import { TrafficStream } from './lib/traffic.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const NGINX = 'nginx.ingress.kubernetes.io';
+
+function ingress(ns: string, name: string, host: string, service: string, o: { path?: string; pathType?: string; annotations?: Record<string, string>; className?: string } = {}): string {
+  const annotations = Object.entries(o.annotations ?? {}).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join('\n');
+  return `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: ${name}
+  namespace: ${ns}
+${annotations ? `  annotations:\n${annotations}\n` : ''}spec:
+  ingressClassName: ${o.className ?? 'portico'}
+  rules:
+    - host: ${host}
+      http:
+        paths:
+          - path: ${JSON.stringify(o.path ?? '/')}
+            pathType: ${o.pathType ?? 'Prefix'}
+            backend:
+              service:
+                name: ${service}
+                port: {name: http}
+`;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const results: Record<string, unknown> = {};
+
+describe('controller mode on a real API server', () => {
+  let dir: string;
+  let network: PodNetwork;
+  let cluster: TestCluster;
+  let kubectl: Operator;
+  let portico: PorticoProcess;
+  const pods: Record<string, Pod> = {};
+  const ep = (name: string, extra: Partial<Endpoint> = {}): Endpoint => ({ ip: pods[name]!.ip, port: pods[name]!.port, name, ...extra });
+  const curl = (host: string, path = '/', ...extra: string[]) => kubectl.curl(portico.httpPort, host, path, ...extra);
+
+  beforeAll(async () => {
+    const bin = (await run('bash', [join(ROOT, 'e2e/build-binaries.sh')], { timeoutMs: 45 * 60_000 })).trim().split('\n').pop()!;
+    dir = await mkdtemp(join(tmpdir(), 'portico-e2e-'));
+    network = new PodNetwork(dir);
+    await network.setUp();
+    cluster = new TestCluster(join(dir, 'cluster'), bin, network.gateway);
+    await cluster.start();
+    kubectl = new Operator(cluster.adminKubeconfig);
+    // Install what we ship, for real, then give the test user Portico's ServiceAccount's rights.
+    await kubectl.kubectl('apply', '-k', join(ROOT, 'deploy'));
+    await kubectl.apply(`apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: portico-e2e-user}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: portico}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: e2e-portico}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: portico-e2e-user, namespace: portico-system}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: portico-leader-election}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: e2e-portico}]
+`);
+    for (const name of ['tomcat-0', 'tomcat-1', 'web-0', 'web-1', 'web-2']) pods[name] = await network.startPod(name);
+    portico = new PorticoProcess(dir, 'portico', ['--kubeconfig', cluster.porticoKubeconfig, '--publish-address', network.gateway, '--election-namespace', 'portico-system']);
+    await portico.start();
+    await kubectl.apply(namespace('tomcat') + '---\n' + namespace('web') + '---\n' + namespace('other'));
+    await kubectl.apply(serviceWithEndpoints('web', 'web', [ep('web-0')]));
+  }, 50 * 60_000);
+
+  afterAll(async () => {
+    await writeFile(join(ROOT, 'e2e-results.json'), JSON.stringify(results, null, 2)).catch(() => {});
+    console.log('e2e measurements:', JSON.stringify(results, null, 2));
+    await portico?.stop();
+    await cluster?.stop();
+    await network?.tearDown();
+  });
+
+  it('ships manifests the API server accepts (kubectl apply --dry-run=server -k deploy/)', async () => {
+    const out = await kubectl.kubectl('apply', '--dry-run=server', '-k', join(ROOT, 'deploy'));
+    expect(out).toContain('daemonset.apps/portico');
+    expect(out).toContain('ingressclass.networking.k8s.io/portico');
+    expect(out).toContain('clusterrole.rbac.authorization.k8s.io/portico');
+  });
+
+  it('serves the classic tomcat Ingress with its annotations', async () => {
+    await kubectl.apply(serviceWithEndpoints('tomcat', 'tomcat', [ep('tomcat-0'), ep('tomcat-1')]));
+    const started = Date.now();
+    await kubectl.apply(ingress('tomcat', 'tomcat', 'tomcat.example.com', 'tomcat', {
+      path: '/tomcat/.*', pathType: 'ImplementationSpecific',
+      annotations: {
+        [`${NGINX}/use-regex`]: 'true', [`${NGINX}/proxy-connect-timeout`]: '30', [`${NGINX}/proxy-send-timeout`]: '1800',
+        [`${NGINX}/proxy-read-timeout`]: '1800', [`${NGINX}/proxy-body-size`]: '10m', [`${NGINX}/rewrite-target`]: '/',
+      },
+    }));
+    await waitUntil('tomcat route', async () => (await curl('tomcat.example.com', '/tomcat/manager?x=1')).status === 200, 30_000, 20);
+    results['tomcatApplyToFirst200Ms'] = Date.now() - started;
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const r = await curl('tomcat.example.com', '/TOMCAT/manager/html?x=1');
+      expect(r.status).toBe(200);
+      const echo = JSON.parse(r.body);
+      expect(echo.url).toBe('/?x=1');
+      expect(echo.headers['x-forwarded-for']).toBe('127.0.0.1');
+      seen.add(echo.server);
+    }
+    expect([...seen].sort()).toEqual(['tomcat-0', 'tomcat-1']);
+    const body = join(dir, 'body');
+    await writeFile(body, Buffer.alloc(11 * 1024 * 1024, 97));
+    expect((await curl('tomcat.example.com', '/tomcat/upload', '--data-binary', `@${body}`)).status).toBe(413);
+    await writeFile(body, Buffer.alloc(9 * 1024 * 1024, 97));
+    const ok = await curl('tomcat.example.com', '/tomcat/upload', '--data-binary', `@${body}`);
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body).bodyBytes).toBe(9 * 1024 * 1024);
+    expect((await curl('nothing.example.com')).status).toBe(404);
+  });
+
+  it('writes the address to Ingress status', async () => {
+    await waitUntil('status.loadBalancer', async () =>
+      (await kubectl.kubectl('get', 'ingress', 'tomcat', '-n', 'tomcat', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}')).trim() === network.gateway, 20_000, 200);
+  });
+
+  it('applies an annotation changed with kubectl annotate', async () => {
+    await kubectl.kubectl('annotate', 'ingress', 'tomcat', '-n', 'tomcat', `${NGINX}/rewrite-target=/manager/$1`, '--overwrite');
+    await kubectl.kubectl('patch', 'ingress', 'tomcat', '-n', 'tomcat', '--type=json', '-p', '[{"op":"replace","path":"/spec/rules/0/http/paths/0/path","value":"/tomcat/(.*)"}]');
+    await waitUntil('the new rewrite', async () => JSON.parse((await curl('tomcat.example.com', '/tomcat/status?x=1')).body).url === '/manager/status?x=1', 20_000, 20);
+  });
+
+  it('ignores an Ingress of another class, even with a status written by nobody', async () => {
+    await kubectl.apply(`apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: nginx}
+spec: {controller: k8s.io/ingress-nginx}
+`);
+    await kubectl.apply(ingress('other', 'theirs', 'theirs.example.com', 'web', { className: 'nginx' }));
+    await kubectl.apply(serviceWithEndpoints('other', 'web', [ep('web-2')]));
+    // A marker Ingress applied after it proves Portico has seen both.
+    await kubectl.apply(ingress('other', 'marker', 'marker.example.com', 'web'));
+    await waitUntil('marker route', async () => (await curl('marker.example.com')).status === 200, 20_000, 20);
+    expect((await curl('theirs.example.com')).status).toBe(404);
+    await waitUntil('marker status', async () => (await kubectl.kubectl('get', 'ingress', 'marker', '-n', 'other', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}')).trim() !== '', 20_000, 200);
+    expect((await kubectl.kubectl('get', 'ingress', 'theirs', '-n', 'other', '-o', 'jsonpath={.status.loadBalancer.ingress}')).trim()).toBe('');
+    // An Ingress that moves to another class stops being served and loses the status we wrote.
+    await kubectl.kubectl('patch', 'ingress', 'marker', '-n', 'other', '--type=merge', '-p', '{"spec":{"ingressClassName":"nginx"}}');
+    await waitUntil('marker status cleared', async () => (await kubectl.kubectl('get', 'ingress', 'marker', '-n', 'other', '-o', 'jsonpath={.status.loadBalancer.ingress}')).trim() === '', 20_000, 200);
+    expect((await curl('marker.example.com')).status).toBe(404);
+  });
+
+  it('reports a bad annotation as a Warning Event, once, and keeps the route serving', async () => {
+    await kubectl.apply(ingress('web', 'bad', 'bad.example.com', 'web', { annotations: { [`${NGINX}/proxy-body-size`]: '8mb' } }));
+    await waitUntil('bad route', async () => (await curl('bad.example.com')).status === 200, 20_000, 20);
+    const events = async () => JSON.parse(await kubectl.kubectl('get', 'events', '-n', 'web', '--field-selector', 'involvedObject.name=bad', '-o', 'json')).items as { reason: string; type: string; message: string }[];
+    await waitUntil('the Warning Event', async () => (await events()).some((e) => e.reason === 'InvalidAnnotation'), 20_000, 200);
+    const table = await kubectl.kubectl('get', 'events', '-n', 'web');
+    expect(table).toMatch(/Warning\s+InvalidAnnotation\s+ingress\/bad/);
+    // More changes (rebuilds) while the problem stays: no new Event.
+    await kubectl.kubectl('annotate', 'ingress', 'bad', '-n', 'web', 'touch=1');
+    await kubectl.kubectl('annotate', 'ingress', 'bad', '-n', 'web', 'touch=2', '--overwrite');
+    await new Promise((r) => setTimeout(r, 1000));
+    const invalid = (await events()).filter((e) => e.reason === 'InvalidAnnotation');
+    expect(invalid).toHaveLength(1);
+    expect(invalid[0]!.type).toBe('Warning');
+    expect(invalid[0]!.message).toContain('proxy-body-size');
+  });
+
+  it('adds and removes endpoints under a steady stream of requests without a failed request', async () => {
+    await kubectl.apply(ingress('web', 'web', 'web.example.com', 'web'));
+    await waitUntil('web route', async () => (await curl('web.example.com')).status === 200, 20_000, 20);
+    const traffic = new TrafficStream(portico.httpPort, 'web.example.com', '/');
+    await new Promise((r) => setTimeout(r, 500));
+    const addedAt = traffic.elapsed();
+    await kubectl.apply(serviceWithEndpoints('web', 'web', [ep('web-0'), ep('web-1')]));
+    await waitUntil('traffic on web-1', () => traffic.report.servedBy['web-1'] !== undefined, 20_000, 5);
+    results['endpointSliceChangeToTrafficMs'] = traffic.report.firstSeenAt['web-1']! - addedAt;
+    // web-0 goes away as a pod does: terminating first (still serving what it has), then gone.
+    await kubectl.apply(serviceWithEndpoints('web', 'web', [ep('web-0', { ready: false, serving: true, terminating: true }), ep('web-1')]));
+    await new Promise((r) => setTimeout(r, 700));
+    await kubectl.apply(serviceWithEndpoints('web', 'web', [ep('web-1')]));
+    await new Promise((r) => setTimeout(r, 700));
+    const before = { ...traffic.report.servedBy };
+    await new Promise((r) => setTimeout(r, 500));
+    const report = await traffic.stop();
+    results['churnRequests'] = report.sent;
+    results['churnFailedRequests'] = report.failed;
+    expect(report.failures).toEqual([]);
+    expect(report.failed).toBe(0);
+    expect(report.servedBy['web-0']).toBe(before['web-0']); // no new requests once it was terminating and gone
+    expect(report.servedBy['web-1']).toBeGreaterThan(before['web-1'] ?? 0);
+  });
+
+  it('routes a new Ingress within moments of kubectl apply (20 tries)', async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const started = Date.now();
+      await kubectl.apply(ingress('web', `fresh-${i}`, `fresh-${i}.example.com`, 'web'));
+      await waitUntil(`fresh-${i}`, async () => (await curl(`fresh-${i}.example.com`)).status === 200, 20_000, 5);
+      times.push(Date.now() - started);
+    }
+    results['applyToFirst200Ms'] = { median: median(times), max: Math.max(...times), all: times };
+    expect(times).toHaveLength(20);
+  });
+
+  it('keeps serving while the API server is down, says so, and catches up when it returns', async () => {
+    const traffic = new TrafficStream(portico.httpPort, 'web.example.com', '/');
+    await new Promise((r) => setTimeout(r, 300));
+    await cluster.stopApiServer();
+    await waitUntil('/readyz to report the outage', async () => (await portico.readyz()).text.includes('API server unreachable'), 30_000, 200);
+    const during = await portico.readyz();
+    expect(during.status).toBe(200); // the data plane works: do not take the node out of rotation
+    await new Promise((r) => setTimeout(r, 1000));
+    await cluster.startApiServer();
+    await waitUntil('/readyz to recover', async () => !(await portico.readyz()).text.includes('unreachable'), 60_000, 200);
+    const report = await traffic.stop();
+    results['apiRestartRequests'] = report.sent;
+    results['apiRestartFailedRequests'] = report.failed;
+    expect(report.failures).toEqual([]);
+    expect(report.failed).toBe(0);
+    await kubectl.apply(ingress('web', 'after-restart', 'after-restart.example.com', 'web'));
+    await waitUntil('a change after the restart', async () => (await curl('after-restart.example.com')).status === 200, 30_000, 20);
+  });
+});

@@ -1,0 +1,77 @@
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { daemon, run, stopProcess, waitUntil } from './exec.ts';
+
+/**
+ * Pods the cni0 way: one network namespace per pod, a veth pair into a bridge, addresses
+ * from a pod CIDR. The API server refuses loopback endpoints, so this is how the e2e suite
+ * gets real pod IPs; Portico reaches them from the root namespace like a hostNetwork pod.
+ */
+export interface Pod {
+  name: string;
+  ip: string;
+  port: number;
+  netns: string;
+  process: ChildProcess;
+}
+
+export class PodNetwork {
+  /** Every pod address is inside this range; a blackhole route keeps it on this machine. */
+  static readonly POD_RANGE = '10.244.0.0/16';
+  readonly bridge: string;
+  readonly subnet: number;
+  readonly gateway: string;
+  private readonly pods: Pod[] = [];
+  private readonly logDir: string;
+  private next = 10;
+
+  constructor(logDir: string, subnet = 77, bridge = 'ptc0') {
+    this.logDir = logDir;
+    this.subnet = subnet;
+    this.bridge = bridge;
+    this.gateway = `10.244.${subnet}.1`;
+  }
+
+  async setUp(): Promise<void> {
+    await this.tearDown(); // leftovers of an interrupted run
+    // Safety net first: nothing for the pod range may ever leave this machine. The bridge's
+    // own /24 is more specific, so pods stay reachable.
+    await run('ip', ['route', 'replace', 'blackhole', PodNetwork.POD_RANGE]);
+    await run('ip', ['link', 'add', this.bridge, 'type', 'bridge']);
+    await run('ip', ['addr', 'add', `${this.gateway}/24`, 'dev', this.bridge]);
+    await run('ip', ['link', 'set', this.bridge, 'up']);
+  }
+
+  /** Starts a pod: a namespace with its own address, running the e2e echo server. */
+  async startPod(name: string, port = 8080): Promise<Pod> {
+    const n = this.next++;
+    const ip = `10.244.${this.subnet}.${n}`;
+    const netns = `ptc-${this.subnet}-${n}`;
+    const host = `ptcv${this.subnet}x${n}`;
+    await run('ip', ['netns', 'add', netns]);
+    await run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+    await run('ip', ['link', 'set', host, 'master', this.bridge]);
+    await run('ip', ['link', 'set', host, 'up']);
+    const inNs = (...args: string[]) => run('ip', ['netns', 'exec', netns, 'ip', ...args]);
+    await inNs('addr', 'add', `${ip}/24`, 'dev', 'eth0');
+    await inNs('link', 'set', 'eth0', 'up');
+    await inNs('link', 'set', 'lo', 'up');
+    await inNs('route', 'add', 'default', 'via', this.gateway);
+    const server = join(import.meta.dirname, 'pod-server.ts');
+    const process_ = daemon('ip', ['netns', 'exec', netns, process.execPath, server, name, String(port)], join(this.logDir, `pod-${name}.log`));
+    const pod: Pod = { name, ip, port, netns, process: process_ };
+    this.pods.push(pod);
+    await waitUntil(`pod ${name} at ${ip}:${port}`, async () => (await fetch(`http://${ip}:${port}/`)).ok, 20_000, 100);
+    return pod;
+  }
+
+  async tearDown(): Promise<void> {
+    await Promise.all(this.pods.map((p) => stopProcess(p.process)));
+    for (const p of this.pods) await run('ip', ['netns', 'delete', p.netns]).catch(() => {});
+    this.pods.length = 0;
+    const leftover = (await run('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`ptc-${this.subnet}-`));
+    for (const ns of leftover) await run('ip', ['netns', 'delete', ns]).catch(() => {});
+    await run('ip', ['link', 'delete', this.bridge]).catch(() => {});
+    await run('ip', ['route', 'delete', 'blackhole', PodNetwork.POD_RANGE]).catch(() => {});
+  }
+}
