@@ -24,6 +24,7 @@ const NGINX_PORT = 18701;
 const PORTICO_PORT = 18702;
 const PORTICO_ADMIN = 18703;
 const SINK_PORT = 18704;
+const FLOOR_PORT = 18705;
 const HOST = 'bench.example.com';
 
 interface Result {
@@ -265,6 +266,11 @@ for (const [name, path, script] of cases) {
   const p = await measure([portico.pid!], PORTICO_PORT, path, script);
   rows.push({ name, nginx: n, portico: p });
 }
+// The platform's floor: a bare undici proxy with no routing or policy, on the 1 KiB case.
+const floorProcess = start(process.execPath, ['bench/undici-floor.ts', `http://127.0.0.1:${BACKEND_PORT}`, String(FLOOR_PORT)]);
+await waitForPort(FLOOR_PORT);
+const floor = await measure([floorProcess.pid!], FLOOR_PORT, '/1k');
+floorProcess.kill();
 const oneIngress = rows[0]!.portico;
 portico.kill();
 await new Promise((r) => portico.once('exit', r));
@@ -295,6 +301,8 @@ console.log('|---|---:|---:|---:|');
 for (const r of rows) {
   console.log(`| ${r.name} | ${f(r.portico.cpuUsPerReq / r.nginx.cpuUsPerReq, 2)}× | ${f(r.portico.rps / r.nginx.rps, 2)}× | ${f(r.portico.p99ms / r.nginx.p99ms, 2)}× |`);
 }
+console.log(`\nBare undici proxy (no routing, no policy), 1 KiB GET: ${f(floor.rps, 0)} req/s, ${f(floor.cpuUsPerReq)} µs/req ` +
+  `(${f(floor.cpuUsPerReq / rows[0]!.nginx.cpuUsPerReq, 2)}× nginx); Portico adds ${f(rows[0]!.portico.cpuUsPerReq - floor.cpuUsPerReq)} µs/req over it.`);
 console.log(`\n10,000 Ingresses (${built.table.exactHosts.size} hosts, ${parsed.objects.length} objects): build ${f(buildMs, 0)} ms; ` +
   `1 KiB GET ${f(big.rps, 0)} req/s vs ${f(oneIngress.rps, 0)} with one Ingress (${f((1 - big.rps / oneIngress.rps) * 100)}% lower), ` +
   `CPU ${f(big.cpuUsPerReq)} vs ${f(oneIngress.cpuUsPerReq)} µs/req, RSS ${f(big.rssMiB)} MiB, errors ${big.errors}`);
