@@ -14,6 +14,11 @@ Commands:
 Flags for both:
   --listen-address ADDR      address to listen on (default 0.0.0.0)
   --http-port N              HTTP listener (default 80 for controller, 8080 for serve)
+  --https-port N|off         HTTPS listener (default 443 for controller, 8443 for serve)
+  --default-ssl-certificate NS/NAME
+                             TLS Secret for clients no Ingress certificate matches
+                             (default: a self-signed certificate generated at start)
+  --hsts true|false          Strict-Transport-Security on HTTPS responses (default true)
   --admin-port N             /healthz /readyz /debug/routes /debug/diagnostics (default 10254)
   --ingress-class NAME       IngressClass served (default portico)
   --controller-name NAME     IngressClass spec.controller served (default portico.dev/ingress-controller)
@@ -35,6 +40,9 @@ class UsageError extends Error {}
 const COMMON = {
   'listen-address': { type: 'string', default: '0.0.0.0' },
   'http-port': { type: 'string' },
+  'https-port': { type: 'string' },
+  'default-ssl-certificate': { type: 'string' },
+  'hsts': { type: 'string', default: 'true' },
   'admin-port': { type: 'string', default: '10254' },
   'ingress-class': { type: 'string', default: 'portico' },
   'controller-name': { type: 'string', default: 'portico.dev/ingress-controller' },
@@ -47,11 +55,18 @@ function port(value: string, flag: string): number {
   return n;
 }
 
-function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, defaultHttpPort: number) {
+function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, defaultHttpPort: number, defaultHttpsPort: number) {
   if (!ENGINES.includes(values.engine as EngineName)) throw new UsageError(`--engine: "${values.engine}" is not one of ${ENGINES.join(', ')}`);
+  if (values.hsts !== 'true' && values.hsts !== 'false') throw new UsageError(`--hsts: "${values.hsts}" is not true or false`);
+  const certificate = values['default-ssl-certificate'];
+  if (certificate !== undefined && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(certificate)) throw new UsageError(`--default-ssl-certificate: "${certificate}" is not namespace/name`);
+  const httpsPort = values['https-port'] ?? String(defaultHttpsPort);
   return {
     listenAddress: values['listen-address']!,
     httpPort: port(values['http-port'] ?? String(defaultHttpPort), '--http-port'),
+    httpsPort: httpsPort === 'off' ? undefined : port(httpsPort, '--https-port'),
+    hsts: values.hsts === 'true',
+    defaultCertificate: certificate,
     adminPort: port(values['admin-port']!, '--admin-port'),
     ingressClass: values['ingress-class']!,
     controllerName: values['controller-name']!,
@@ -66,7 +81,7 @@ export async function main(argv: string[]): Promise<void> {
   if (command === 'serve') {
     const { values } = parseArgs({ args: rest, options: { ...COMMON, manifests: { type: 'string' } } });
     if (!values.manifests) throw new UsageError('--manifests is required');
-    app = new Standalone({ ...runtimeOptions(values, 8080), manifests: resolve(values.manifests) }, log);
+    app = new Standalone({ ...runtimeOptions(values, 8080, 8443), manifests: resolve(values.manifests) }, log);
   } else if (command === 'controller') {
     const { values } = parseArgs({ args: rest, options: {
       ...COMMON,
@@ -77,7 +92,7 @@ export async function main(argv: string[]): Promise<void> {
       'election-id': { type: 'string', default: 'portico-leader' },
     } });
     app = new Controller({
-      ...runtimeOptions(values, 80),
+      ...runtimeOptions(values, 80, 443),
       kubeconfig: values.kubeconfig,
       watchNamespace: values['watch-namespace'],
       publishAddress: values['publish-address'],

@@ -101,7 +101,7 @@ export class Controller {
     if (this.elector.leader && this.snapshot) this.writeBack(this.snapshot);
   }
 
-  async start(): Promise<{ httpPort: number; adminPort: number }> {
+  async start(): Promise<{ httpPort: number; httpsPort: number | undefined; adminPort: number }> {
     // Listen first, so probes answer (not ready) while the informers list.
     const ports = await this.runtime.listen();
     this.log.info({ ...ports, watchNamespace: this.options.watchNamespace ?? '(all)', ingressClass: this.options.ingressClass }, 'portico controller listening; syncing');

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { buildRoutingTable } from './build/index.ts';
-import type { ClassSelection } from './build/ingress-class.ts';
+import type { BuildOptions } from './build/index.ts';
 import { formatDiagnostic, type Diagnostic } from './build/diagnostics.ts';
 import type { Logger } from './log.ts';
 import type { ObjectSnapshot } from './snapshot.ts';
@@ -13,12 +13,12 @@ import type { RoutingTable } from './table/types.ts';
 export class Pipeline {
   diagnostics: readonly Diagnostic[] = [];
   private generation = 0;
-  private readonly selection: ClassSelection;
+  private readonly settings: Omit<BuildOptions, 'generation'>;
   private readonly swap: (table: RoutingTable) => void;
   private readonly log: Logger;
 
-  constructor(selection: ClassSelection, swap: (table: RoutingTable) => void, log: Logger) {
-    this.selection = selection;
+  constructor(settings: Omit<BuildOptions, 'generation'>, swap: (table: RoutingTable) => void, log: Logger) {
+    this.settings = settings;
     this.swap = swap;
     this.log = log;
   }
@@ -26,7 +26,7 @@ export class Pipeline {
   /** Builds and swaps in a table; `sourceProblems` are the source's own (unparseable files and the like). */
   apply(snapshot: ObjectSnapshot, sourceProblems: readonly Diagnostic[] = []): RoutingTable {
     const started = performance.now();
-    const { table, diagnostics } = buildRoutingTable(snapshot, { ...this.selection, generation: ++this.generation });
+    const { table, diagnostics } = buildRoutingTable(snapshot, { ...this.settings, generation: ++this.generation });
     this.swap(table);
     const all = [...sourceProblems, ...diagnostics];
     const before = new Set(this.diagnostics.map(formatDiagnostic));

@@ -8,8 +8,14 @@ import { Pipeline } from './pipeline.ts';
 export interface RuntimeOptions extends ClassSelection {
   listenAddress: string;
   httpPort: number;
+  /** undefined: no HTTPS listener. */
+  httpsPort: number | undefined;
   adminPort: number;
   engine: EngineName;
+  /** HSTS on HTTPS responses, unless an Ingress switches it off. */
+  hsts: boolean;
+  /** `namespace/name` of a TLS Secret for clients no Ingress certificate matches. */
+  defaultCertificate: string | undefined;
 }
 
 export interface Readiness {
@@ -26,9 +32,12 @@ export class Runtime {
   private readonly admin: FastifyInstance;
   private readonly options: RuntimeOptions;
 
+  private readonly log: Logger;
+
   constructor(options: RuntimeOptions, log: Logger, readiness: Readiness) {
     this.options = options;
-    this.dataPlane = new DataPlane({ host: options.listenAddress, port: options.httpPort, engine: options.engine });
+    this.log = log;
+    this.dataPlane = new DataPlane({ host: options.listenAddress, port: options.httpPort, httpsPort: options.httpsPort, engine: options.engine, hsts: options.hsts });
     this.pipeline = new Pipeline(options, (t) => this.dataPlane.swap(t), log);
     const dataPlane = this.dataPlane;
     const pipeline = this.pipeline;
@@ -40,11 +49,16 @@ export class Runtime {
     });
   }
 
-  async listen(): Promise<{ httpPort: number; adminPort: number }> {
-    const httpPort = await this.dataPlane.listen();
+  async listen(): Promise<{ httpPort: number; httpsPort: number | undefined; adminPort: number }> {
+    const { httpPort, httpsPort, generatedCertificate } = await this.dataPlane.listen();
+    if (httpsPort !== undefined && generatedCertificate) {
+      this.log.warn(this.options.defaultCertificate
+        ? `--default-ssl-certificate ${this.options.defaultCertificate} is not usable (yet): serving a generated self-signed certificate to clients no Ingress certificate matches`
+        : 'no --default-ssl-certificate: serving a generated self-signed certificate to clients no Ingress certificate matches');
+    }
     await this.admin.listen({ host: this.options.listenAddress, port: this.options.adminPort });
     const adminPort = (this.admin.server.address() as { port: number }).port;
-    return { httpPort, adminPort };
+    return { httpPort, httpsPort, adminPort };
   }
 
   async close(): Promise<void> {

@@ -29,7 +29,7 @@ export class Standalone {
   }
 
   /** Resolves once the first table is live and both listeners accept connections. */
-  async start(): Promise<{ httpPort: number; adminPort: number }> {
+  async start(): Promise<{ httpPort: number; httpsPort: number | undefined; adminPort: number }> {
     await this.source.start();
     const ports = await this.runtime.listen();
     this.log.info({ ...ports, manifests: this.options.manifests, engine: this.options.engine }, 'portico serving');

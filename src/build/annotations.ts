@@ -32,11 +32,15 @@ export const DEFAULT_ROUTE_OPTIONS: RouteOptions = Object.freeze({
   upstreamVhost: undefined,
   forwardedPrefix: undefined,
   backendProtocol: 'HTTP',
+  sslRedirect: true,
+  forceSslRedirect: false,
+  preserveTrailingSlash: false,
+  hsts: true,
 });
 
 /** Annotations we know from ingress-nginx but do not implement yet: said once, never silently ignored. */
 const NOT_YET_SUPPORTED = new Set([
-  'ssl-redirect', 'force-ssl-redirect', 'preserve-trailing-slash', 'enable-cors', 'cors-allow-origin',
+  'enable-cors', 'cors-allow-origin',
   'cors-allow-methods', 'cors-allow-headers', 'cors-allow-credentials', 'cors-max-age', 'cors-expose-headers',
   'affinity', 'affinity-mode', 'session-cookie-name', 'load-balance', 'upstream-hash-by', 'canary',
   'canary-by-header', 'canary-by-cookie', 'canary-weight', 'limit-rps', 'limit-rpm', 'limit-connections',
@@ -51,7 +55,8 @@ const SUPPORTED = new Set([
   'rewrite-target', 'use-regex', 'proxy-connect-timeout', 'proxy-send-timeout', 'proxy-read-timeout',
   'proxy-body-size', 'proxy-next-upstream', 'proxy-next-upstream-tries', 'app-root', 'permanent-redirect',
   'permanent-redirect-code', 'temporal-redirect', 'temporal-redirect-code', 'upstream-vhost',
-  'x-forwarded-prefix', 'backend-protocol', 'service-upstream',
+  'x-forwarded-prefix', 'backend-protocol', 'service-upstream', 'ssl-redirect', 'force-ssl-redirect',
+  'preserve-trailing-slash', 'hsts',
 ]);
 
 // Formats from ingress-nginx's validators (parser/validators.go and each annotation's main.go).
@@ -253,6 +258,10 @@ export function parseIngressAnnotations(annotations: Readonly<Record<string, str
     upstreamVhost: reader.matching('upstream-vhost', HOSTNAME, 'a host name'),
     forwardedPrefix,
     backendProtocol,
+    sslRedirect: reader.bool('ssl-redirect', d.sslRedirect),
+    forceSslRedirect: reader.bool('force-ssl-redirect', d.forceSslRedirect),
+    preserveTrailingSlash: reader.bool('preserve-trailing-slash', d.preserveTrailingSlash),
+    hsts: reader.bool('hsts', d.hsts),
   };
   return {
     options,

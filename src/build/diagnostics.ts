@@ -22,6 +22,8 @@ export type DiagnosticCode =
   | 'IngressClassNotFound'
   | 'InvalidBackend'
   | 'MalformedObject'
+  | 'InvalidTLS'
+  | 'InvalidTLSSecret'
   | 'ManifestParseError';
 
 export interface Diagnostic {

@@ -6,9 +6,12 @@ import { BackendResolver } from './backends.ts';
 import type { Diagnostic, ObjectRef } from './diagnostics.ts';
 import { IngressClassFilter, type ClassSelection } from './ingress-class.ts';
 import { compilePathRegex, normalisePrefix } from './paths.ts';
+import { buildTlsHosts, readTlsSecret } from './tls.ts';
 
 export interface BuildOptions extends ClassSelection {
   readonly generation: number;
+  /** `namespace/name` of the Secret served to TLS clients no Ingress certificate matches. */
+  readonly defaultCertificate?: string | undefined;
 }
 
 /** Rules without a host are grouped under this key. */
@@ -53,6 +56,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
     return d;
   };
 
+  const ours: V1Ingress[] = [];
   for (const ingress of oldestFirst(snapshot.ingresses.values())) {
     if (!classes.isOurs(ingress)) {
       if (classes.namesMissingClass(ingress)) {
@@ -60,6 +64,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
       }
       continue;
     }
+    ours.push(ingress);
     const ref = refOf(ingress);
     const name = `${ref.namespace}/${ref.name}`;
     const namespace = ref.namespace!;
@@ -121,8 +126,19 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
     else if (host.startsWith('*.')) wildcardHosts.set(host.slice(2), routes);
     else exactHosts.set(host, routes);
   }
+  const tlsHosts = buildTlsHosts(ours, snapshot, refOf, diagnostics);
+  let defaultCertificate;
+  if (options.defaultCertificate) {
+    const result = readTlsSecret(snapshot.secrets.get(options.defaultCertificate), options.defaultCertificate);
+    if (typeof result === 'string') {
+      const [namespace, name = ''] = options.defaultCertificate.split('/');
+      diagnostics.push({ severity: 'Warning', code: 'InvalidTLSSecret', object: { kind: 'Secret', namespace, name }, message: `--default-ssl-certificate: ${result}; serving the generated self-signed certificate instead` });
+    } else {
+      defaultCertificate = result;
+    }
+  }
   return {
-    table: { generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends },
+    table: { generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends, tlsHosts, defaultCertificate },
     diagnostics,
   };
 }

@@ -28,11 +28,20 @@ export interface TableHolder {
 
 export interface ProxyOptions {
   readonly proto: 'http' | 'https';
+  /** HTTP listener only: the HTTPS port redirects point at (omitted from the URL when 443). */
+  readonly httpsPort?: number | undefined;
+  /** HTTPS listener only: HSTS switched on globally (each Ingress can still switch it off). */
+  readonly hsts?: boolean;
 }
+
+const HSTS = 'max-age=31536000; includeSubDomains';
+const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 
 /** What the data plane resolved for a request before forwarding it. */
 interface Resolved {
   table: RoutingTable;
+  host: string;
+  path: string;
   match: RouteMatch;
   requestId: string;
   upstreamPath: string;
@@ -66,6 +75,9 @@ export class Proxy {
     const { route } = resolved.match;
     const o = route.options;
     if (o.redirect) return sendRedirect(res, o.redirect.code, o.redirect.url, requestId);
+    const https = this.httpsRedirect(req, resolved);
+    if (https !== undefined) return sendRedirect(res, 308, https, requestId);
+    if (this.options.hsts && o.hsts) res.setHeader('strict-transport-security', HSTS);
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > o.bodyLimit) {
       // Refused before reading the body; the unread body makes the connection unusable.
@@ -83,7 +95,8 @@ export class Proxy {
     const rawPath = q === -1 ? url : url.slice(0, q);
     const path = normaliseRequestPath(rawPath);
     if (path === undefined || !path.startsWith('/')) return 400;
-    const routes = hostRoutes(table, hostKey(req.headers.host));
+    const host = hostKey(req.headers.host);
+    const routes = hostRoutes(table, host);
     if (routes?.appRoot !== undefined && path === '/') return `${this.options.proto}://${req.headers.host ?? ''}${routes.appRoot}`;
     const match = matchPath(table, routes, path);
     if (!match) return 404;
@@ -97,7 +110,25 @@ export class Proxy {
       upstreamPath = escapePath(target) + (q === -1 ? '' : url.slice(q));
       rewritten = target !== path;
     }
-    return { table, match, requestId, upstreamPath, rewritten };
+    return { table, host, path, match, requestId, upstreamPath, rewritten };
+  }
+
+  /**
+   * ssl-redirect (hosts with a TLS section) and force-ssl-redirect (any host), on the HTTP
+   * listener only, ACME challenges exempt. Like ingress-nginx, one trailing slash is dropped
+   * unless preserve-trailing-slash is set.
+   */
+  private httpsRedirect(req: IncomingMessage, r: Resolved): string | undefined {
+    if (this.options.proto !== 'http' || this.options.httpsPort === undefined) return undefined;
+    const o = r.match.route.options;
+    if (!o.forceSslRedirect && !(o.sslRedirect && hasTls(r.table, r.host))) return undefined;
+    if (r.path.startsWith(ACME_CHALLENGE_PREFIX)) return undefined;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    let path = q === -1 ? url : url.slice(0, q);
+    if (!o.preserveTrailingSlash && path.endsWith('/')) path = path.slice(0, -1);
+    const port = this.options.httpsPort === 443 ? '' : `:${this.options.httpsPort}`;
+    return `https://${r.host}${port}${path}${q === -1 ? '' : url.slice(q)}`;
   }
 
   private async forward(req: IncomingMessage, res: ServerResponse, route: Route, r: Resolved): Promise<void> {
@@ -198,6 +229,13 @@ export class Proxy {
       }),
     });
   };
+}
+
+/** The host has a TLS section in one of our Ingresses (exact, or a one-label wildcard). */
+function hasTls(table: RoutingTable, host: string): boolean {
+  if (table.tlsHosts.has(host)) return true;
+  const dot = host.indexOf('.');
+  return dot > 0 && table.tlsHosts.has(`*${host.slice(dot)}`);
 }
 
 export interface UpgradeTarget {

@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RoutingTable } from '../table/types.ts';
@@ -8,6 +9,7 @@ import type { ForwardEngine } from './engines/types.ts';
 import { endpointKey } from './engines/types.ts';
 import { UndiciEngine } from './engines/undici.ts';
 import { Proxy } from './proxy.ts';
+import { generateSelfSigned, TLS_OPTIONS, TlsStore, type PemPair } from './tls.ts';
 
 export type EngineName = 'undici' | 'http-proxy';
 export const ENGINES: readonly EngineName[] = ['undici', 'http-proxy'];
@@ -15,62 +17,113 @@ export const ENGINES: readonly EngineName[] = ['undici', 'http-proxy'];
 export interface DataPlaneOptions {
   host: string;
   port: number;
+  /** The HTTPS listener's port; undefined: no HTTPS listener. */
+  httpsPort?: number | undefined;
   engine: EngineName;
+  /** HSTS on HTTPS responses (each Ingress can switch it off with the `hsts` annotation). */
+  hsts?: boolean;
 }
 
+const SERVER_OPTIONS = { keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0 };
+
 /**
- * The HTTP listener and the live table. `swap` replaces the table in one assignment;
- * each request reads `current` once, so it finishes with the table it started with.
+ * The HTTP and HTTPS listeners and the live table. `swap` replaces the table in one
+ * assignment; each request reads `current` once, so it finishes with the table it started with.
  */
 export class DataPlane {
   current: RoutingTable | undefined;
-  private readonly server: Server;
+  /** Set once the HTTPS listener runs. */
+  tls: TlsStore | undefined;
+  private https: HttpsServer | undefined;
+  private servedFallback: PemPair | undefined;
+  private readonly servers: Server[] = [];
   private readonly engine: ForwardEngine;
   private readonly upgrades = new HttpProxyEngine();
-  private readonly options: DataPlaneOptions;
-  private readonly tunnels = new Set<Duplex>();
   private readonly balancer = new Balancer();
+  private readonly tunnels = new Set<Duplex>();
+  private readonly options: DataPlaneOptions;
 
   constructor(options: DataPlaneOptions) {
     this.options = options;
     this.engine = options.engine === 'http-proxy' ? this.upgrades : new UndiciEngine();
-    const proxy = new Proxy(this, this.engine, this.balancer, { proto: 'http' }, (req, socket, head, target) => this.upgrades.upgrade(req, socket, head, target));
-    this.server = createServer({ keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0 }, proxy.handle);
-    this.server.on('upgrade', (req, socket, head) => {
+  }
+
+  swap(table: RoutingTable): void {
+    this.current = table;
+    this.updateTls(table);
+    const live = new Set<string>();
+    for (const backend of table.backends.values()) for (const e of backend.endpoints) live.add(endpointKey(e));
+    this.engine.retain(live);
+    if (this.engine !== this.upgrades) this.upgrades.retain(live);
+    this.balancer.retain(new Set(table.backends.keys()));
+  }
+
+  /** New certificates for new handshakes; the server's own context answers clients without SNI. */
+  private updateTls(table: RoutingTable): void {
+    if (!this.tls) return;
+    this.tls.update(table);
+    if (this.https && this.tls.fallbackPem !== this.servedFallback) {
+      this.servedFallback = this.tls.fallbackPem;
+      this.https.setSecureContext({ ...TLS_OPTIONS, cert: this.servedFallback.certPem, key: this.servedFallback.keyPem });
+    }
+  }
+
+  private proxy(proto: 'http' | 'https', httpsPort?: number): Proxy {
+    return new Proxy(this, this.engine, this.balancer, { proto, httpsPort, hsts: this.options.hsts ?? true }, (req, socket, head, target) => this.upgrades.upgrade(req, socket, head, target));
+  }
+
+  private attach(server: Server, proxy: Proxy): void {
+    server.on('request', proxy.handle);
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Upgraded connections leave the HTTP server's bookkeeping: track them for close().
       this.tunnels.add(socket);
       socket.once('close', () => this.tunnels.delete(socket));
       proxy.handleUpgrade(req, socket, head);
     });
-    this.server.on('clientError', (_err, socket) => {
+    server.on('clientError', (_err, socket: Duplex) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       else socket.destroy();
     });
+    this.servers.push(server);
   }
 
-  swap(table: RoutingTable): void {
-    this.current = table;
-    const live = new Set<string>();
-    for (const backend of table.backends.values()) for (const e of backend.endpoints) live.add(endpointKey(e));
-    this.engine.retain(live);
-    this.balancer.retain(new Set(table.backends.keys()));
-    if (this.engine !== this.upgrades) this.upgrades.retain(live);
+  /** Starts the listeners; returns their ports (useful when asked for port 0). */
+  async listen(): Promise<{ httpPort: number; httpsPort: number | undefined; generatedCertificate: boolean }> {
+    let httpsPort: number | undefined;
+    let generatedCertificate = false;
+    if (this.options.httpsPort !== undefined) {
+      this.tls = new TlsStore(await generateSelfSigned());
+      generatedCertificate = !this.current?.defaultCertificate;
+      this.servedFallback = this.tls.fallbackPem;
+      const https = createHttpsServer({
+        ...SERVER_OPTIONS, ...TLS_OPTIONS, SNICallback: this.tls.sniCallback, ALPNProtocols: ['http/1.1'],
+        cert: this.servedFallback.certPem, key: this.servedFallback.keyPem,
+      });
+      this.https = https;
+      if (this.current) this.updateTls(this.current);
+      httpsPort = await this.bind(https, this.options.httpsPort);
+      this.attach(https, this.proxy('https'));
+    }
+    const http = createServer(SERVER_OPTIONS);
+    const httpPort = await this.bind(http, this.options.port);
+    this.attach(http, this.proxy('http', httpsPort));
+    return { httpPort, httpsPort, generatedCertificate };
   }
 
-  async listen(): Promise<number> {
+  private async bind(server: Server, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => resolve());
+      server.once('error', reject);
+      server.listen(port, this.options.host, () => resolve());
     });
-    return (this.server.address() as AddressInfo).port;
+    return (server.address() as AddressInfo).port;
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-      for (const socket of this.tunnels) socket.destroy();
-    });
+    for (const socket of this.tunnels) socket.destroy();
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    })));
     await this.engine.close();
     if (this.engine !== this.upgrades) await this.upgrades.close();
   }

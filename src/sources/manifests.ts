@@ -68,10 +68,21 @@ export function parseManifest(text: string, file: string): ParsedManifest {
       }
       const obj = item as ManifestObject;
       if (!CLUSTER_SCOPED.has(kind)) obj.metadata.namespace ??= 'default';
+      if (kind === 'Secret') mergeStringData(obj);
       objects.push(obj);
     });
   });
   return { objects, problems, malformed, unparseable: false };
+}
+
+/** As the API server does: `stringData` is written into `data`, base64-encoded, and wins. */
+function mergeStringData(secret: ManifestObject): void {
+  const stringData = secret['stringData'] as Record<string, string> | undefined;
+  if (!stringData) return;
+  const data = { ...(secret['data'] as Record<string, string> | undefined) };
+  for (const [k, v] of Object.entries(stringData)) data[k] = Buffer.from(v).toString('base64');
+  secret['data'] = data;
+  delete secret['stringData'];
 }
 
 function isList(value: unknown): value is { items: unknown[] } {

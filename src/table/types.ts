@@ -18,6 +18,25 @@ export interface RoutingTable {
   readonly defaultRoute: Route | undefined;
   /** Every backend the table refers to, keyed by Backend.id. */
   readonly backends: ReadonlyMap<string, Backend>;
+  /**
+   * Hosts (exact, or `*.example.com`) named in a TLS section of one of our Ingresses, with
+   * their certificate; undefined where the Secret is unusable and the default one is served.
+   */
+  readonly tlsHosts: ReadonlyMap<string, TlsCertificate | undefined>;
+  /** `--default-ssl-certificate`, when it names a usable Secret. */
+  readonly defaultCertificate: TlsCertificate | undefined;
+}
+
+export interface TlsCertificate {
+  /** `namespace/name` of the Secret. */
+  readonly secret: string;
+  readonly certPem: string;
+  readonly keyPem: string;
+  /** ISO time the leaf certificate expires. */
+  readonly notAfter: string;
+  readonly subjectAltNames: readonly string[];
+  /** SHA-256 fingerprint of the leaf: a changed Secret yields a new fingerprint. */
+  readonly fingerprint: string;
 }
 
 export interface HostRoutes {
@@ -65,6 +84,14 @@ export interface RouteOptions {
   /** `X-Forwarded-Prefix`, sent only when a rewrite happened. */
   readonly forwardedPrefix: string | undefined;
   readonly backendProtocol: 'HTTP' | 'HTTPS';
+  /** `ssl-redirect`: 308 to https for hosts with a TLS section. */
+  readonly sslRedirect: boolean;
+  /** `force-ssl-redirect`: 308 to https even without a TLS section. */
+  readonly forceSslRedirect: boolean;
+  /** `preserve-trailing-slash`: keep a trailing `/` in the https redirect (ingress-nginx strips it). */
+  readonly preserveTrailingSlash: boolean;
+  /** `hsts`: send Strict-Transport-Security on HTTPS responses. */
+  readonly hsts: boolean;
 }
 
 export interface NextUpstreamPolicy {

@@ -9,6 +9,7 @@ import { INGRESS_CLASS } from './manifests.ts';
 export interface RunningPortico {
   app: Standalone;
   httpPort: number;
+  httpsPort: number;
   adminPort: number;
   dir: string;
   /** Writes a manifest file atomically (like kubectl apply replaces an object) and waits for the table to change. */
@@ -17,17 +18,17 @@ export interface RunningPortico {
 }
 
 /** Portico in standalone mode on ephemeral ports, over a fresh manifest directory. */
-export async function startPortico(manifests: Record<string, string>, engine: EngineName = 'undici'): Promise<RunningPortico> {
+export async function startPortico(manifests: Record<string, string>, engine: EngineName = 'undici', options: { defaultCertificate?: string } = {}): Promise<RunningPortico> {
   const dir = await mkdtemp(join(tmpdir(), 'portico-test-'));
   await writeFile(join(dir, '00-class.yaml'), INGRESS_CLASS);
   for (const [file, yaml] of Object.entries(manifests)) await writeFile(join(dir, file), yaml);
   const app = new Standalone({
-    manifests: dir, listenAddress: '127.0.0.1', httpPort: 0, adminPort: 0, engine,
-    ingressClass: 'portico', controllerName: 'portico.dev/ingress-controller',
+    manifests: dir, listenAddress: '127.0.0.1', httpPort: 0, httpsPort: 0, adminPort: 0, engine,
+    ingressClass: 'portico', controllerName: 'portico.dev/ingress-controller', hsts: true, defaultCertificate: options.defaultCertificate,
   }, pino({ level: 'silent' }));
-  const { httpPort, adminPort } = await app.start();
+  const { httpPort, httpsPort, adminPort } = await app.start();
   return {
-    app, httpPort, adminPort, dir,
+    app, httpPort, httpsPort: httpsPort!, adminPort, dir,
     async apply(file, yaml) {
       const before = app.dataPlane.current?.generation ?? 0;
       await writeFile(join(dir, `.${file}.tmp`), yaml);
