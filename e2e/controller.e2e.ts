@@ -1,46 +1,23 @@
 // Portico in controller mode against a real kube-apiserver and etcd, driven the way an
 // operator drives it: kubectl apply / annotate, then curl -H 'Host: …' the node.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestCluster } from './lib/cluster.ts';
-import { run, waitUntil } from './lib/exec.ts';
-import { namespace, Operator, serviceWithEndpoints, type Endpoint } from './lib/kube.ts';
-import { PodNetwork, type Pod } from './lib/network.ts';
+import { ROOT, startEnvironment, type Environment } from './lib/environment.ts';
+import { waitUntil } from './lib/exec.ts';
+import { ingress, namespace, Operator, serviceWithEndpoints, type Endpoint } from './lib/kube.ts';
+import type { PodNetwork, Pod } from './lib/network.ts';
+import type { TestCluster } from './lib/cluster.ts';
 import { PorticoProcess } from './lib/portico.ts';
 import { TrafficStream } from './lib/traffic.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NGINX = 'nginx.ingress.kubernetes.io';
-
-function ingress(ns: string, name: string, host: string, service: string, o: { path?: string; pathType?: string; annotations?: Record<string, string>; className?: string } = {}): string {
-  const annotations = Object.entries(o.annotations ?? {}).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join('\n');
-  return `apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: ${name}
-  namespace: ${ns}
-${annotations ? `  annotations:\n${annotations}\n` : ''}spec:
-  ingressClassName: ${o.className ?? 'portico'}
-  rules:
-    - host: ${host}
-      http:
-        paths:
-          - path: ${JSON.stringify(o.path ?? '/')}
-            pathType: ${o.pathType ?? 'Prefix'}
-            backend:
-              service:
-                name: ${service}
-                port: {name: http}
-`;
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const results: Record<string, unknown> = {};
 
 describe('controller mode on a real API server', () => {
+  let env: Environment;
   let dir: string;
   let network: PodNetwork;
   let cluster: TestCluster;
@@ -51,27 +28,8 @@ describe('controller mode on a real API server', () => {
   const curl = (host: string, path = '/', ...extra: string[]) => kubectl.curl(portico.httpPort, host, path, ...extra);
 
   beforeAll(async () => {
-    const bin = (await run('bash', [join(ROOT, 'e2e/build-binaries.sh')], { timeoutMs: 45 * 60_000 })).trim().split('\n').pop()!;
-    dir = await mkdtemp(join(tmpdir(), 'portico-e2e-'));
-    network = new PodNetwork(dir);
-    await network.setUp();
-    cluster = new TestCluster(join(dir, 'cluster'), bin, network.gateway);
-    await cluster.start();
-    kubectl = new Operator(cluster.adminKubeconfig);
-    // Install what we ship, for real, then give the test user Portico's ServiceAccount's rights.
-    await kubectl.kubectl('apply', '-k', join(ROOT, 'deploy'));
-    await kubectl.apply(`apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: portico-e2e-user}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: portico}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: e2e-portico}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: portico-e2e-user, namespace: portico-system}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: portico-leader-election}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: e2e-portico}]
-`);
+    env = await startEnvironment(77);
+    ({ dir, network, cluster, kubectl } = env);
     for (const name of ['tomcat-0', 'tomcat-1', 'web-0', 'web-1', 'web-2']) pods[name] = await network.startPod(name);
     portico = new PorticoProcess(dir, 'portico', ['--kubeconfig', cluster.porticoKubeconfig, '--publish-address', network.gateway, '--election-namespace', 'portico-system']);
     await portico.start();
@@ -83,8 +41,7 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: e2e-portico}]
     await writeFile(join(ROOT, 'e2e-results.json'), JSON.stringify(results, null, 2)).catch(() => {});
     console.log('e2e measurements:', JSON.stringify(results, null, 2));
     await portico?.stop();
-    await cluster?.stop();
-    await network?.tearDown();
+    await env?.tearDown();
   });
 
   it('ships manifests the API server accepts (kubectl apply --dry-run=server -k deploy/)', async () => {

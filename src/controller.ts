@@ -1,5 +1,9 @@
 import { hostname } from 'node:os';
-import { CoordinationV1Api, CoreV1Api, KubeConfig, NetworkingV1Api, type V1Ingress } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, type KubernetesListObject, type V1ConfigMap, type V1Ingress } from '@kubernetes/client-node';
+import { CHALLENGE_CONFIGMAP, ChallengeStore } from './acme/challenges.ts';
+import { ACME_GROUP, ACME_PLURAL, ACME_VERSION, type ACMEIssuerObject } from './acme/issuers.ts';
+import { AcmeManager } from './acme/manager.ts';
+import { SideWatch } from './sources/side-watch.ts';
 import { IngressClassFilter } from './build/ingress-class.ts';
 import { EventRecorder } from './cluster/events.ts';
 import { IngressStatusWriter } from './cluster/ingress-status.ts';
@@ -30,6 +34,10 @@ export class Controller {
   private readonly core: CoreV1Api;
   private readonly options: ControllerOptions;
   private readonly log: Logger;
+  private readonly acme: AcmeManager;
+  private readonly issuerWatch: SideWatch<ACMEIssuerObject>;
+  private readonly challengeWatch: SideWatch<V1ConfigMap>;
+  private issuers: readonly ACMEIssuerObject[] = [];
   private snapshot: ObjectSnapshot | undefined;
   private publishAddress: string | undefined;
 
@@ -41,25 +49,44 @@ export class Controller {
     else kc.loadFromDefault();
     this.core = kc.makeApiClient(CoreV1Api);
     this.publishAddress = options.publishAddress;
+    const identity = `${hostname()}_${process.pid}`;
+    const challenges = new ChallengeStore(this.core, options.electionNamespace, log);
     this.runtime = new Runtime(options, log, {
       notReadyReason: () => (this.source.state.synced ? undefined : 'waiting for the first list of every watched kind'),
       detail: () => {
         const failing = [...this.source.state.failing].map(([kind, err]) => `${kind}: ${err}`);
         return failing.length ? `API server unreachable, serving the last known routing table (${failing.join('; ')})` : undefined;
       },
-    });
+    }, challenges);
     this.source = new KubernetesSource(kc, { watchNamespace: options.watchNamespace, debounceMs: 10 }, (snapshot) => this.apply(snapshot), log);
     this.status = new IngressStatusWriter(kc.makeApiClient(NetworkingV1Api), () => this.publishAddress, log);
     this.events = new EventRecorder(this.core, log);
-    this.elector = new LeaderElector(kc.makeApiClient(CoordinationV1Api), {
+    const coordination = kc.makeApiClient(CoordinationV1Api);
+    this.elector = new LeaderElector(coordination, {
       namespace: options.electionNamespace,
       name: options.electionId,
-      identity: `${hostname()}_${process.pid}`,
+      identity,
       leaseDurationSeconds: 15,
       retryPeriodMs: 2000,
     }, log, (leader) => {
-      if (leader && this.snapshot) this.writeBack(this.snapshot);
+      if (!leader) return;
+      if (this.snapshot) this.writeBack(this.snapshot);
+      this.acme.onLeadership(this.issuers);
     });
+    const customObjects = kc.makeApiClient(CustomObjectsApi);
+    this.acme = new AcmeManager({
+      core: this.core, coordination, customObjects, challenges, events: this.events,
+      namespace: options.electionNamespace, identity, isLeader: () => this.elector.leader, log,
+    });
+    this.issuerWatch = new SideWatch<ACMEIssuerObject>(kc, 'ACMEIssuer', `/apis/${ACME_GROUP}/${ACME_VERSION}/${ACME_PLURAL}`,
+      () => customObjects.listClusterCustomObject({ group: ACME_GROUP, version: ACME_VERSION, plural: ACME_PLURAL }) as Promise<KubernetesListObject<ACMEIssuerObject>>,
+      (items) => {
+        this.issuers = items;
+        this.acme.setIssuers(items);
+      }, log);
+    this.challengeWatch = new SideWatch<V1ConfigMap>(kc, 'ACME challenges', `/api/v1/namespaces/${options.electionNamespace}/configmaps`,
+      () => this.core.listNamespacedConfigMap({ namespace: options.electionNamespace, fieldSelector: `metadata.name=${CHALLENGE_CONFIGMAP}` }),
+      (items) => challenges.observe(items[0]), log, `metadata.name=${CHALLENGE_CONFIGMAP}`);
   }
 
   get dataPlane(): DataPlane {
@@ -69,6 +96,8 @@ export class Controller {
   private apply(snapshot: ObjectSnapshot): void {
     this.snapshot = snapshot;
     this.runtime.pipeline.apply(snapshot);
+    const classes = new IngressClassFilter(snapshot, this.options);
+    this.acme.setSnapshot(snapshot, [...snapshot.ingresses.values()].filter((i) => classes.isOurs(i)));
     if (this.elector.leader) this.writeBack(snapshot);
   }
 
@@ -109,10 +138,16 @@ export class Controller {
     this.log.info('every watched kind listed; routing table live');
     void this.resolveNodeAddress();
     this.elector.start();
+    this.issuerWatch.start();
+    this.challengeWatch.start();
+    this.acme.start();
     return ports;
   }
 
   async stop(): Promise<void> {
+    this.acme.stop();
+    await this.issuerWatch.stop();
+    await this.challengeWatch.stop();
     await this.elector.stop();
     await this.source.stop();
     await this.runtime.close();

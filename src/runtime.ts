@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/server.ts';
 import type { ClassSelection } from './build/ingress-class.ts';
 import { DataPlane, type EngineName } from './dataplane/server.ts';
+import type { ChallengeAnswers } from './dataplane/proxy.ts';
 import type { Logger } from './log.ts';
 import { Pipeline } from './pipeline.ts';
 
@@ -34,10 +35,10 @@ export class Runtime {
 
   private readonly log: Logger;
 
-  constructor(options: RuntimeOptions, log: Logger, readiness: Readiness) {
+  constructor(options: RuntimeOptions, log: Logger, readiness: Readiness, challenges?: ChallengeAnswers) {
     this.options = options;
     this.log = log;
-    this.dataPlane = new DataPlane({ host: options.listenAddress, port: options.httpPort, httpsPort: options.httpsPort, engine: options.engine, hsts: options.hsts });
+    this.dataPlane = new DataPlane({ host: options.listenAddress, port: options.httpPort, httpsPort: options.httpsPort, engine: options.engine, hsts: options.hsts, challenges });
     this.pipeline = new Pipeline(options, (t) => this.dataPlane.swap(t), log);
     const dataPlane = this.dataPlane;
     const pipeline = this.pipeline;

@@ -59,3 +59,25 @@ endpoints:${eps ? `\n${eps}` : ' []'}
 export function namespace(name: string): string {
   return `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${name}}\n`;
 }
+
+export function ingress(ns: string, name: string, host: string, service: string, o: { path?: string; pathType?: string; annotations?: Record<string, string>; className?: string; tls?: { hosts: string[]; secretName: string } } = {}): string {
+  const annotations = Object.entries(o.annotations ?? {}).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`).join('\n');
+  return `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: ${name}
+  namespace: ${ns}
+${annotations ? `  annotations:\n${annotations}\n` : ''}spec:
+  ingressClassName: ${o.className ?? 'portico'}
+${o.tls ? `  tls: [{hosts: ${JSON.stringify(o.tls.hosts)}, secretName: ${o.tls.secretName}}]\n` : ''}  rules:
+    - host: "${host}"
+      http:
+        paths:
+          - path: ${JSON.stringify(o.path ?? '/')}
+            pathType: ${o.pathType ?? 'Prefix'}
+            backend:
+              service:
+                name: ${service}
+                port: {name: http}
+`;
+}

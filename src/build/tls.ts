@@ -44,6 +44,7 @@ function parse(ref: string, certPem: string, keyPem: string): TlsCertificate | s
     secret: ref,
     certPem,
     keyPem,
+    notBefore: new Date(leaf.validFrom).toISOString(),
     notAfter: new Date(leaf.validTo).toISOString(),
     subjectAltNames: (leaf.subjectAltName ?? '').split(', ').filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)),
     fingerprint: leaf.fingerprint256,

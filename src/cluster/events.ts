@@ -30,22 +30,22 @@ export class EventRecorder {
       now.add(key);
       if (this.reported.has(key)) continue;
       const ingress = snapshot.ingresses.get(objectKey(d.object.namespace, d.object.name));
-      void this.emit(d, ingress?.metadata?.uid);
+      void this.emit({ ...d.object, uid: ingress?.metadata?.uid }, d.code, d.field ? `${d.field}: ${d.message}` : d.message, d.severity);
     }
     this.reported = now;
   }
 
-  private async emit(d: Diagnostic, uid: string | undefined): Promise<void> {
+  /** One Event on an Ingress (ACME failures use this directly). */
+  async emit(object: { kind: string; namespace?: string | undefined; name: string; uid?: string | undefined }, reason: string, message: string, type: 'Warning' | 'Normal'): Promise<void> {
     const time = new Date();
-    const namespace = d.object.namespace!;
-    const message = d.field ? `${d.field}: ${d.message}` : d.message;
+    const namespace = object.namespace ?? 'default';
     try {
       await this.api.createNamespacedEvent({ namespace, body: {
-        metadata: { generateName: `${d.object.name}.`, namespace },
-        involvedObject: { apiVersion: 'networking.k8s.io/v1', kind: d.object.kind, name: d.object.name, namespace, uid },
-        reason: d.code,
+        metadata: { generateName: `${object.name}.`, namespace },
+        involvedObject: { apiVersion: 'networking.k8s.io/v1', kind: object.kind, name: object.name, namespace, uid: object.uid },
+        reason,
         message: message.slice(0, 1024),
-        type: d.severity,
+        type,
         source: { component: COMPONENT, host: hostname() },
         reportingComponent: 'portico.dev/ingress-controller',
         reportingInstance: hostname(),
@@ -54,7 +54,7 @@ export class EventRecorder {
         count: 1,
       } });
     } catch (err) {
-      this.log.warn({ err: String(err), diagnostic: d.code }, 'could not create an Event');
+      this.log.warn({ err: String(err), reason }, 'could not create an Event');
     }
   }
 }

@@ -32,6 +32,12 @@ export interface ProxyOptions {
   readonly httpsPort?: number | undefined;
   /** HTTPS listener only: HSTS switched on globally (each Ingress can still switch it off). */
   readonly hsts?: boolean;
+  /** HTTP listener only: answers to ACME HTTP-01 challenges, served before any route. */
+  readonly challenges?: ChallengeAnswers | undefined;
+}
+
+export interface ChallengeAnswers {
+  answer(token: string): string | undefined;
 }
 
 const HSTS = 'max-age=31536000; includeSubDomains';
@@ -69,6 +75,7 @@ export class Proxy {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const requestId = requestIdOf(req.headers);
+    if (this.options.challenges && req.url?.startsWith(ACME_CHALLENGE_PREFIX) && this.answerChallenge(req, res)) return;
     const resolved = this.resolve(req, requestId);
     if (typeof resolved === 'number') return sendStatus(res, resolved, requestId);
     if (typeof resolved === 'string') return sendRedirect(res, 302, resolved, requestId);
@@ -85,6 +92,16 @@ export class Proxy {
     }
     void this.forward(req, res, route, resolved);
   };
+
+  /** An HTTP-01 token we published: answered here, whatever the host. Unknown tokens go on to the routes. */
+  private answerChallenge(req: IncomingMessage, res: ServerResponse): boolean {
+    const token = req.url!.slice(ACME_CHALLENGE_PREFIX.length).split('?', 1)[0]!;
+    const keyAuthorization = this.options.challenges!.answer(token);
+    if (keyAuthorization === undefined) return false;
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(keyAuthorization) });
+    res.end(keyAuthorization);
+    return true;
+  }
 
   /** Matches a request; a number is the status to answer with, a string a 302 target (app-root). */
   private resolve(req: IncomingMessage, requestId: string): Resolved | number | string {

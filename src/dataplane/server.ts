@@ -8,7 +8,7 @@ import { HttpProxyEngine } from './engines/http-proxy.ts';
 import type { ForwardEngine } from './engines/types.ts';
 import { endpointKey } from './engines/types.ts';
 import { UndiciEngine } from './engines/undici.ts';
-import { Proxy } from './proxy.ts';
+import { Proxy, type ChallengeAnswers } from './proxy.ts';
 import { generateSelfSigned, TLS_OPTIONS, TlsStore, type PemPair } from './tls.ts';
 
 export type EngineName = 'undici' | 'http-proxy';
@@ -22,6 +22,8 @@ export interface DataPlaneOptions {
   engine: EngineName;
   /** HSTS on HTTPS responses (each Ingress can switch it off with the `hsts` annotation). */
   hsts?: boolean;
+  /** ACME HTTP-01 answers to serve on the HTTP listener (controller mode). */
+  challenges?: ChallengeAnswers | undefined;
 }
 
 const SERVER_OPTIONS = { keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0 };
@@ -69,7 +71,7 @@ export class DataPlane {
   }
 
   private proxy(proto: 'http' | 'https', httpsPort?: number): Proxy {
-    return new Proxy(this, this.engine, this.balancer, { proto, httpsPort, hsts: this.options.hsts ?? true }, (req, socket, head, target) => this.upgrades.upgrade(req, socket, head, target));
+    return new Proxy(this, this.engine, this.balancer, { proto, httpsPort, hsts: this.options.hsts ?? true, challenges: proto === 'http' ? this.options.challenges : undefined }, (req, socket, head, target) => this.upgrades.upgrade(req, socket, head, target));
   }
 
   private attach(server: Server, proxy: Proxy): void {

@@ -32,7 +32,8 @@ export interface TlsCertificate {
   readonly secret: string;
   readonly certPem: string;
   readonly keyPem: string;
-  /** ISO time the leaf certificate expires. */
+  /** ISO times the leaf certificate is valid from and until. */
+  readonly notBefore: string;
   readonly notAfter: string;
   readonly subjectAltNames: readonly string[];
   /** SHA-256 fingerprint of the leaf: a changed Secret yields a new fingerprint. */
