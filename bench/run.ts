@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { buildRoutingTable } from '../src/build/index.ts';
 import { parseManifest, snapshotOf } from '../src/sources/manifests.ts';
+import { generateSelfSigned } from '../src/dataplane/tls.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' } } });
 const SECONDS = Number(values.seconds);
@@ -25,6 +26,8 @@ const PORTICO_PORT = 18702;
 const PORTICO_ADMIN = 18703;
 const SINK_PORT = 18704;
 const FLOOR_PORT = 18705;
+const NGINX_TLS_PORT = 18711;
+const PORTICO_TLS_PORT = 18712;
 const HOST = 'bench.example.com';
 
 interface Result {
@@ -93,10 +96,11 @@ function ms(v: string): number {
   return Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 } as Record<string, number>)[m[2]!]!;
 }
 
-async function wrk(port: number, path: string, script?: string): Promise<{ requests: number; rps: number; p50ms: number; p99ms: number; errors: number }> {
+async function wrk(port: number, path: string, script?: string, o: { https?: boolean; close?: boolean } = {}): Promise<{ requests: number; rps: number; p50ms: number; p99ms: number; errors: number }> {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-H', `Host: ${HOST}`];
+  if (o.close) args.push('-H', 'Connection: close'); // a new connection, so a new TLS handshake, per request
   if (script) args.push('-s', script);
-  args.push(`http://127.0.0.1:${port}${path}`);
+  args.push(`${o.https ? 'https' : 'http'}://127.0.0.1:${port}${path}`);
   const out = await new Promise<string>((resolve, reject) => {
     const child = spawn('wrk', args);
     let text = '';
@@ -117,10 +121,23 @@ async function wrk(port: number, path: string, script?: string): Promise<{ reque
   };
 }
 
-async function measure(pids: number[], port: number, path: string, script?: string): Promise<Result> {
-  await wrk(port, path, script); // warm-up at full length: JIT, pools, caches
+/** A benchmark of the wrong answer measures nothing: check the proxy answers 200 first. */
+async function expect200(port: number, path: string, o: { https?: boolean }): Promise<void> {
+  const status = await new Promise<string>((resolve, reject) => {
+    const child = spawn('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Host: ${HOST}`, ...(path === '/post' ? ['--data-binary', 'x'] : []), `${o.https ? 'https' : 'http'}://127.0.0.1:${port}${path}`]);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.on('error', reject);
+    child.on('close', () => resolve(out));
+  });
+  if (status !== '200') throw new Error(`port ${port} answered ${status} for ${path}, not 200: fix the benchmark setup`);
+}
+
+async function measure(pids: number[], port: number, path: string, script?: string, o: { https?: boolean; close?: boolean } = {}): Promise<Result> {
+  await expect200(port, path, o);
+  await wrk(port, path, script, o); // warm-up at full length: JIT, pools, caches
   const before = await cpuTicks(pids);
-  const r = await wrk(port, path, script);
+  const r = await wrk(port, path, script, o);
   const after = await cpuTicks(pids);
   return {
     rps: r.rps,
@@ -138,6 +155,10 @@ await mkdir(www);
 await writeFile(join(www, '1k'), Buffer.alloc(1024, 97));
 await writeFile(join(www, '1m'), Buffer.alloc(1024 * 1024, 97));
 const post = join(dir, 'post.lua');
+// One ECDSA P-256 certificate for both proxies' HTTPS listeners.
+const certificate = await generateSelfSigned('bench.example.com');
+await writeFile(join(dir, 'tls.crt'), certificate.certPem);
+await writeFile(join(dir, 'tls.key'), certificate.keyPem);
 await writeFile(post, 'wrk.method = "POST"\nwrk.body = string.rep("a", 1048576)\nwrk.headers["Content-Type"] = "application/octet-stream"\n');
 
 function nginxConf(name: string, body: string): string {
@@ -175,6 +196,11 @@ await writeFile(join(dir, 'proxy.conf'), nginxConf('proxy', `
   upstream sink { server 127.0.0.1:${SINK_PORT}; keepalive 320; }
   server {
     listen 127.0.0.1:${NGINX_PORT};
+    listen 127.0.0.1:${NGINX_TLS_PORT} ssl;
+    ssl_certificate ${dir}/tls.crt;
+    ssl_certificate_key ${dir}/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets off;
     server_name ${HOST};
     client_max_body_size 0;
     proxy_request_buffering off;
@@ -219,6 +245,14 @@ ports: [{port: ${BACKEND_PORT}}]
 endpoints: [{addresses: ["127.0.0.1"]}]
 ---
 apiVersion: v1
+kind: Secret
+type: kubernetes.io/tls
+metadata: {name: bench-tls}
+stringData:
+  tls.crt: ${JSON.stringify(certificate.certPem)}
+  tls.key: ${JSON.stringify(certificate.keyPem)}
+---
+apiVersion: v1
 kind: Service
 metadata: {name: sink}
 spec: {ports: [{port: 80}]}
@@ -233,9 +267,10 @@ endpoints: [{addresses: ["127.0.0.1"]}]`];
     const host = i === 0 ? HOST : `app-${i}.example.com`;
     docs.push(`apiVersion: networking.k8s.io/v1
 kind: Ingress
-metadata: {name: app-${i}, annotations: {nginx.ingress.kubernetes.io/proxy-body-size: "0"}}
+metadata: {name: app-${i}, annotations: {nginx.ingress.kubernetes.io/proxy-body-size: "0", nginx.ingress.kubernetes.io/ssl-redirect: "false"}}
 spec:
   ingressClassName: portico
+  tls: [{hosts: [${host}], secretName: bench-tls}]
   rules: [{host: ${host}, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}, {path: /post, pathType: Exact, backend: {service: {name: sink, port: {number: 80}}}}, {path: /api/v${i % 7}, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}]}}]`);
   }
   return docs.join('\n---\n') + '\n';
@@ -245,7 +280,7 @@ async function startPortico(ingresses: number): Promise<ChildProcess> {
   const m = join(dir, `manifests-${ingresses}`);
   await mkdir(m);
   await writeFile(join(m, 'all.yaml'), manifests(ingresses));
-  const child = start(process.execPath, ['src/cli.ts', 'serve', '--manifests', m, '--listen-address', '127.0.0.1', '--http-port', String(PORTICO_PORT), '--admin-port', String(PORTICO_ADMIN)], { ...process.env, PORTICO_LOG_LEVEL: 'warn' });
+  const child = start(process.execPath, ['src/cli.ts', 'serve', '--manifests', m, '--listen-address', '127.0.0.1', '--http-port', String(PORTICO_PORT), '--https-port', String(PORTICO_TLS_PORT), '--admin-port', String(PORTICO_ADMIN)], { ...process.env, PORTICO_LOG_LEVEL: 'warn' });
   await waitForPort(PORTICO_PORT);
   return child;
 }
@@ -254,16 +289,18 @@ await waitForPort(BACKEND_PORT);
 await waitForPort(NGINX_PORT);
 const nginxPids = [nginxMaster.pid!, ...(await childPids(nginxMaster.pid!))];
 
-const cases: [string, string, string | undefined][] = [
-  ['1 KiB GET, keep-alive', '/1k', undefined],
-  ['1 MiB GET', '/1m', undefined],
-  ['1 MiB POST', '/post', post],
+const cases: [string, string, string | undefined, { https?: boolean; close?: boolean }][] = [
+  ['1 KiB GET, keep-alive', '/1k', undefined, {}],
+  ['1 MiB GET', '/1m', undefined, {}],
+  ['1 MiB POST', '/post', post, {}],
+  ['1 KiB GET over HTTPS, keep-alive', '/1k', undefined, { https: true }],
+  ['TLS handshake per request (1 KiB GET, Connection: close)', '/1k', undefined, { https: true, close: true }],
 ];
 const rows: { name: string; nginx: Result; portico: Result }[] = [];
 let portico = await startPortico(1);
-for (const [name, path, script] of cases) {
-  const n = await measure(nginxPids, NGINX_PORT, path, script);
-  const p = await measure([portico.pid!], PORTICO_PORT, path, script);
+for (const [name, path, script, o] of cases) {
+  const n = await measure(nginxPids, o.https ? NGINX_TLS_PORT : NGINX_PORT, path, script, o);
+  const p = await measure([portico.pid!], o.https ? PORTICO_TLS_PORT : PORTICO_PORT, path, script, o);
   rows.push({ name, nginx: n, portico: p });
 }
 // The platform's floor: a bare undici proxy with no routing or policy, on the 1 KiB case.
