@@ -19,6 +19,8 @@ Flags for both:
                              TLS Secret for clients no Ingress certificate matches
                              (default: a self-signed certificate generated at start)
   --hsts true|false          Strict-Transport-Security on HTTPS responses (default true)
+  --metrics true|false       Prometheus metrics on the admin port's /metrics (default true)
+  --access-log off|json|text one line per request on stdout (default json)
   --admin-port N             /healthz /readyz /debug/routes /debug/diagnostics (default 10254)
   --ingress-class NAME       IngressClass served (default portico)
   --controller-name NAME     IngressClass spec.controller served (default portico.dev/ingress-controller)
@@ -43,6 +45,8 @@ const COMMON = {
   'https-port': { type: 'string' },
   'default-ssl-certificate': { type: 'string' },
   'hsts': { type: 'string', default: 'true' },
+  'metrics': { type: 'string', default: 'true' },
+  'access-log': { type: 'string', default: 'json' },
   'admin-port': { type: 'string', default: '10254' },
   'ingress-class': { type: 'string', default: 'portico' },
   'controller-name': { type: 'string', default: 'portico.dev/ingress-controller' },
@@ -57,7 +61,10 @@ function port(value: string, flag: string): number {
 
 function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, defaultHttpPort: number, defaultHttpsPort: number) {
   if (!ENGINES.includes(values.engine as EngineName)) throw new UsageError(`--engine: "${values.engine}" is not one of ${ENGINES.join(', ')}`);
-  if (values.hsts !== 'true' && values.hsts !== 'false') throw new UsageError(`--hsts: "${values.hsts}" is not true or false`);
+  for (const flag of ['hsts', 'metrics'] as const) {
+    if (values[flag] !== 'true' && values[flag] !== 'false') throw new UsageError(`--${flag}: "${values[flag]}" is not true or false`);
+  }
+  if (!['off', 'json', 'text'].includes(values['access-log']!)) throw new UsageError(`--access-log: "${values['access-log']}" is not off, json or text`);
   const certificate = values['default-ssl-certificate'];
   if (certificate !== undefined && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(certificate)) throw new UsageError(`--default-ssl-certificate: "${certificate}" is not namespace/name`);
   const httpsPort = values['https-port'] ?? String(defaultHttpsPort);
@@ -66,6 +73,8 @@ function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, default
     httpPort: port(values['http-port'] ?? String(defaultHttpPort), '--http-port'),
     httpsPort: httpsPort === 'off' ? undefined : port(httpsPort, '--https-port'),
     hsts: values.hsts === 'true',
+    metrics: values.metrics === 'true',
+    accessLog: values['access-log'] as 'off' | 'json' | 'text',
     defaultCertificate: certificate,
     adminPort: port(values['admin-port']!, '--admin-port'),
     ingressClass: values['ingress-class']!,

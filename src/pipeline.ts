@@ -5,6 +5,7 @@ import { formatDiagnostic, type Diagnostic } from './build/diagnostics.ts';
 import type { Logger } from './log.ts';
 import type { ObjectSnapshot } from './snapshot.ts';
 import type { RoutingTable } from './table/types.ts';
+import type { Metrics } from './observability/metrics.ts';
 
 /**
  * snapshot → build → atomic swap. Owns the generation counter and the current diagnostics,
@@ -17,8 +18,11 @@ export class Pipeline {
   private readonly swap: (table: RoutingTable) => void;
   private readonly log: Logger;
 
-  constructor(settings: Omit<BuildOptions, 'generation'>, swap: (table: RoutingTable) => void, log: Logger) {
+  private readonly metrics: Metrics | undefined;
+
+  constructor(settings: Omit<BuildOptions, 'generation'>, swap: (table: RoutingTable) => void, log: Logger, metrics?: Metrics) {
     this.settings = settings;
+    this.metrics = metrics;
     this.swap = swap;
     this.log = log;
   }
@@ -27,6 +31,7 @@ export class Pipeline {
   apply(snapshot: ObjectSnapshot, sourceProblems: readonly Diagnostic[] = []): RoutingTable {
     const started = performance.now();
     const { table, diagnostics } = buildRoutingTable(snapshot, { ...this.settings, generation: ++this.generation });
+    const buildSeconds = (performance.now() - started) / 1000;
     this.swap(table);
     const all = [...sourceProblems, ...diagnostics];
     const before = new Set(this.diagnostics.map(formatDiagnostic));
@@ -35,6 +40,7 @@ export class Pipeline {
       if (!before.has(text)) this.log.warn({ code: d.code, object: d.object, field: d.field }, text);
     }
     this.diagnostics = all;
+    this.metrics?.tableBuilt(buildSeconds, table, all);
     this.log.info({ generation: table.generation, hosts: table.exactHosts.size + table.wildcardHosts.size + (table.anyHost ? 1 : 0), backends: table.backends.size, buildMs: Math.round((performance.now() - started) * 100) / 100 }, 'routing table live');
     return table;
   }

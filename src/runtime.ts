@@ -3,6 +3,10 @@ import { createAdminServer } from './admin/server.ts';
 import type { ClassSelection } from './build/ingress-class.ts';
 import { DataPlane, type EngineName } from './dataplane/server.ts';
 import type { ChallengeAnswers } from './dataplane/proxy.ts';
+import { AccessLog, type AccessLogFormat } from './observability/access-log.ts';
+import { Metrics } from './observability/metrics.ts';
+import { requestObserver } from './observability/observer.ts';
+import { hostname } from 'node:os';
 import type { Logger } from './log.ts';
 import { Pipeline } from './pipeline.ts';
 
@@ -17,6 +21,9 @@ export interface RuntimeOptions extends ClassSelection {
   hsts: boolean;
   /** `namespace/name` of a TLS Secret for clients no Ingress certificate matches. */
   defaultCertificate: string | undefined;
+  /** Prometheus metrics on the admin port's /metrics. */
+  metrics: boolean;
+  accessLog: AccessLogFormat;
 }
 
 export interface Readiness {
@@ -30,6 +37,7 @@ export interface Readiness {
 export class Runtime {
   readonly dataPlane: DataPlane;
   readonly pipeline: Pipeline;
+  readonly metrics: Metrics | undefined;
   private readonly admin: FastifyInstance;
   private readonly options: RuntimeOptions;
 
@@ -38,8 +46,15 @@ export class Runtime {
   constructor(options: RuntimeOptions, log: Logger, readiness: Readiness, challenges?: ChallengeAnswers) {
     this.options = options;
     this.log = log;
-    this.dataPlane = new DataPlane({ host: options.listenAddress, port: options.httpPort, httpsPort: options.httpsPort, engine: options.engine, hsts: options.hsts, challenges });
-    this.pipeline = new Pipeline(options, (t) => this.dataPlane.swap(t), log);
+    this.metrics = options.metrics
+      ? new Metrics({ controllerNamespace: process.env['POD_NAMESPACE'] ?? '', controllerClass: options.controllerName, controllerPod: process.env['POD_NAME'] ?? hostname() })
+      : undefined;
+    const accessLog = options.accessLog === 'off' ? undefined : new AccessLog(options.accessLog);
+    this.dataPlane = new DataPlane({
+      host: options.listenAddress, port: options.httpPort, httpsPort: options.httpsPort, engine: options.engine, hsts: options.hsts, challenges,
+      observer: requestObserver(this.metrics, accessLog),
+    });
+    this.pipeline = new Pipeline(options, (t) => this.dataPlane.swap(t), log, this.metrics);
     const dataPlane = this.dataPlane;
     const pipeline = this.pipeline;
     this.admin = createAdminServer({
@@ -47,6 +62,7 @@ export class Runtime {
       get diagnostics() { return pipeline.diagnostics; },
       notReadyReason: () => readiness.notReadyReason() ?? (dataPlane.current ? undefined : 'no routing table yet'),
       detail: () => readiness.detail(),
+      metrics: this.metrics,
     });
   }
 

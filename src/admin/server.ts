@@ -3,6 +3,7 @@ import type { Diagnostic } from '../build/diagnostics.ts';
 import { formatObject } from '../build/diagnostics.ts';
 import { describeTable } from '../table/describe.ts';
 import type { RoutingTable } from '../table/types.ts';
+import type { Metrics } from '../observability/metrics.ts';
 
 /** What the admin server reads; the app owns it. */
 export interface AdminState {
@@ -12,6 +13,7 @@ export interface AdminState {
   notReadyReason(): string | undefined;
   /** Said alongside a ready answer: something degraded that does not stop traffic. */
   detail(): string | undefined;
+  readonly metrics?: Metrics | undefined;
 }
 
 /** The admin server on port 10254 (ingress-nginx's, so probes and dashboards carry over). */
@@ -31,6 +33,11 @@ export function createAdminServer(state: AdminState): FastifyInstance {
     const table = state.current;
     if (!table) return reply.code(503).send({ error: 'no routing table yet' });
     return describeTable(table);
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    if (!state.metrics) return reply.code(404).send('metrics are off (--metrics false)');
+    return reply.type(state.metrics.contentType).send(await state.metrics.text());
   });
 
   app.get('/debug/diagnostics', async () =>

@@ -8,6 +8,8 @@ import type { Attempt, FailureKind, ForwardEngine } from './engines/types.ts';
 import { requestIdOf, upstreamHeaders } from './headers.ts';
 import { readSmallBody, RequestBody } from './request-body.ts';
 import { sendRedirect, sendStatus } from './responses.ts';
+import type { RequestObserver, UpstreamRecord } from '../observability/request-record.ts';
+import { performance } from 'node:perf_hooks';
 
 /** Methods nginx never retries once the request was sent (unless `non_idempotent`). */
 const NON_IDEMPOTENT = new Set(['POST', 'PATCH', 'LOCK']);
@@ -34,6 +36,16 @@ export interface ProxyOptions {
   readonly hsts?: boolean;
   /** HTTP listener only: answers to ACME HTTP-01 challenges, served before any route. */
   readonly challenges?: ChallengeAnswers | undefined;
+  /** Metrics and the access log; undefined when both are off. */
+  readonly observer?: RequestObserver | undefined;
+}
+
+/** What is known about a request as it goes, for the observer when the response ends. */
+interface Trace {
+  route: Route | undefined;
+  upstream: UpstreamRecord | undefined;
+  upstreamStarted: number;
+  retries: number;
 }
 
 export interface ChallengeAnswers {
@@ -75,11 +87,15 @@ export class Proxy {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const requestId = requestIdOf(req.headers);
+    // The same id in the access log, upstream and the response: one id to grep for.
+    res.setHeader('x-request-id', requestId);
+    const trace = this.options.observer ? this.trace(req, res, requestId) : undefined;
     if (this.options.challenges && req.url?.startsWith(ACME_CHALLENGE_PREFIX) && this.answerChallenge(req, res)) return;
     const resolved = this.resolve(req, requestId);
     if (typeof resolved === 'number') return sendStatus(res, resolved, requestId);
     if (typeof resolved === 'string') return sendRedirect(res, 302, resolved, requestId);
     const { route } = resolved.match;
+    if (trace) trace.route = route;
     const o = route.options;
     if (o.redirect) return sendRedirect(res, o.redirect.code, o.redirect.url, requestId);
     const https = this.httpsRedirect(req, resolved);
@@ -90,8 +106,40 @@ export class Proxy {
       // Refused before reading the body; the unread body makes the connection unusable.
       return sendStatus(res, 413, requestId, { connection: 'close' });
     }
-    void this.forward(req, res, route, resolved);
+    void this.forward(req, res, route, resolved, trace);
   };
+
+  /** Starts timing a request; the observer gets its record when the response ends or the client goes. */
+  private trace(req: IncomingMessage, res: ServerResponse, requestId: string): Trace {
+    const observer = this.options.observer!;
+    const time = Date.now();
+    const started = performance.now();
+    const socket = req.socket;
+    const written = socket.bytesWritten;
+    const trace: Trace = { route: undefined, upstream: undefined, upstreamStarted: 0, retries: 0 };
+    res.once('close', () => {
+      const now = performance.now();
+      if (trace.upstream) trace.upstream.responseMs = now - trace.upstreamStarted;
+      let headerBytes = (req.method?.length ?? 0) + (req.url?.length ?? 0) + 12;
+      for (const h of req.rawHeaders) headerBytes += h.length + 2;
+      observer.requestDone({
+        time, requestId,
+        clientAddress: socket.remoteAddress ?? '',
+        method: req.method ?? '',
+        host: hostKey(req.headers.host),
+        path: req.url ?? '',
+        // A client that left before the response head: nginx's 499.
+        status: res.headersSent ? res.statusCode : 499,
+        bytesIn: headerBytes + (Number(req.headers['content-length']) || 0),
+        bytesOut: socket.bytesWritten - written,
+        durationMs: now - started,
+        route: trace.route,
+        upstream: trace.upstream,
+        retries: trace.retries,
+      });
+    });
+    return trace;
+  }
 
   /** An HTTP-01 token we published: answered here, whatever the host. Unknown tokens go on to the routes. */
   private answerChallenge(req: IncomingMessage, res: ServerResponse): boolean {
@@ -148,7 +196,7 @@ export class Proxy {
     return `https://${r.host}${port}${path}${q === -1 ? '' : url.slice(q)}`;
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse, route: Route, r: Resolved): Promise<void> {
+  private async forward(req: IncomingMessage, res: ServerResponse, route: Route, r: Resolved, trace: Trace | undefined): Promise<void> {
     const o = route.options;
     const backend = route.backend;
     const clientAddress = req.socket.remoteAddress ?? '';
@@ -195,15 +243,24 @@ export class Proxy {
         readTimeoutMs: o.readTimeoutMs,
         failOnStatus: last ? NO_RETRY : policy.onStatus,
         res,
+        record: trace ? this.startAttempt(trace, endpoint, attemptNo) : undefined,
       };
       const outcome = await this.engine.forward(attempt);
       if (outcome.kind === 'responded') return;
       lastFailure = outcome.failure;
+      if (outcome.failure !== 'client-gone') this.options.observer?.upstreamFailed(outcome.failure);
       if (!this.mayRetry(outcome.failure, outcome.requestSent, req.method ?? 'GET', body, policy)) break;
     }
     if (lastFailure === 'client-gone') return;
     // After a refused body the rest of it is unread: the connection cannot carry another request.
     sendStatus(res, lastFailure ? STATUS_OF_FAILURE[lastFailure] : 503, r.requestId, lastFailure === 'body-too-large' ? { connection: 'close' } : undefined);
+  }
+
+  private startAttempt(trace: Trace, endpoint: Endpoint, attemptNo: number): UpstreamRecord {
+    trace.retries = attemptNo - 1;
+    trace.upstreamStarted = performance.now();
+    trace.upstream = { address: `${endpoint.address}:${endpoint.port}`, status: undefined, connectMs: 0, headerMs: undefined, responseMs: 0 };
+    return trace.upstream;
   }
 
   private mayRetry(failure: FailureKind, requestSent: boolean, method: string, body: Buffer | RequestBody | null, policy: Route['options']['nextUpstream']): boolean {

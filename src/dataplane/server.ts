@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpsServer, Server as HttpsServerClass, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RoutingTable } from '../table/types.ts';
@@ -9,6 +9,7 @@ import type { ForwardEngine } from './engines/types.ts';
 import { endpointKey } from './engines/types.ts';
 import { UndiciEngine } from './engines/undici.ts';
 import { Proxy, type ChallengeAnswers } from './proxy.ts';
+import type { RequestObserver } from '../observability/request-record.ts';
 import { generateSelfSigned, TLS_OPTIONS, TlsStore, type PemPair } from './tls.ts';
 
 export type EngineName = 'undici' | 'http-proxy';
@@ -24,6 +25,8 @@ export interface DataPlaneOptions {
   hsts?: boolean;
   /** ACME HTTP-01 answers to serve on the HTTP listener (controller mode). */
   challenges?: ChallengeAnswers | undefined;
+  /** Metrics and the access log. */
+  observer?: RequestObserver | undefined;
 }
 
 const SERVER_OPTIONS = { keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0 };
@@ -71,11 +74,18 @@ export class DataPlane {
   }
 
   private proxy(proto: 'http' | 'https', httpsPort?: number): Proxy {
-    return new Proxy(this, this.engine, this.balancer, { proto, httpsPort, hsts: this.options.hsts ?? true, challenges: proto === 'http' ? this.options.challenges : undefined }, (req, socket, head, target) => this.upgrades.upgrade(req, socket, head, target));
+    return new Proxy(this, this.engine, this.balancer, { proto, httpsPort, hsts: this.options.hsts ?? true, challenges: proto === 'http' ? this.options.challenges : undefined, observer: this.options.observer }, (req, socket, head, target) => this.upgrades.upgrade(req, socket, head, target));
   }
 
   private attach(server: Server, proxy: Proxy): void {
     server.on('request', proxy.handle);
+    const observer = this.options.observer;
+    if (observer) {
+      server.on(server instanceof HttpsServerClass ? 'secureConnection' : 'connection', (socket: Duplex) => {
+        observer.connectionOpened();
+        socket.once('close', () => observer.connectionClosed());
+      });
+    }
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // Upgraded connections leave the HTTP server's bookkeeping: track them for close().
       this.tunnels.add(socket);

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { performance } from 'node:perf_hooks';
 import { Readable, type Duplex } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { UpgradeTarget } from '../proxy.ts';
@@ -19,6 +20,7 @@ interface InFlight {
   responded: boolean;
   requestSent: boolean;
   proxyReq?: ClientRequest;
+  started: number;
 }
 
 /**
@@ -55,6 +57,10 @@ export class HttpProxyEngine implements ForwardEngine {
       proxyRes.setTimeout(f.attempt.readTimeoutMs, () => proxyRes.destroy(new ReadTimeoutError('upstream read timed out')));
       proxyRes.on('error', () => res.destroy());
       proxyRes.pipe(res);
+      if (f.attempt.record) {
+        f.attempt.record.status = status;
+        f.attempt.record.headerMs = performance.now() - f.started;
+      }
       f.resolve({ kind: 'responded', status });
     });
   }
@@ -72,7 +78,7 @@ export class HttpProxyEngine implements ForwardEngine {
   forward(a: Attempt): Promise<AttemptOutcome> {
     const req = a.res.req;
     return new Promise((resolve) => {
-      const f: InFlight = { attempt: a, resolve, responded: false, requestSent: false };
+      const f: InFlight = { attempt: a, resolve, responded: false, requestSent: false, started: performance.now() };
       this.inFlight.set(req, f);
       // http-proxy sends req.url and copies req.headers: give it the path and headers we decided on.
       req.url = a.path;

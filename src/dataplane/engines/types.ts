@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { RequestBody } from '../request-body.ts';
+import type { UpstreamRecord } from '../../observability/request-record.ts';
 import type { Endpoint } from '../../table/types.ts';
 
 /** Why an attempt failed before a response reached the client; each maps to one status code. */
@@ -31,6 +32,11 @@ export interface Attempt {
   /** Statuses that fail the attempt instead of being answered (proxy-next-upstream http_5xx). */
   readonly failOnStatus: ReadonlySet<number>;
   readonly res: ServerResponse;
+  /**
+   * Filled in by the engine as the attempt goes (times from its start), synchronously, so the
+   * record is complete even when the response ends before the caller resumes.
+   */
+  readonly record?: UpstreamRecord | undefined;
 }
 
 export type AttemptOutcome =

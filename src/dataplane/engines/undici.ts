@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Pool, type Dispatcher } from 'undici';
 import type { Attempt, AttemptOutcome, ForwardEngine } from './types.ts';
 import { endpointKey, failureOf } from './types.ts';
@@ -37,6 +38,8 @@ export class UndiciEngine implements ForwardEngine {
       let responded = false;
       let requestSent = false;
       let controller: Dispatcher.DispatchController | undefined;
+      const started = performance.now();
+      const record = a.record;
       const onClientGone = (): void => {
         if (!res.writableFinished) controller?.abort(new Error('client closed the connection'));
       };
@@ -45,6 +48,7 @@ export class UndiciEngine implements ForwardEngine {
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart(c) {
           controller = c;
+          if (record) record.connectMs = performance.now() - started;
           if (res.destroyed) c.abort(new Error('client closed the connection'));
         },
         onRequestSent() {
@@ -59,6 +63,10 @@ export class UndiciEngine implements ForwardEngine {
           }
           responded = true;
           res.writeHead(status, downstreamHeaders(headers as Record<string, string | string[]>));
+          if (record) {
+            record.status = status;
+            record.headerMs = performance.now() - started;
+          }
           resolve({ kind: 'responded', status });
         },
         onResponseData(c, chunk) {

@@ -1,0 +1,174 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Diagnostic } from '../build/diagnostics.ts';
+import type { Route, RoutingTable } from '../table/types.ts';
+import type { RequestObserver, RequestRecord } from './request-record.ts';
+
+// ingress-nginx's buckets (internal/ingress/metric/collectors/socket.go): Prometheus' default
+// time buckets, and linear size buckets 10…100.
+const TIME_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const SIZE_BUCKETS = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+const REQUEST_LABELS = ['status', 'method', 'host', 'path', 'namespace', 'ingress', 'service', 'canary'] as const;
+/** Unmatched requests are counted under this host and path, never the raw values (bounded cardinality). */
+export const UNMATCHED = '_';
+
+interface Children {
+  requests: ReturnType<Counter['labels']>;
+  duration: ReturnType<Histogram['labels']>;
+  response: ReturnType<Histogram['labels']>;
+  connect: ReturnType<Histogram['labels']>;
+  header: ReturnType<Histogram['labels']>;
+  requestSize: ReturnType<Histogram['labels']>;
+  responseSize: ReturnType<Histogram['labels']>;
+}
+
+export interface MetricsIdentity {
+  controllerNamespace: string;
+  controllerClass: string;
+  controllerPod: string;
+}
+
+/**
+ * Prometheus metrics: ingress-nginx's request metrics with its names and labels (so existing
+ * dashboards and alerts keep working) and Portico's own. Labelled children are cached per
+ * route, status and method, so a request costs a map lookup, not a label-string build.
+ */
+export class Metrics implements RequestObserver {
+  readonly registry = new Registry();
+  private readonly requests: Counter;
+  private readonly duration: Histogram;
+  private readonly response: Histogram;
+  private readonly connect: Histogram;
+  private readonly header: Histogram;
+  private readonly requestSize: Histogram;
+  private readonly responseSize: Histogram;
+  private readonly children = new WeakMap<Route, Map<string, Children>>();
+  private readonly unmatched = new Map<string, Children>();
+  private readonly builds: Counter;
+  private readonly buildDuration: Histogram;
+  private readonly lastBuild: Gauge;
+  private readonly tableSize: Gauge;
+  private readonly readyEndpoints: Gauge;
+  private readonly upstreamFailures: Counter;
+  private readonly retries: Counter;
+  private readonly activeConnections: Gauge;
+  private readonly diagnostics: Gauge;
+  private readonly certificateExpiry: Gauge;
+  private readonly informerSynced: Gauge;
+  private connections = 0;
+
+  constructor(identity: MetricsIdentity) {
+    const registers = [this.registry];
+    this.registry.setDefaultLabels({ controller_namespace: identity.controllerNamespace, controller_class: identity.controllerClass, controller_pod: identity.controllerPod });
+    collectDefaultMetrics({ register: this.registry });
+    const n = 'nginx_ingress_controller_';
+    const labelNames = [...REQUEST_LABELS];
+    this.requests = new Counter({ name: `${n}requests`, help: 'The total number of client requests', labelNames, registers });
+    this.duration = new Histogram({ name: `${n}request_duration_seconds`, help: 'The request processing time in seconds', labelNames, buckets: TIME_BUCKETS, registers });
+    this.response = new Histogram({ name: `${n}response_duration_seconds`, help: 'The time spent on receiving the response from the upstream server in seconds', labelNames, buckets: TIME_BUCKETS, registers });
+    this.connect = new Histogram({ name: `${n}connect_duration_seconds`, help: 'The time spent on establishing a connection with the upstream server', labelNames, buckets: TIME_BUCKETS, registers });
+    this.header = new Histogram({ name: `${n}header_duration_seconds`, help: 'The time spent on receiving the first header from the upstream server', labelNames, buckets: TIME_BUCKETS, registers });
+    this.requestSize = new Histogram({ name: `${n}request_size`, help: 'The request length (including request line, header, and request body)', labelNames, buckets: SIZE_BUCKETS, registers });
+    this.responseSize = new Histogram({ name: `${n}response_size`, help: 'The response length (including request line, header, and request body)', labelNames, buckets: SIZE_BUCKETS, registers });
+
+    const p = 'portico_';
+    this.builds = new Counter({ name: `${p}table_builds_total`, help: 'Routing table builds', registers });
+    this.buildDuration = new Histogram({ name: `${p}table_build_duration_seconds`, help: 'Time to build a routing table from a snapshot', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers });
+    this.lastBuild = new Gauge({ name: `${p}table_last_success_timestamp_seconds`, help: 'When the live routing table was swapped in', registers });
+    this.tableSize = new Gauge({ name: `${p}table_entries`, help: 'Hosts, routes and backends in the live routing table', labelNames: ['kind'], registers });
+    this.readyEndpoints = new Gauge({ name: `${p}backend_ready_endpoints`, help: 'Ready endpoints per backend (namespace/service:port)', labelNames: ['backend'], registers });
+    this.upstreamFailures = new Counter({ name: `${p}upstream_failures_total`, help: 'Failed attempts to an endpoint, by kind', labelNames: ['kind'], registers });
+    this.retries = new Counter({ name: `${p}upstream_retries_total`, help: 'Attempts on another endpoint after a failed one', registers });
+    this.activeConnections = new Gauge({ name: `${p}client_connections_active`, help: 'Open client connections', registers, collect: () => this.activeConnections.set(this.connections) });
+    this.diagnostics = new Gauge({ name: `${p}diagnostics`, help: 'Current build diagnostics, by code', labelNames: ['code'], registers });
+    this.certificateExpiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'When the certificate served for a TLS host expires', labelNames: ['host', 'secret'], registers });
+    this.informerSynced = new Gauge({ name: `${p}informer_synced`, help: '1 when the list+watch of a kind is established', labelNames: ['kind'], registers });
+  }
+
+  requestDone(r: RequestRecord): void {
+    const c = this.childrenFor(r);
+    c.requests.inc();
+    c.duration.observe(r.durationMs / 1000);
+    c.requestSize.observe(r.bytesIn);
+    c.responseSize.observe(r.bytesOut);
+    const u = r.upstream;
+    if (u) {
+      c.response.observe(u.responseMs / 1000);
+      c.connect.observe(u.connectMs / 1000);
+      if (u.headerMs !== undefined) c.header.observe(u.headerMs / 1000);
+    }
+    if (r.retries > 0) this.retries.inc(r.retries);
+  }
+
+  upstreamFailed(kind: string): void {
+    this.upstreamFailures.labels(kind).inc();
+  }
+
+  connectionOpened(): void {
+    this.connections++;
+  }
+
+  connectionClosed(): void {
+    this.connections--;
+  }
+
+  private childrenFor(r: RequestRecord): Children {
+    const key = `${r.status} ${r.method}`;
+    const route = r.route;
+    let byKey: Map<string, Children>;
+    if (route) {
+      byKey = this.children.get(route) ?? new Map();
+      if (byKey.size === 0) this.children.set(route, byKey);
+    } else {
+      byKey = this.unmatched;
+    }
+    let c = byKey.get(key);
+    if (!c) {
+      // Only standard methods become label values; anything else is one bucket.
+      const method = STANDARD_METHODS.has(r.method) ? r.method : 'OTHER';
+      const labels = route
+        ? [String(r.status), method, route.host, route.path, route.backend.namespace, route.ingress.slice(route.ingress.indexOf('/') + 1), route.backend.service, '']
+        : [String(r.status), method, UNMATCHED, UNMATCHED, '', '', '', ''];
+      c = {
+        requests: this.requests.labels(...labels), duration: this.duration.labels(...labels), response: this.response.labels(...labels),
+        connect: this.connect.labels(...labels), header: this.header.labels(...labels),
+        requestSize: this.requestSize.labels(...labels), responseSize: this.responseSize.labels(...labels),
+      };
+      byKey.set(key, c);
+    }
+    return c;
+  }
+
+  tableBuilt(seconds: number, table: RoutingTable, diagnostics: readonly Diagnostic[]): void {
+    this.builds.inc();
+    this.buildDuration.observe(seconds);
+    this.lastBuild.setToCurrentTime();
+    let routes = 0;
+    const hosts = [...table.exactHosts.values(), ...table.wildcardHosts.values(), ...(table.anyHost ? [table.anyHost] : [])];
+    for (const h of hosts) routes += h.regexMode ? h.regex.length : h.exact.size + h.prefix.size;
+    this.tableSize.set({ kind: 'hosts' }, hosts.length);
+    this.tableSize.set({ kind: 'routes' }, routes);
+    this.tableSize.set({ kind: 'backends' }, table.backends.size);
+    this.readyEndpoints.reset();
+    for (const b of table.backends.values()) this.readyEndpoints.set({ backend: b.id }, b.endpoints.length);
+    this.diagnostics.reset();
+    const counts = new Map<string, number>();
+    for (const d of diagnostics) counts.set(d.code, (counts.get(d.code) ?? 0) + 1);
+    for (const [code, count] of counts) this.diagnostics.set({ code }, count);
+    this.certificateExpiry.reset();
+    for (const [host, cert] of table.tlsHosts) if (cert) this.certificateExpiry.set({ host, secret: cert.secret }, Date.parse(cert.notAfter) / 1000);
+  }
+
+  informerState(kind: string, synced: boolean): void {
+    this.informerSynced.set({ kind }, synced ? 1 : 0);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+const STANDARD_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);

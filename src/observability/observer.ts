@@ -1,0 +1,23 @@
+import type { AccessLog } from './access-log.ts';
+import type { Metrics } from './metrics.ts';
+import type { RequestObserver, RequestRecord } from './request-record.ts';
+
+/** Metrics and the access log behind one observer; undefined when both are off, so the data plane skips all of it. */
+export function requestObserver(metrics: Metrics | undefined, accessLog: AccessLog | undefined): RequestObserver | undefined {
+  if (!metrics && !accessLog) return undefined;
+  return {
+    requestDone(record: RequestRecord) {
+      metrics?.requestDone(record);
+      accessLog?.write(record);
+    },
+    upstreamFailed(kind: string) {
+      metrics?.upstreamFailed(kind);
+    },
+    connectionOpened() {
+      metrics?.connectionOpened();
+    },
+    connectionClosed() {
+      metrics?.connectionClosed();
+    },
+  };
+}

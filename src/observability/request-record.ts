@@ -1,0 +1,42 @@
+import type { Route } from '../table/types.ts';
+
+/** One finished request as the access log and the metrics see it. Built once, when the response ends. */
+export interface RequestRecord {
+  /** Epoch milliseconds at the start of the request. */
+  time: number;
+  requestId: string;
+  clientAddress: string;
+  method: string;
+  /** Host header without port, lower case. */
+  host: string;
+  /** The request path as received (the access log only; metrics use the route's path). */
+  path: string;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+  /** Undefined when no rule matched. */
+  route: Route | undefined;
+  upstream: UpstreamRecord | undefined;
+  /** Attempts after the first (retries). */
+  retries: number;
+}
+
+export interface UpstreamRecord {
+  address: string;
+  status: number | undefined;
+  /** Time to the connection being ready (0 on a reused keep-alive connection, as nginx reports). */
+  connectMs: number;
+  /** Time to the response head. */
+  headerMs: number | undefined;
+  /** Time to the end of the response. */
+  responseMs: number;
+}
+
+/** What the data plane reports to; metrics and the access log implement it. */
+export interface RequestObserver {
+  requestDone(record: RequestRecord): void;
+  upstreamFailed(kind: string): void;
+  connectionOpened(): void;
+  connectionClosed(): void;
+}

@@ -1,0 +1,42 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './portico.ts';
+
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+
+/** `portico serve` as its own process, as an operator runs it: stdout lines collected, ports read from its log. */
+export class PorticoCli {
+  readonly lines: string[] = [];
+  httpPort = 0;
+  adminPort = 0;
+  child: ChildProcess | undefined;
+  exitCode: number | null | undefined;
+
+  async start(manifests: string, ...flags: string[]): Promise<void> {
+    this.child = spawn(process.execPath, [CLI, 'serve', '--manifests', manifests, '--listen-address', '127.0.0.1', '--http-port', '0', '--https-port', 'off', '--admin-port', '0', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let partial = '';
+    this.child.stdout!.on('data', (d: Buffer) => {
+      const text = partial + d.toString();
+      const parts = text.split('\n');
+      partial = parts.pop()!;
+      this.lines.push(...parts);
+    });
+    this.child.once('exit', (code) => (this.exitCode = code));
+    await waitFor(() => this.lines.some((l) => l.includes('"portico serving"')), 'portico to serve');
+    const serving = JSON.parse(this.lines.find((l) => l.includes('"portico serving"'))!);
+    this.httpPort = serving.httpPort;
+    this.adminPort = serving.adminPort;
+  }
+
+  /** JSON lines that are access log entries. */
+  accessLog(): Record<string, unknown>[] {
+    return this.lines.filter((l) => l.includes('"request_id"')).map((l) => JSON.parse(l));
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (!this.child || this.exitCode !== undefined) return this.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => this.child!.once('exit', (code) => resolve(code)));
+    this.child.kill(signal);
+    return exited;
+  }
+}
