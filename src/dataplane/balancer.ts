@@ -1,4 +1,5 @@
 import type { Backend, Endpoint } from '../table/types.ts';
+import { EndpointHealth } from './endpoint-health.ts';
 
 interface Pin {
   endpoint: string;
@@ -17,9 +18,11 @@ export class Balancer {
   private readonly pins = new Map<string, Map<string, Pin>>();
   private picks = 0;
   private readonly now: () => number;
+  readonly health: EndpointHealth;
 
-  constructor(now: () => number = Date.now) {
+  constructor(now: () => number = Date.now, health = new EndpointHealth(now)) {
     this.now = now;
+    this.health = health;
   }
 
   /** An endpoint of the backend not in `exclude`, or undefined when none is left. */
@@ -33,14 +36,21 @@ export class Balancer {
   private pickRoundRobin(backend: Backend, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
     const endpoints = backend.endpoints;
     const start = this.next.get(backend.id) ?? 0;
+    let ejected = -1; // the first candidate out of rotation: used only if every candidate is
     for (let i = 0; i < endpoints.length; i++) {
       const index = (start + i) % endpoints.length;
       const endpoint = endpoints[index]!;
       if (exclude?.has(endpoint)) continue;
+      if (this.health.isEjected(`${endpoint.address}:${endpoint.port}`)) {
+        if (ejected === -1) ejected = index;
+        continue;
+      }
       this.next.set(backend.id, index + 1);
       return endpoint;
     }
-    return undefined;
+    if (ejected === -1) return undefined;
+    this.next.set(backend.id, ejected + 1);
+    return endpoints[ejected];
   }
 
   private pickPinned(backend: Backend, clientAddress: string, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {

@@ -19,6 +19,8 @@ const STATUS_OF_FAILURE: Record<FailureKind, number> = {
   'body-too-large': 413, 'client-gone': 499,
 };
 const NO_RETRY = new Set<number>();
+/** Failures that say the endpoint itself is unwell (passive health), not the request or the client. */
+const EJECTING = new Set<FailureKind>(['refused', 'reset', 'connect-timeout']);
 /** Bodies up to this size with a Content-Length are read whole first, so they can be retried. */
 const BUFFERED_BODY_LIMIT = 64 * 1024;
 const CLIENT_BODY_TIMEOUT_MS = 60_000; // nginx client_body_timeout
@@ -246,8 +248,13 @@ export class Proxy {
         record: trace ? this.startAttempt(trace, endpoint, attemptNo) : undefined,
       };
       const outcome = await this.engine.forward(attempt);
-      if (outcome.kind === 'responded') return;
+      const key = `${endpoint.address}:${endpoint.port}`;
+      if (outcome.kind === 'responded') {
+        this.balancer.health.succeeded(key);
+        return;
+      }
       lastFailure = outcome.failure;
+      if (EJECTING.has(outcome.failure)) this.balancer.health.failed(key);
       if (outcome.failure !== 'client-gone') this.options.observer?.upstreamFailed(outcome.failure);
       if (!this.mayRetry(outcome.failure, outcome.requestSent, req.method ?? 'GET', body, policy)) break;
     }

@@ -44,13 +44,15 @@ export class DataPlane {
   private readonly servers: Server[] = [];
   private readonly engine: ForwardEngine;
   private readonly upgrades = new HttpProxyEngine();
-  private readonly balancer = new Balancer();
+  readonly balancer = new Balancer();
   private readonly tunnels = new Set<Duplex>();
   private readonly options: DataPlaneOptions;
 
   constructor(options: DataPlaneOptions) {
     this.options = options;
     this.engine = options.engine === 'http-proxy' ? this.upgrades : new UndiciEngine();
+    const observer = options.observer;
+    if (observer) this.balancer.health.onEject = () => observer.endpointEjected();
   }
 
   swap(table: RoutingTable): void {
@@ -61,6 +63,7 @@ export class DataPlane {
     this.engine.retain(live);
     if (this.engine !== this.upgrades) this.upgrades.retain(live);
     this.balancer.retain(new Set(table.backends.keys()));
+    this.balancer.health.retain(live);
   }
 
   /** New certificates for new handshakes; the server's own context answers clients without SNI. */

@@ -50,6 +50,7 @@ export class Metrics implements RequestObserver {
   private readonly readyEndpoints: Gauge;
   private readonly upstreamFailures: Counter;
   private readonly retries: Counter;
+  private readonly ejections: Counter;
   private readonly activeConnections: Gauge;
   private readonly diagnostics: Gauge;
   private readonly certificateExpiry: Gauge;
@@ -77,6 +78,7 @@ export class Metrics implements RequestObserver {
     this.tableSize = new Gauge({ name: `${p}table_entries`, help: 'Hosts, routes and backends in the live routing table', labelNames: ['kind'], registers });
     this.readyEndpoints = new Gauge({ name: `${p}backend_ready_endpoints`, help: 'Ready endpoints per backend (namespace/service:port)', labelNames: ['backend'], registers });
     this.upstreamFailures = new Counter({ name: `${p}upstream_failures_total`, help: 'Failed attempts to an endpoint, by kind', labelNames: ['kind'], registers });
+    this.ejections = new Counter({ name: `${p}endpoint_ejections_total`, help: 'Endpoints taken out of rotation by passive health', registers });
     this.retries = new Counter({ name: `${p}upstream_retries_total`, help: 'Attempts on another endpoint after a failed one', registers });
     this.activeConnections = new Gauge({ name: `${p}client_connections_active`, help: 'Open client connections', registers, collect: () => this.activeConnections.set(this.connections) });
     this.diagnostics = new Gauge({ name: `${p}diagnostics`, help: 'Current build diagnostics, by code', labelNames: ['code'], registers });
@@ -101,6 +103,10 @@ export class Metrics implements RequestObserver {
 
   upstreamFailed(kind: string): void {
     this.upstreamFailures.labels(kind).inc();
+  }
+
+  endpointEjected(): void {
+    this.ejections.inc();
   }
 
   connectionOpened(): void {

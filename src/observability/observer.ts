@@ -13,6 +13,9 @@ export function requestObserver(metrics: Metrics | undefined, accessLog: AccessL
     upstreamFailed(kind: string) {
       metrics?.upstreamFailed(kind);
     },
+    endpointEjected() {
+      metrics?.endpointEjected();
+    },
     connectionOpened() {
       metrics?.connectionOpened();
     },

@@ -37,6 +37,7 @@ export interface UpstreamRecord {
 export interface RequestObserver {
   requestDone(record: RequestRecord): void;
   upstreamFailed(kind: string): void;
+  endpointEjected(): void;
   connectionOpened(): void;
   connectionClosed(): void;
 }

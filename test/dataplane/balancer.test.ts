@@ -38,3 +38,44 @@ describe('balancer', () => {
     expect(b.pick(without, 'client')).not.toBe(first);
   });
 });
+
+describe('passive health', () => {
+  it('takes a failing endpoint out of rotation for a back-off, then puts it back', () => {
+    let now = 0;
+    const b = new Balancer(() => now);
+    const be = backend();
+    b.health.failed('10.0.0.2:80');
+    expect([1, 2, 3, 4].map(() => b.pick(be, 'c')!.address)).toEqual(['10.0.0.1', '10.0.0.3', '10.0.0.1', '10.0.0.3']);
+    now = 5_000; // the first back-off is 5 s
+    expect([1, 2, 3].map(() => b.pick(be, 'c')!.address).sort()).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+  });
+
+  it('doubles the back-off while the endpoint keeps failing, and a success resets it', () => {
+    let now = 0;
+    const b = new Balancer(() => now);
+    b.health.failed('10.0.0.2:80');
+    now = 5_000;
+    b.health.failed('10.0.0.2:80');
+    expect(b.health.stats('10.0.0.2:80').ejectedForMs).toBe(10_000);
+    b.health.succeeded('10.0.0.2:80');
+    now = 20_000;
+    b.health.failed('10.0.0.2:80');
+    expect(b.health.stats('10.0.0.2:80').ejectedForMs).toBe(5_000);
+  });
+
+  it('never takes every endpoint out: when all are out, all are tried', () => {
+    const b = new Balancer(() => 0);
+    const be = backend();
+    for (const e of be.endpoints) b.health.failed(`${e.address}:${e.port}`);
+    expect(new Set([1, 2, 3].map(() => b.pick(be, 'c')!.address)).size).toBe(3);
+  });
+
+  it('reports a recent error rate per endpoint', () => {
+    const b = new Balancer(() => 0);
+    b.health.succeeded('10.0.0.1:80');
+    b.health.succeeded('10.0.0.1:80');
+    b.health.succeeded('10.0.0.1:80');
+    b.health.failed('10.0.0.1:80');
+    expect(b.health.stats('10.0.0.1:80')).toMatchObject({ requests: 4, errorRate: 0.25, ejected: true });
+  });
+});
