@@ -21,6 +21,12 @@ Flags for both:
   --hsts true|false          Strict-Transport-Security on HTTPS responses (default true)
   --metrics true|false       Prometheus metrics on the admin port's /metrics (default true)
   --access-log off|json|text one line per request on stdout (default json)
+  --shutdown-delay SECONDS   on SIGTERM, keep serving this long with /readyz failing (default 5)
+  --shutdown-grace SECONDS   then let requests in flight finish for up to this long (default 30)
+  --max-header-size BYTES    request line and headers; larger: 431 (default 16384)
+  --client-header-timeout S  time to receive the request head; slower: 408 (default 60)
+  --keepalive-timeout S      idle client keep-alive connections close after (default 75)
+  --max-connections N        open client connections per listener (default 16384)
   --admin-port N             /healthz /readyz /debug/routes /debug/diagnostics (default 10254)
   --ingress-class NAME       IngressClass served (default portico)
   --controller-name NAME     IngressClass spec.controller served (default portico.dev/ingress-controller)
@@ -47,11 +53,30 @@ const COMMON = {
   'hsts': { type: 'string', default: 'true' },
   'metrics': { type: 'string', default: 'true' },
   'access-log': { type: 'string', default: 'json' },
+  'shutdown-delay': { type: 'string', default: '5' },
+  'shutdown-grace': { type: 'string', default: '30' },
+  'max-header-size': { type: 'string', default: '16384' },
+  'client-header-timeout': { type: 'string', default: '60' },
+  'keepalive-timeout': { type: 'string', default: '75' },
+  'max-connections': { type: 'string', default: '16384' },
   'admin-port': { type: 'string', default: '10254' },
   'ingress-class': { type: 'string', default: 'portico' },
   'controller-name': { type: 'string', default: 'portico.dev/ingress-controller' },
   'engine': { type: 'string', default: 'undici' },
 } satisfies ParseArgsConfig['options'];
+
+function number(value: string | undefined, flag: string): number {
+  const n = Number(value);
+  if (value === undefined || value === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: "${value}" is not a non-negative number`);
+  return n;
+}
+
+function shutdownTimesOf(values: { 'shutdown-delay'?: string; 'shutdown-grace'?: string }): { delayMs: number; graceMs: number } {
+  return {
+    delayMs: number(values['shutdown-delay'], '--shutdown-delay') * 1000,
+    graceMs: number(values['shutdown-grace'], '--shutdown-grace') * 1000,
+  };
+}
 
 function port(value: string, flag: string): number {
   const n = Number(value);
@@ -75,6 +100,12 @@ function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, default
     hsts: values.hsts === 'true',
     metrics: values.metrics === 'true',
     accessLog: values['access-log'] as 'off' | 'json' | 'text',
+    limits: {
+      maxHeaderSize: number(values['max-header-size'], '--max-header-size'),
+      headersTimeoutMs: number(values['client-header-timeout'], '--client-header-timeout') * 1000,
+      keepAliveTimeoutMs: number(values['keepalive-timeout'], '--keepalive-timeout') * 1000,
+      maxConnections: number(values['max-connections'], '--max-connections'),
+    },
     defaultCertificate: certificate,
     adminPort: port(values['admin-port']!, '--admin-port'),
     ingressClass: values['ingress-class']!,
@@ -87,9 +118,11 @@ export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const log = createLogger();
   let app: Standalone | Controller;
+  let shutdownTimes = { delayMs: 0, graceMs: 0 };
   if (command === 'serve') {
     const { values } = parseArgs({ args: rest, options: { ...COMMON, manifests: { type: 'string' } } });
     if (!values.manifests) throw new UsageError('--manifests is required');
+    shutdownTimes = shutdownTimesOf(values);
     app = new Standalone({ ...runtimeOptions(values, 8080, 8443), manifests: resolve(values.manifests) }, log);
   } else if (command === 'controller') {
     const { values } = parseArgs({ args: rest, options: {
@@ -100,6 +133,7 @@ export async function main(argv: string[]): Promise<void> {
       'election-namespace': { type: 'string', default: process.env['POD_NAMESPACE'] ?? 'default' },
       'election-id': { type: 'string', default: 'portico-leader' },
     } });
+    shutdownTimes = shutdownTimesOf(values);
     app = new Controller({
       ...runtimeOptions(values, 80, 443),
       kubeconfig: values.kubeconfig,
@@ -113,10 +147,13 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  const { delayMs, graceMs } = shutdownTimes;
   await app.start();
   const shutdown = (): void => {
-    log.info('shutting down');
-    void app.stop().then(() => process.exit(0));
+    void app.shutdown(delayMs, graceMs).then(() => {
+      log.info('stopped');
+      process.exit(0);
+    });
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);

@@ -144,12 +144,22 @@ export class Controller {
     return ports;
   }
 
+  /** Graceful: see Runtime.shutdown; the watches stop after the data plane drained. */
+  async shutdown(delayMs: number, graceMs: number): Promise<void> {
+    await this.runtime.shutdown(delayMs, graceMs);
+    await this.stopWatching();
+  }
+
   async stop(): Promise<void> {
+    await this.stopWatching();
+    await this.runtime.close();
+  }
+
+  private async stopWatching(): Promise<void> {
     this.acme.stop();
     await this.issuerWatch.stop();
     await this.challengeWatch.stop();
     await this.elector.stop();
     await this.source.stop();
-    await this.runtime.close();
   }
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/server.ts';
 import type { ClassSelection } from './build/ingress-class.ts';
-import { DataPlane, type EngineName } from './dataplane/server.ts';
+import { DataPlane, type ClientLimits, type EngineName } from './dataplane/server.ts';
 import type { ChallengeAnswers } from './dataplane/proxy.ts';
 import { AccessLog, type AccessLogFormat } from './observability/access-log.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -24,6 +24,7 @@ export interface RuntimeOptions extends ClassSelection {
   /** Prometheus metrics on the admin port's /metrics. */
   metrics: boolean;
   accessLog: AccessLogFormat;
+  limits: ClientLimits;
 }
 
 export interface Readiness {
@@ -38,6 +39,7 @@ export class Runtime {
   readonly dataPlane: DataPlane;
   readonly pipeline: Pipeline;
   readonly metrics: Metrics | undefined;
+  private shuttingDown = false;
   private readonly admin: FastifyInstance;
   private readonly options: RuntimeOptions;
 
@@ -52,6 +54,7 @@ export class Runtime {
     const accessLog = options.accessLog === 'off' ? undefined : new AccessLog(options.accessLog);
     this.dataPlane = new DataPlane({
       host: options.listenAddress, port: options.httpPort, httpsPort: options.httpsPort, engine: options.engine, hsts: options.hsts, challenges,
+      limits: options.limits,
       observer: requestObserver(this.metrics, accessLog),
     });
     this.pipeline = new Pipeline(options, (t) => this.dataPlane.swap(t), log, this.metrics);
@@ -60,7 +63,7 @@ export class Runtime {
     this.admin = createAdminServer({
       get current() { return dataPlane.current; },
       get diagnostics() { return pipeline.diagnostics; },
-      notReadyReason: () => readiness.notReadyReason() ?? (dataPlane.current ? undefined : 'no routing table yet'),
+      notReadyReason: () => (this.shuttingDown ? 'shutting down' : undefined) ?? readiness.notReadyReason() ?? (dataPlane.current ? undefined : 'no routing table yet'),
       detail: () => readiness.detail(),
       metrics: this.metrics,
     });
@@ -76,6 +79,18 @@ export class Runtime {
     await this.admin.listen({ host: this.options.listenAddress, port: this.options.adminPort });
     const adminPort = (this.admin.server.address() as { port: number }).port;
     return { httpPort, httpsPort, adminPort };
+  }
+
+  /**
+   * SIGTERM: /readyz fails at once; the listeners keep serving for `delayMs` so load balancers
+   * notice, then stop accepting and give requests in flight up to `graceMs` to finish.
+   */
+  async shutdown(delayMs: number, graceMs: number): Promise<void> {
+    this.shuttingDown = true;
+    this.log.info({ delayMs, graceMs }, 'shutting down: not ready; draining after the delay');
+    await new Promise((r) => setTimeout(r, delayMs));
+    await this.dataPlane.drain(graceMs);
+    await this.admin.close();
   }
 
   async close(): Promise<void> {

@@ -40,4 +40,10 @@ export class Standalone {
     this.source.stop();
     await this.runtime.close();
   }
+
+  /** Graceful: see Runtime.shutdown. */
+  async shutdown(delayMs: number, graceMs: number): Promise<void> {
+    await this.runtime.shutdown(delayMs, graceMs);
+    this.source.stop();
+  }
 }

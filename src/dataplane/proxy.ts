@@ -28,6 +28,8 @@ const CLIENT_BODY_TIMEOUT_MS = 60_000; // nginx client_body_timeout
 export interface TableHolder {
   /** The live table; read once per request, so a swap never affects a request in flight. */
   readonly current: RoutingTable | undefined;
+  /** Shutting down: every response closes its connection. */
+  readonly draining: boolean;
 }
 
 export interface ProxyOptions {
@@ -91,6 +93,7 @@ export class Proxy {
     const requestId = requestIdOf(req.headers);
     // The same id in the access log, upstream and the response: one id to grep for.
     res.setHeader('x-request-id', requestId);
+    if (this.tables.draining) res.shouldKeepAlive = false;
     const trace = this.options.observer ? this.trace(req, res, requestId) : undefined;
     if (this.options.challenges && req.url?.startsWith(ACME_CHALLENGE_PREFIX) && this.answerChallenge(req, res)) return;
     const resolved = this.resolve(req, requestId);

@@ -15,9 +15,24 @@ import { generateSelfSigned, TLS_OPTIONS, TlsStore, type PemPair } from './tls.t
 export type EngineName = 'undici' | 'http-proxy';
 export const ENGINES: readonly EngineName[] = ['undici', 'http-proxy'];
 
+/** Protection against slow or abusive clients (nginx's equivalents in brackets). */
+export interface ClientLimits {
+  /** Request line and headers, bytes; larger: 431 (large_client_header_buffers). */
+  maxHeaderSize: number;
+  /** Time to receive the request head, ms; slower: 408 (client_header_timeout; slow-loris). */
+  headersTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this, ms (keepalive_timeout). */
+  keepAliveTimeoutMs: number;
+  /** Open client connections per listener; more are refused (worker_connections). */
+  maxConnections: number;
+}
+
+export const DEFAULT_LIMITS: ClientLimits = { maxHeaderSize: 16 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 75_000, maxConnections: 16_384 };
+
 export interface DataPlaneOptions {
   host: string;
   port: number;
+  limits?: ClientLimits;
   /** The HTTPS listener's port; undefined: no HTTPS listener. */
   httpsPort?: number | undefined;
   engine: EngineName;
@@ -29,7 +44,6 @@ export interface DataPlaneOptions {
   observer?: RequestObserver | undefined;
 }
 
-const SERVER_OPTIONS = { keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0 };
 
 /**
  * The HTTP and HTTPS listeners and the live table. `swap` replaces the table in one
@@ -47,6 +61,8 @@ export class DataPlane {
   readonly balancer = new Balancer();
   private readonly tunnels = new Set<Duplex>();
   private readonly options: DataPlaneOptions;
+  /** Set when shutting down: responses say `Connection: close`, so clients move elsewhere. */
+  draining = false;
 
   constructor(options: DataPlaneOptions) {
     this.options = options;
@@ -95,11 +111,21 @@ export class DataPlane {
       socket.once('close', () => this.tunnels.delete(socket));
       proxy.handleUpgrade(req, socket, head);
     });
-    server.on('clientError', (_err, socket: Duplex) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      // Node's own choices: 431 for oversized headers, 408 for a request head too slow to arrive.
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       else socket.destroy();
     });
     this.servers.push(server);
+  }
+
+  private serverOptions() {
+    const l = this.options.limits ?? DEFAULT_LIMITS;
+    // requestTimeout 0: a long upload is fine as long as data flows (the proxy timeouts govern that).
+    // Node checks header timeouts on an interval (30 s by default): check often enough to honour them.
+    const connectionsCheckingInterval = Math.max(250, Math.min(1000, l.headersTimeoutMs / 2));
+    return { maxHeaderSize: l.maxHeaderSize, headersTimeout: l.headersTimeoutMs, keepAliveTimeout: l.keepAliveTimeoutMs, requestTimeout: 0, connectionsCheckingInterval };
   }
 
   /** Starts the listeners; returns their ports (useful when asked for port 0). */
@@ -111,7 +137,7 @@ export class DataPlane {
       generatedCertificate = !this.current?.defaultCertificate;
       this.servedFallback = this.tls.fallbackPem;
       const https = createHttpsServer({
-        ...SERVER_OPTIONS, ...TLS_OPTIONS, SNICallback: this.tls.sniCallback, ALPNProtocols: ['http/1.1'],
+        ...this.serverOptions(), ...TLS_OPTIONS, SNICallback: this.tls.sniCallback, ALPNProtocols: ['http/1.1'],
         cert: this.servedFallback.certPem, key: this.servedFallback.keyPem,
       });
       this.https = https;
@@ -119,18 +145,36 @@ export class DataPlane {
       httpsPort = await this.bind(https, this.options.httpsPort);
       this.attach(https, this.proxy('https'));
     }
-    const http = createServer(SERVER_OPTIONS);
+    const http = createServer(this.serverOptions());
     const httpPort = await this.bind(http, this.options.port);
     this.attach(http, this.proxy('http', httpsPort));
     return { httpPort, httpsPort, generatedCertificate };
   }
 
   private async bind(server: Server, port: number): Promise<number> {
+    server.maxConnections = (this.options.limits ?? DEFAULT_LIMITS).maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, this.options.host, () => resolve());
     });
     return (server.address() as AddressInfo).port;
+  }
+
+  /**
+   * Graceful stop: stop accepting, let requests in flight finish for up to `graceMs` (idle
+   * keep-alive connections close at once; busy ones after their response, which says
+   * `Connection: close`), then close whatever is left.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    const closed = Promise.all(this.servers.map((server) => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    })));
+    const timer = setTimeout(() => this.servers.forEach((s) => s.closeAllConnections()), graceMs);
+    await closed;
+    clearTimeout(timer);
+    await this.close();
   }
 
   async close(): Promise<void> {

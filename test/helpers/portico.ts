@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Standalone } from '../../src/standalone.ts';
-import type { EngineName } from '../../src/dataplane/server.ts';
+import { DEFAULT_LIMITS, type EngineName } from '../../src/dataplane/server.ts';
 import { INGRESS_CLASS } from './manifests.ts';
 
 export interface RunningPortico {
@@ -24,7 +24,7 @@ export async function startPortico(manifests: Record<string, string>, engine: En
   for (const [file, yaml] of Object.entries(manifests)) await writeFile(join(dir, file), yaml);
   const app = new Standalone({
     manifests: dir, listenAddress: '127.0.0.1', httpPort: 0, httpsPort: 0, adminPort: 0, engine,
-    ingressClass: 'portico', controllerName: 'portico.dev/ingress-controller', hsts: true, defaultCertificate: options.defaultCertificate, metrics: true, accessLog: 'off',
+    ingressClass: 'portico', controllerName: 'portico.dev/ingress-controller', hsts: true, defaultCertificate: options.defaultCertificate, metrics: true, accessLog: 'off', limits: DEFAULT_LIMITS,
   }, pino({ level: 'silent' }));
   const { httpPort, httpsPort, adminPort } = await app.start();
   return {

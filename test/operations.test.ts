@@ -1,0 +1,169 @@
+// Safe operations, with Portico as its own process: graceful shutdown on SIGTERM, limits
+// against abusive clients, and no leak when clients abort by the thousand.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackendSet } from './helpers/backends.ts';
+import { send } from './helpers/http.ts';
+import { INGRESS_CLASS, ingress, service } from './helpers/manifests.ts';
+import { waitFor } from './helpers/portico.ts';
+import { PorticoCli } from './helpers/process.ts';
+
+const backends = new BackendSet();
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'portico-ops-'));
+  const echo = { address: '127.0.11.1', port: await backends.echo('echo', '127.0.11.1') };
+  const slow = { address: '127.0.11.2', port: await backends.http('127.0.11.2', (_req, res) => setTimeout(() => res.end('slow done'), 1500)) };
+  // 256 KiB in 16 KiB chunks, one per event-loop turn: plenty of time for a client to give up halfway.
+  const stream = { address: '127.0.11.3', port: await backends.http('127.0.11.3', (_req, res) => {
+    let left = 16;
+    const next = (): void => {
+      if (res.destroyed) return;
+      if (left-- === 0) return void res.end();
+      res.write(Buffer.alloc(16 * 1024, 97));
+      setImmediate(next);
+    };
+    next();
+  }) };
+  await writeFile(join(dir, 'all.yaml'), [INGRESS_CLASS, service('echo', [echo]), service('slow', [slow]), service('stream', [stream]),
+    ingress({ name: 'echo', host: 'echo.test', service: 'echo' }), ingress({ name: 'slow', host: 'slow.test', service: 'slow' }),
+    ingress({ name: 'stream', host: 'stream.test', service: 'stream' })].join('---\n'));
+});
+
+afterAll(async () => {
+  await backends.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const metric = async (adminPort: number, name: string): Promise<number> => {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + '{') || l.startsWith(name + ' '));
+  return Number(line?.slice(line.lastIndexOf(' ') + 1));
+};
+
+describe('graceful shutdown on SIGTERM', () => {
+  it('fails /readyz at once, keeps serving through the delay, finishes requests in flight, never resets a connection, exits 0', async () => {
+    const portico = new PorticoCli();
+    await portico.start(dir, '--access-log', 'off', '--shutdown-delay', '1', '--shutdown-grace', '5');
+    const outcomes: string[] = [];
+    let stop = false;
+    let sigtermAt = 0;
+    const okAfterSigterm: number[] = [];
+    const stream = (async () => {
+      while (!stop) {
+        try {
+          const r = await send(portico.httpPort, 'echo.test', '/');
+          outcomes.push(String(r.status));
+          if (sigtermAt && r.status === 200) okAfterSigterm.push(Date.now() - sigtermAt);
+        } catch (err) {
+          outcomes.push((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+          if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') break; // the listener is closed: done
+        }
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const inFlight = send(portico.httpPort, 'slow.test', '/');
+    await new Promise((r) => setTimeout(r, 100));
+    sigtermAt = Date.now();
+    const exited = portico.stop('SIGTERM');
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${portico.adminPort}/readyz`)).status === 503, '/readyz to fail');
+    const slow = await inFlight;
+    expect(slow.status).toBe(200);
+    expect(slow.body).toBe('slow done');
+    expect(await exited).toBe(0);
+    stop = true;
+    await stream;
+    // Every request before the listener closed got its answer; the only error is the refusal after it.
+    const failures = outcomes.filter((o) => o !== '200');
+    expect(failures.filter((f) => f !== 'ECONNREFUSED')).toEqual([]);
+    expect(okAfterSigterm.some((ms) => ms > 500)).toBe(true); // still serving during the delay
+  }, 20_000);
+});
+
+describe('limits against abusive clients', () => {
+  const portico = new PorticoCli();
+  beforeAll(() => portico.start(dir, '--access-log', 'off', '--max-header-size', '4096', '--client-header-timeout', '1', '--max-connections', '20'));
+  afterAll(() => portico.stop());
+
+  const raw = (write: string): Promise<{ data: string; socket: Socket }> => new Promise((resolve) => {
+    const socket = connect(portico.httpPort, '127.0.0.1');
+    let data = '';
+    socket.on('data', (d: Buffer) => (data += d));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve({ data, socket }));
+    socket.write(write);
+  });
+
+  it('answers 431 to request headers larger than --max-header-size', async () => {
+    const r = await send(portico.httpPort, 'echo.test', '/', { headers: { 'x-big': 'a'.repeat(8000) } });
+    expect(r.status).toBe(431);
+  });
+
+  it('answers 408 and closes a connection whose headers do not arrive within --client-header-timeout (slow-loris)', async () => {
+    const started = Date.now();
+    const { data } = await raw('GET / HTTP/1.1\r\nHost: echo.test\r\nX-Slow: ');
+    expect(data).toMatch(/^HTTP\/1.1 408/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  it('refuses connections beyond --max-connections and serves again once they close', async () => {
+    const held: Socket[] = [];
+    for (let i = 0; i < 20; i++) {
+      const s = connect(portico.httpPort, '127.0.0.1');
+      await new Promise((r) => s.once('connect', r));
+      held.push(s);
+    }
+    await waitFor(async () => (await metric(portico.adminPort, 'portico_client_connections_active')) === 20, '20 open connections');
+    const extra = connect(portico.httpPort, '127.0.0.1');
+    const closed = await new Promise<boolean>((resolve) => {
+      extra.on('error', () => {});
+      extra.once('close', () => resolve(true));
+      extra.write('GET / HTTP/1.1\r\nHost: echo.test\r\n\r\n');
+    });
+    expect(closed).toBe(true);
+    held.forEach((s) => s.destroy());
+    await waitFor(async () => (await metric(portico.adminPort, 'portico_client_connections_active')) === 0, 'connections to close');
+    expect((await send(portico.httpPort, 'echo.test', '/')).status).toBe(200);
+  });
+});
+
+describe('clients that abort', () => {
+  it('leaves no sockets, descriptors or heap behind after 10,000 aborted responses', async () => {
+    const portico = new PorticoCli();
+    await portico.start(dir, '--access-log', 'off');
+    try {
+      for (let i = 0; i < 50; i++) expect((await send(portico.httpPort, 'stream.test', '/')).status).toBe(200);
+      await waitFor(async () => (await metric(portico.adminPort, 'portico_client_connections_active')) === 0, 'warm-up connections to close');
+      const baseFds = await metric(portico.adminPort, 'process_open_fds');
+      const baseHeap = await metric(portico.adminPort, 'nodejs_heap_size_used_bytes');
+      let aborted = 0;
+      const abortOne = (): Promise<void> => new Promise((resolve) => {
+        const socket = connect(portico.httpPort, '127.0.0.1');
+        socket.on('error', () => resolve());
+        socket.once('data', () => {
+          aborted++;
+          socket.destroy(); // mid-response: the pod is still sending
+          resolve();
+        });
+        socket.write('GET / HTTP/1.1\r\nHost: stream.test\r\n\r\n');
+      });
+      const workers = Array.from({ length: 50 }, async () => {
+        for (let i = 0; i < 200; i++) await abortOne();
+      });
+      await Promise.all(workers);
+      expect(aborted).toBe(10_000);
+      await waitFor(async () => (await metric(portico.adminPort, 'portico_client_connections_active')) === 0, 'client connections to close');
+      // Upstream connections of aborted responses are closed too, not parked in a pool.
+      await waitFor(async () => (await metric(portico.adminPort, 'process_open_fds')) <= baseFds + 5, 'descriptors back to baseline');
+      expect((await send(portico.httpPort, 'echo.test', '/')).status).toBe(200);
+      const heap = await metric(portico.adminPort, 'nodejs_heap_size_used_bytes');
+      expect(heap).toBeLessThan(baseHeap + 32 * 1024 * 1024);
+    } finally {
+      await portico.stop();
+    }
+  }, 60_000);
+});
