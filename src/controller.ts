@@ -59,6 +59,7 @@ export class Controller {
       },
     }, challenges);
     this.source = new KubernetesSource(kc, { watchNamespace: options.watchNamespace, debounceMs: 10 }, (snapshot) => this.apply(snapshot), log);
+    if (this.runtime.metrics) this.runtime.metrics.informerStates = () => this.source.kinds();
     this.status = new IngressStatusWriter(kc.makeApiClient(NetworkingV1Api), () => this.publishAddress, log);
     this.events = new EventRecorder(this.core, log);
     const coordination = kc.makeApiClient(CoordinationV1Api);

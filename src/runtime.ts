@@ -66,6 +66,7 @@ export class Runtime {
       notReadyReason: () => (this.shuttingDown ? 'shutting down' : undefined) ?? readiness.notReadyReason() ?? (dataPlane.current ? undefined : 'no routing table yet'),
       detail: () => readiness.detail(),
       metrics: this.metrics,
+      endpointHealth: (endpoint) => dataPlane.balancer.health.stats(endpoint),
     });
   }
 

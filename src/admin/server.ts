@@ -4,6 +4,8 @@ import { formatObject } from '../build/diagnostics.ts';
 import { describeTable } from '../table/describe.ts';
 import type { RoutingTable } from '../table/types.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { EndpointStats } from '../dataplane/endpoint-health.ts';
+import { DASHBOARD_HTML, dashboardData } from './dashboard.ts';
 
 /** What the admin server reads; the app owns it. */
 export interface AdminState {
@@ -14,6 +16,8 @@ export interface AdminState {
   /** Said alongside a ready answer: something degraded that does not stop traffic. */
   detail(): string | undefined;
   readonly metrics?: Metrics | undefined;
+  /** Live endpoint health (passive checks), for the dashboard. */
+  readonly endpointHealth?: ((endpoint: string) => EndpointStats) | undefined;
 }
 
 /** The admin server on port 10254 (ingress-nginx's, so probes and dashboards carry over). */
@@ -21,6 +25,11 @@ export function createAdminServer(state: AdminState): FastifyInstance {
   const app = Fastify({ logger: false });
 
   app.get('/healthz', async () => 'ok');
+
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'").send(DASHBOARD_HTML));
+
+  const noHealth = (): EndpointStats => ({ ejected: false, ejectedForMs: 0, requests: 0, errorRate: 0 });
+  app.get('/debug/dashboard', async () => dashboardData(state.current, state.diagnostics, state.endpointHealth ?? noHealth));
 
   app.get('/readyz', async (_req, reply) => {
     const reason = state.notReadyReason();

@@ -42,13 +42,14 @@ export class BackendResolver {
     const warn = (code: Diagnostic['code'], message: string): void => {
       diagnostics.push({ severity: 'Warning', code, object: from, field, message });
     };
-    const backend = (endpoints: Endpoint[], service?: V1Service): Backend => {
+    const backend = (endpoints: Endpoint[], service?: V1Service, unready: Endpoint[] = []): Backend => {
       const b: Backend = {
         id,
         namespace,
         service: ref.name,
         port: portLabel,
         endpoints,
+        unready,
         affinityTimeoutMs: service?.spec?.sessionAffinity === 'ClientIP'
           ? (service.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS) * 1000
           : undefined,
@@ -76,32 +77,34 @@ export class BackendResolver {
       if (ip && ip !== 'None') return backend([{ address: ip, port: servicePort.port, target: `service ${ref.name}` }], service);
       warn('InvalidBackend', `service-upstream needs a cluster IP, but Service ${namespace}/${ref.name} has none; using its endpoints`);
     }
-    return backend(this.readyEndpoints(namespace, ref.name, servicePort), service);
+    const { ready, unready } = this.endpointsOf(namespace, ref.name, servicePort);
+    return backend(ready, service, unready);
   }
 
   /** All slices of the Service merged; the slice port named like the Service port gives the pod port. */
-  private readyEndpoints(namespace: string, service: string, servicePort: V1ServicePort): Endpoint[] {
+  private endpointsOf(namespace: string, service: string, servicePort: V1ServicePort): { ready: Endpoint[]; unready: Endpoint[] } {
     const wantedName = servicePort.name ?? '';
     const seen = new Set<string>();
     const endpoints: Endpoint[] = [];
+    const unready: Endpoint[] = [];
     for (const slice of this.slicesByService.get(objectKey(namespace, service)) ?? []) {
       if (slice.addressType === 'FQDN') continue;
       const port = slice.ports?.find((p) => (p.name ?? '') === wantedName)?.port;
       if (port === undefined) continue;
       for (const ep of slice.endpoints ?? []) {
         // ready unset counts as ready; a terminating endpoint gets no new requests.
-        if (ep.conditions?.ready === false || ep.conditions?.terminating === true) continue;
+        const ready = ep.conditions?.ready !== false && ep.conditions?.terminating !== true;
         for (const address of ep.addresses ?? []) {
           const key = `${address}:${port}`;
           if (seen.has(key)) continue;
           seen.add(key);
-          endpoints.push({ address, port, target: ep.targetRef?.name });
+          (ready ? endpoints : unready).push({ address, port, target: ep.targetRef?.name });
         }
       }
     }
     // Stable order, so round robin and /debug do not reshuffle when slices are re-listed.
-    endpoints.sort((a, b) => (a.address === b.address ? a.port - b.port : a.address < b.address ? -1 : 1));
-    return endpoints;
+    const byAddress = (a: Endpoint, b: Endpoint): number => (a.address === b.address ? a.port - b.port : a.address < b.address ? -1 : 1);
+    return { ready: endpoints.sort(byAddress), unready: unready.sort(byAddress) };
   }
 }
 

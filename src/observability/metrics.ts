@@ -83,7 +83,10 @@ export class Metrics implements RequestObserver {
     this.activeConnections = new Gauge({ name: `${p}client_connections_active`, help: 'Open client connections', registers, collect: () => this.activeConnections.set(this.connections) });
     this.diagnostics = new Gauge({ name: `${p}diagnostics`, help: 'Current build diagnostics, by code', labelNames: ['code'], registers });
     this.certificateExpiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'When the certificate served for a TLS host expires', labelNames: ['host', 'secret'], registers });
-    this.informerSynced = new Gauge({ name: `${p}informer_synced`, help: '1 when the list+watch of a kind is established', labelNames: ['kind'], registers });
+    this.informerSynced = new Gauge({ name: `${p}informer_synced`, help: '1 when the list+watch of a kind is established, 0 while it fails', labelNames: ['kind'], registers,
+      collect: () => {
+        for (const [kind, ok] of this.informerStates?.() ?? []) this.informerSynced.set({ kind }, ok ? 1 : 0);
+      } });
   }
 
   requestDone(r: RequestRecord): void {
@@ -164,9 +167,8 @@ export class Metrics implements RequestObserver {
     for (const [host, cert] of table.tlsHosts) if (cert) this.certificateExpiry.set({ host, secret: cert.secret }, Date.parse(cert.notAfter) / 1000);
   }
 
-  informerState(kind: string, synced: boolean): void {
-    this.informerSynced.set({ kind }, synced ? 1 : 0);
-  }
+  /** Controller mode: where the informers' state comes from, read at scrape time. */
+  informerStates: (() => Iterable<[string, boolean]>) | undefined;
 
   text(): Promise<string> {
     return this.registry.metrics();

@@ -91,6 +91,11 @@ export class KubernetesSource {
     };
   }
 
+  /** Each kind: listed and watching (true) or failing (false). */
+  kinds(): [string, boolean][] {
+    return this.watched.map((w) => [w.name, w.synced && !this.failing.has(w.name)]);
+  }
+
   /** Resolves once every kind has been listed and the first snapshot was delivered. */
   async start(): Promise<void> {
     const synced = new Promise<void>((resolve) => (this.resolveSynced = resolve));

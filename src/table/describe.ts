@@ -53,5 +53,6 @@ function describeBackend(b: Backend) {
     id: b.id,
     sessionAffinity: b.affinityTimeoutMs === undefined ? 'None' : { clientIP: { timeoutSeconds: b.affinityTimeoutMs / 1000 } },
     endpoints: b.endpoints.map((e) => ({ address: e.address, port: e.port, target: e.target ?? null })),
+    unready: b.unready.map((e) => ({ address: e.address, port: e.port, target: e.target ?? null })),
   };
 }

@@ -120,6 +120,8 @@ export interface Backend {
   readonly service: string;
   readonly port: string;
   readonly endpoints: readonly Endpoint[];
+  /** Endpoints listed but not ready or terminating: never routed to, shown in /debug and the dashboard. */
+  readonly unready: readonly Endpoint[];
   /** Service `sessionAffinity: ClientIP`: pin a client address for this long. */
   readonly affinityTimeoutMs: number | undefined;
 }

@@ -3,7 +3,7 @@ import { Balancer } from '../../src/dataplane/balancer.ts';
 import type { Backend } from '../../src/table/types.ts';
 
 const backend = (affinityTimeoutMs?: number): Backend => ({
-  id: 'ns/svc:80', namespace: 'ns', service: 'svc', port: '80', affinityTimeoutMs,
+  id: 'ns/svc:80', namespace: 'ns', service: 'svc', port: '80', affinityTimeoutMs, unready: [],
   endpoints: [{ address: '10.0.0.1', port: 80, target: undefined }, { address: '10.0.0.2', port: 80, target: undefined }, { address: '10.0.0.3', port: 80, target: undefined }],
 });
 
