@@ -276,11 +276,11 @@ spec:
   return docs.join('\n---\n') + '\n';
 }
 
-async function startPortico(ingresses: number): Promise<ChildProcess> {
+async function startPortico(ingresses: number, ...flags: string[]): Promise<ChildProcess> {
   const m = join(dir, `manifests-${ingresses}`);
   await mkdir(m);
   await writeFile(join(m, 'all.yaml'), manifests(ingresses));
-  const child = start(process.execPath, ['src/cli.ts', 'serve', '--manifests', m, '--listen-address', '127.0.0.1', '--http-port', String(PORTICO_PORT), '--https-port', String(PORTICO_TLS_PORT), '--admin-port', String(PORTICO_ADMIN)], { ...process.env, PORTICO_LOG_LEVEL: 'warn' });
+  const child = start(process.execPath, ['src/cli.ts', 'serve', '--manifests', m, '--listen-address', '127.0.0.1', '--http-port', String(PORTICO_PORT), '--https-port', String(PORTICO_TLS_PORT), '--admin-port', String(PORTICO_ADMIN), ...flags], { ...process.env, PORTICO_LOG_LEVEL: 'warn' });
   await waitForPort(PORTICO_PORT);
   return child;
 }
@@ -312,6 +312,12 @@ const oneIngress = rows[0]!.portico;
 portico.kill();
 await new Promise((r) => portico.once('exit', r));
 
+// The cost of observability: the same 1 KiB case with metrics and the access log off.
+portico = await startPortico(1, '--metrics', 'false', '--access-log', 'off');
+const bare = await measure([portico.pid!], PORTICO_PORT, '/1k');
+portico.kill();
+await new Promise((r) => portico.once('exit', r));
+
 // 10,000 Ingresses: build time in-process, then throughput to one of them.
 const text = manifests(10_000);
 const parsed = parseManifest(text, 'all.yaml');
@@ -340,6 +346,8 @@ for (const r of rows) {
 }
 console.log(`\nBare undici proxy (no routing, no policy), 1 KiB GET: ${f(floor.rps, 0)} req/s, ${f(floor.cpuUsPerReq)} µs/req ` +
   `(${f(floor.cpuUsPerReq / rows[0]!.nginx.cpuUsPerReq, 2)}× nginx); Portico adds ${f(rows[0]!.portico.cpuUsPerReq - floor.cpuUsPerReq)} µs/req over it.`);
+console.log(`\nMetrics + JSON access log (the defaults), 1 KiB GET: ${f(oneIngress.cpuUsPerReq)} µs/req with, ${f(bare.cpuUsPerReq)} µs/req without ` +
+  `(${f(oneIngress.cpuUsPerReq / bare.cpuUsPerReq, 2)}×; ${f(bare.rps, 0)} req/s without).`);
 console.log(`\n10,000 Ingresses (${built.table.exactHosts.size} hosts, ${parsed.objects.length} objects): build ${f(buildMs, 0)} ms; ` +
   `1 KiB GET ${f(big.rps, 0)} req/s vs ${f(oneIngress.rps, 0)} with one Ingress (${f((1 - big.rps / oneIngress.rps) * 100)}% lower), ` +
   `CPU ${f(big.cpuUsPerReq)} vs ${f(oneIngress.cpuUsPerReq)} µs/req, RSS ${f(big.rssMiB)} MiB, errors ${big.errors}`);
