@@ -278,7 +278,7 @@ spec:
 
 async function startPortico(ingresses: number, ...flags: string[]): Promise<ChildProcess> {
   const m = join(dir, `manifests-${ingresses}`);
-  await mkdir(m);
+  await mkdir(m, { recursive: true });
   await writeFile(join(m, 'all.yaml'), manifests(ingresses));
   const child = start(process.execPath, ['src/cli.ts', 'serve', '--manifests', m, '--listen-address', '127.0.0.1', '--http-port', String(PORTICO_PORT), '--https-port', String(PORTICO_TLS_PORT), '--admin-port', String(PORTICO_ADMIN), ...flags], { ...process.env, PORTICO_LOG_LEVEL: 'warn' });
   await waitForPort(PORTICO_PORT);

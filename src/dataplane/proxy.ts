@@ -1,15 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { escapePath, normaliseRequestPath } from '../build/paths.ts';
 import { hostKey, hostRoutes, matchPath, type RouteMatch } from '../table/match.ts';
 import type { Endpoint, Route, RoutingTable } from '../table/types.ts';
-import { Balancer } from './balancer.ts';
+import type { Balancer } from './balancer.ts';
 import type { Attempt, FailureKind, ForwardEngine } from './engines/types.ts';
-import { requestIdOf, upstreamHeaders } from './headers.ts';
+import { requestIdOf, upstreamHeaders, type ForwardedFacts } from './headers.ts';
 import { readSmallBody, RequestBody } from './request-body.ts';
 import { sendRedirect, sendStatus } from './responses.ts';
 import type { RequestObserver, UpstreamRecord } from '../observability/request-record.ts';
-import { performance } from 'node:perf_hooks';
 
 /** Methods nginx never retries once the request was sent (unless `non_idempotent`). */
 const NON_IDEMPOTENT = new Set(['POST', 'PATCH', 'LOCK']);
@@ -218,15 +218,7 @@ export class Proxy {
       body = new RequestBody(o.bodyLimit, o.sendTimeoutMs);
       req.pipe(body);
     }
-    const headers = upstreamHeaders(req.rawHeaders, {
-      clientAddress,
-      host: req.headers.host ?? '',
-      upstreamHost: o.upstreamVhost ?? req.headers.host ?? '',
-      port: req.socket.localPort ?? 0,
-      proto: this.options.proto,
-      requestId: r.requestId,
-      forwardedPrefix: r.rewritten ? o.forwardedPrefix : undefined,
-    });
+    const headers = upstreamHeaders(req.rawHeaders, this.forwardedFacts(req, r));
     const policy = o.nextUpstream;
     const maxTries = Math.max(1, Math.min(policy.tries === 0 ? Infinity : policy.tries, backend.endpoints.length));
     const tried = new Set<Endpoint>();
@@ -301,18 +293,23 @@ export class Proxy {
       tls: o.backendProtocol === 'HTTPS',
       path: resolved.upstreamPath,
       connectTimeoutMs: o.connectTimeoutMs,
-      headers: upstreamHeaders(req.rawHeaders, {
-        clientAddress: req.socket.remoteAddress ?? '',
-        host: req.headers.host ?? '',
-        upstreamHost: o.upstreamVhost ?? req.headers.host ?? '',
-        port: req.socket.localPort ?? 0,
-        proto: this.options.proto,
-        requestId,
-        forwardedPrefix: resolved.rewritten ? o.forwardedPrefix : undefined,
-        upgrade: req.headers.upgrade ?? 'websocket',
-      }),
+      headers: upstreamHeaders(req.rawHeaders, { ...this.forwardedFacts(req, resolved), upgrade: req.headers.upgrade ?? 'websocket' }),
     });
   };
+
+  /** What the pod is told about the client and the route (X-Forwarded-*, Host, the request id). */
+  private forwardedFacts(req: IncomingMessage, r: Resolved): ForwardedFacts {
+    const o = r.match.route.options;
+    return {
+      clientAddress: req.socket.remoteAddress ?? '',
+      host: req.headers.host ?? '',
+      upstreamHost: o.upstreamVhost ?? req.headers.host ?? '',
+      port: req.socket.localPort ?? 0,
+      proto: this.options.proto,
+      requestId: r.requestId,
+      forwardedPrefix: r.rewritten ? o.forwardedPrefix : undefined,
+    };
+  }
 }
 
 /** The host has a TLS section in one of our Ingresses (exact, or a one-label wildcard). */

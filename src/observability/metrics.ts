@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Diagnostic } from '../build/diagnostics.ts';
 import type { Route, RoutingTable } from '../table/types.ts';
 import type { RequestObserver, RequestRecord } from './request-record.ts';
+import { LabelledCounter, LabelledHistogram, type CounterSeries, type HistogramSeries } from './series.ts';
 
 // ingress-nginx's buckets (internal/ingress/metric/collectors/socket.go): Prometheus' default
 // time buckets, and linear size buckets 10…100.
@@ -12,13 +13,13 @@ const REQUEST_LABELS = ['status', 'method', 'host', 'path', 'namespace', 'ingres
 export const UNMATCHED = '_';
 
 interface Children {
-  requests: ReturnType<Counter['labels']>;
-  duration: ReturnType<Histogram['labels']>;
-  response: ReturnType<Histogram['labels']>;
-  connect: ReturnType<Histogram['labels']>;
-  header: ReturnType<Histogram['labels']>;
-  requestSize: ReturnType<Histogram['labels']>;
-  responseSize: ReturnType<Histogram['labels']>;
+  requests: CounterSeries;
+  duration: HistogramSeries;
+  response: HistogramSeries;
+  connect: HistogramSeries;
+  header: HistogramSeries;
+  requestSize: HistogramSeries;
+  responseSize: HistogramSeries;
 }
 
 export interface MetricsIdentity {
@@ -34,13 +35,13 @@ export interface MetricsIdentity {
  */
 export class Metrics implements RequestObserver {
   readonly registry = new Registry();
-  private readonly requests: Counter;
-  private readonly duration: Histogram;
-  private readonly response: Histogram;
-  private readonly connect: Histogram;
-  private readonly header: Histogram;
-  private readonly requestSize: Histogram;
-  private readonly responseSize: Histogram;
+  private readonly requests: LabelledCounter;
+  private readonly duration: LabelledHistogram;
+  private readonly response: LabelledHistogram;
+  private readonly connect: LabelledHistogram;
+  private readonly header: LabelledHistogram;
+  private readonly requestSize: LabelledHistogram;
+  private readonly responseSize: LabelledHistogram;
   private readonly children = new WeakMap<Route, Map<string, Children>>();
   private readonly unmatched = new Map<string, Children>();
   private readonly builds: Counter;
@@ -63,13 +64,16 @@ export class Metrics implements RequestObserver {
     collectDefaultMetrics({ register: this.registry });
     const n = 'nginx_ingress_controller_';
     const labelNames = [...REQUEST_LABELS];
-    this.requests = new Counter({ name: `${n}requests`, help: 'The total number of client requests', labelNames, registers });
-    this.duration = new Histogram({ name: `${n}request_duration_seconds`, help: 'The request processing time in seconds', labelNames, buckets: TIME_BUCKETS, registers });
-    this.response = new Histogram({ name: `${n}response_duration_seconds`, help: 'The time spent on receiving the response from the upstream server in seconds', labelNames, buckets: TIME_BUCKETS, registers });
-    this.connect = new Histogram({ name: `${n}connect_duration_seconds`, help: 'The time spent on establishing a connection with the upstream server', labelNames, buckets: TIME_BUCKETS, registers });
-    this.header = new Histogram({ name: `${n}header_duration_seconds`, help: 'The time spent on receiving the first header from the upstream server', labelNames, buckets: TIME_BUCKETS, registers });
-    this.requestSize = new Histogram({ name: `${n}request_size`, help: 'The request length (including request line, header, and request body)', labelNames, buckets: SIZE_BUCKETS, registers });
-    this.responseSize = new Histogram({ name: `${n}response_size`, help: 'The response length (including request line, header, and request body)', labelNames, buckets: SIZE_BUCKETS, registers });
+    this.requests = new LabelledCounter(`${n}requests`, 'The total number of client requests', labelNames);
+    this.duration = new LabelledHistogram(`${n}request_duration_seconds`, 'The request processing time in seconds', labelNames, TIME_BUCKETS);
+    this.response = new LabelledHistogram(`${n}response_duration_seconds`, 'The time spent on receiving the response from the upstream server in seconds', labelNames, TIME_BUCKETS);
+    this.connect = new LabelledHistogram(`${n}connect_duration_seconds`, 'The time spent on establishing a connection with the upstream server', labelNames, TIME_BUCKETS);
+    this.header = new LabelledHistogram(`${n}header_duration_seconds`, 'The time spent on receiving the first header from the upstream server', labelNames, TIME_BUCKETS);
+    this.requestSize = new LabelledHistogram(`${n}request_size`, 'The request length (including request line, header, and request body)', labelNames, SIZE_BUCKETS);
+    this.responseSize = new LabelledHistogram(`${n}response_size`, 'The response length (including request line, header, and request body)', labelNames, SIZE_BUCKETS);
+    for (const m of [this.requests, this.duration, this.response, this.connect, this.header, this.requestSize, this.responseSize]) {
+      this.registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
+    }
 
     const p = 'portico_';
     this.builds = new Counter({ name: `${p}table_builds_total`, help: 'Routing table builds', registers });
@@ -138,9 +142,9 @@ export class Metrics implements RequestObserver {
         ? [String(r.status), method, route.host, route.path, route.backend.namespace, route.ingress.slice(route.ingress.indexOf('/') + 1), route.backend.service, '']
         : [String(r.status), method, UNMATCHED, UNMATCHED, '', '', '', ''];
       c = {
-        requests: this.requests.labels(...labels), duration: this.duration.labels(...labels), response: this.response.labels(...labels),
-        connect: this.connect.labels(...labels), header: this.header.labels(...labels),
-        requestSize: this.requestSize.labels(...labels), responseSize: this.responseSize.labels(...labels),
+        requests: this.requests.child(labels), duration: this.duration.child(labels), response: this.response.child(labels),
+        connect: this.connect.child(labels), header: this.header.child(labels),
+        requestSize: this.requestSize.child(labels), responseSize: this.responseSize.child(labels),
       };
       byKey.set(key, c);
     }
