@@ -26,13 +26,3 @@ export const SNAPSHOT_KINDS: readonly SnapshotKind[] = ['IngressClass', 'Ingress
 export function objectKey(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;
 }
-
-export function emptySnapshot(): ObjectSnapshot {
-  return {
-    ingressClasses: new Map(),
-    ingresses: new Map(),
-    services: new Map(),
-    endpointSlices: new Map(),
-    secrets: new Map(),
-  };
-}
