@@ -226,43 +226,32 @@ await writeFile(join(dir, 'proxy.conf'), nginxConf('proxy', `
 const nginxMaster = start('nginx', ['-c', join(dir, 'proxy.conf'), '-g', 'daemon off;']);
 
 // --- Portico, standalone, on the same route ------------------------------------------------
-function manifests(ingresses: number): string {
-  const docs = [`apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: {name: portico}
-spec: {controller: portico.dev/ingress-controller}
----
-apiVersion: v1
+/** A selector-less Service with one EndpointSlice on 127.0.0.1:port (no endpoints controller here). */
+function serviceOn(name: string, port: number): string {
+  return `apiVersion: v1
 kind: Service
-metadata: {name: backend}
+metadata: {name: ${name}}
 spec: {ports: [{port: 80}]}
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
-metadata: {name: backend-1, labels: {kubernetes.io/service-name: backend}}
+metadata: {name: ${name}-1, labels: {kubernetes.io/service-name: ${name}}}
 addressType: IPv4
-ports: [{port: ${BACKEND_PORT}}]
-endpoints: [{addresses: ["127.0.0.1"]}]
----
-apiVersion: v1
+ports: [{port: ${port}}]
+endpoints: [{addresses: ["127.0.0.1"]}]`;
+}
+
+function manifests(ingresses: number): string {
+  const docs = [`apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: portico}
+spec: {controller: portico.dev/ingress-controller}`, serviceOn('backend', BACKEND_PORT), serviceOn('sink', SINK_PORT), `apiVersion: v1
 kind: Secret
 type: kubernetes.io/tls
 metadata: {name: bench-tls}
 stringData:
   tls.crt: ${JSON.stringify(certificate.certPem)}
-  tls.key: ${JSON.stringify(certificate.keyPem)}
----
-apiVersion: v1
-kind: Service
-metadata: {name: sink}
-spec: {ports: [{port: 80}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: sink-1, labels: {kubernetes.io/service-name: sink}}
-addressType: IPv4
-ports: [{port: ${SINK_PORT}}]
-endpoints: [{addresses: ["127.0.0.1"]}]`];
+  tls.key: ${JSON.stringify(certificate.keyPem)}`];
   for (let i = 0; i < ingresses; i++) {
     const host = i === 0 ? HOST : `app-${i}.example.com`;
     docs.push(`apiVersion: networking.k8s.io/v1
