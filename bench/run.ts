@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { buildRoutingTable } from '../src/build/index.ts';
+import { buildRoutingTable } from '../src/routing/index.ts';
 import { parseManifest, snapshotOf } from '../src/sources/manifests.ts';
 import { generateSelfSigned } from '../src/dataplane/tls.ts';
 

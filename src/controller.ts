@@ -4,7 +4,7 @@ import { CHALLENGE_CONFIGMAP, ChallengeStore } from './acme/challenges.ts';
 import { ACME_GROUP, ACME_PLURAL, ACME_VERSION, type ACMEIssuerObject } from './acme/issuers.ts';
 import { AcmeManager } from './acme/manager.ts';
 import { SideWatch } from './sources/side-watch.ts';
-import { IngressClassFilter } from './build/ingress-class.ts';
+import { IngressClassFilter } from './routing/ingress-class.ts';
 import { EventRecorder } from './cluster/events.ts';
 import { IngressStatusWriter } from './cluster/ingress-status.ts';
 import { LeaderElector } from './cluster/leader-election.ts';

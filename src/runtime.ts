@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/server.ts';
-import type { ClassSelection } from './build/ingress-class.ts';
+import type { ClassSelection } from './routing/ingress-class.ts';
 import { DataPlane, type ClientLimits, type EngineName } from './dataplane/server.ts';
 import type { ChallengeAnswers } from './dataplane/proxy.ts';
 import { AccessLog, type AccessLogFormat } from './observability/access-log.ts';

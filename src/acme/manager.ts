@@ -3,7 +3,7 @@ import { Agent, get as httpsGet } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import * as acme from 'acme-client';
 import { ApiException, type CoordinationV1Api, type CoreV1Api, type CustomObjectsApi, type V1Ingress, type V1Secret } from '@kubernetes/client-node';
-import { readTlsSecret } from '../build/tls.ts';
+import { readTlsSecret } from '../routing/tls.ts';
 import type { EventRecorder } from '../cluster/events.ts';
 import { tryLock } from '../cluster/lease-lock.ts';
 import type { Logger } from '../log.ts';

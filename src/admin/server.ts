@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Diagnostic } from '../build/diagnostics.ts';
-import { formatObject } from '../build/diagnostics.ts';
+import type { Diagnostic } from '../routing/diagnostics.ts';
+import { formatObject } from '../routing/diagnostics.ts';
 import { describeTable } from '../table/describe.ts';
 import type { RoutingTable } from '../table/types.ts';
 import type { Metrics } from '../observability/metrics.ts';

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { buildRoutingTable } from '../../src/build/index.ts';
+import { buildRoutingTable } from '../../src/routing/index.ts';
 import { parseManifest, snapshotOf } from '../../src/sources/manifests.ts';
 import type { BuildResult } from '../../src/table/types.ts';
 import { hostKey, matchRoute } from '../../src/table/match.ts';
-import { normaliseRequestPath } from '../../src/build/paths.ts';
+import { normaliseRequestPath } from '../../src/routing/paths.ts';
 
-const FIXTURES = fileURLToPath(new URL('../fixtures/build/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../fixtures/routing/', import.meta.url));
 
 export const CLASS = { controllerName: 'portico.dev/ingress-controller', ingressClass: 'portico' };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ROUTE_OPTIONS, parseBodySize, parseIngressAnnotations } from '../../src/build/annotations.ts';
+import { DEFAULT_ROUTE_OPTIONS, parseBodySize, parseIngressAnnotations } from '../../src/routing/annotations.ts';
 
 const ref = { kind: 'Ingress', namespace: 'default', name: 'app' };
 const parse = (a: Record<string, string>) => parseIngressAnnotations(a, ref);
