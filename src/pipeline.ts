@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { buildRoutingTable } from './routing/index.ts';
 import type { BuildOptions } from './routing/index.ts';
-import { formatDiagnostic, type Diagnostic } from './routing/diagnostics.ts';
+import { formatDiagnostic, type Diagnostic } from './diagnostics.ts';
 import type { Logger } from './log.ts';
 import type { ObjectSnapshot } from './snapshot.ts';
 import type { RoutingTable } from './table/types.ts';

@@ -1,5 +1,5 @@
-import type { Diagnostic } from '../routing/diagnostics.ts';
-import { formatObject } from '../routing/diagnostics.ts';
+import type { Diagnostic } from '../diagnostics.ts';
+import { formatObject } from '../diagnostics.ts';
 import type { EndpointStats } from '../dataplane/endpoint-health.ts';
 import type { Backend, Endpoint, HostRoutes, RoutingTable } from '../table/types.ts';
 

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Diagnostic } from '../routing/diagnostics.ts';
-import { formatObject } from '../routing/diagnostics.ts';
+import type { Diagnostic } from '../diagnostics.ts';
+import { formatObject } from '../diagnostics.ts';
 import { describeTable } from '../table/describe.ts';
 import type { RoutingTable } from '../table/types.ts';
 import type { Metrics } from '../observability/metrics.ts';

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { CoreV1Api } from '@kubernetes/client-node';
-import { formatDiagnostic, type Diagnostic } from '../routing/diagnostics.ts';
+import { formatDiagnostic, type Diagnostic } from '../diagnostics.ts';
 import type { Logger } from '../log.ts';
 import type { ObjectSnapshot } from '../snapshot.ts';
 import { objectKey } from '../snapshot.ts';

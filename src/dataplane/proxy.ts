@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { escapePath, normaliseRequestPath } from '../routing/paths.ts';
+import { escapePath, normaliseRequestPath } from '../table/paths.ts';
 import { hostKey, hostRoutes, matchPath, type RouteMatch } from '../table/match.ts';
 import type { Endpoint, Route, RoutingTable } from '../table/types.ts';
 import type { Balancer } from './balancer.ts';

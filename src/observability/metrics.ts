@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Diagnostic } from '../routing/diagnostics.ts';
+import type { Diagnostic } from '../diagnostics.ts';
 import type { Route, RoutingTable } from '../table/types.ts';
 import type { RequestObserver, RequestRecord } from './request-record.ts';
 import { LabelledCounter, LabelledHistogram, type CounterSeries, type HistogramSeries } from './series.ts';

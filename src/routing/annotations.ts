@@ -1,4 +1,4 @@
-import type { Diagnostic, ObjectRef } from './diagnostics.ts';
+import type { Diagnostic, ObjectRef } from '../diagnostics.ts';
 import type { NextUpstreamPolicy, RewriteTemplate, RouteOptions } from '../table/types.ts';
 
 /**

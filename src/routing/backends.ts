@@ -2,7 +2,7 @@ import type { V1EndpointSlice, V1IngressServiceBackend, V1Service, V1ServicePort
 import type { ObjectSnapshot } from '../snapshot.ts';
 import { objectKey } from '../snapshot.ts';
 import type { Backend, Endpoint } from '../table/types.ts';
-import type { Diagnostic, ObjectRef } from './diagnostics.ts';
+import type { Diagnostic, ObjectRef } from '../diagnostics.ts';
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 const DEFAULT_AFFINITY_SECONDS = 10800; // Kubernetes' default for sessionAffinityConfig.clientIP.timeoutSeconds

@@ -3,9 +3,10 @@ import type { ObjectSnapshot } from '../snapshot.ts';
 import type { Backend, BuildResult, HostRoutes, PathType, Route, RouteOptions } from '../table/types.ts';
 import { parseIngressAnnotations } from './annotations.ts';
 import { BackendResolver } from './backends.ts';
-import type { Diagnostic, ObjectRef } from './diagnostics.ts';
+import type { Diagnostic, ObjectRef } from '../diagnostics.ts';
 import { IngressClassFilter, type ClassSelection } from './ingress-class.ts';
-import { compilePathRegex, normalisePrefix } from './paths.ts';
+import { normalisePrefix } from '../table/paths.ts';
+import { compilePathRegex } from './regex.ts';
 import { buildTlsHosts, readTlsSecret } from './tls.ts';
 
 export interface BuildOptions extends ClassSelection {

@@ -3,7 +3,7 @@ import type { V1Ingress, V1Secret } from '@kubernetes/client-node';
 import type { ObjectSnapshot } from '../snapshot.ts';
 import { objectKey } from '../snapshot.ts';
 import type { TlsCertificate } from '../table/types.ts';
-import type { Diagnostic, ObjectRef } from './diagnostics.ts';
+import type { Diagnostic, ObjectRef } from '../diagnostics.ts';
 
 /** Parsed certificates by Secret content, so an unchanged Secret is not parsed again on every build. */
 const parsed = new Map<string, TlsCertificate | string>();

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { Diagnostic } from '../routing/diagnostics.ts';
+import type { Diagnostic } from '../diagnostics.ts';
 import { objectKey, type ObjectSnapshot, type SnapshotKind, SNAPSHOT_KINDS } from '../snapshot.ts';
 import { checkShape } from './validate.ts';
 

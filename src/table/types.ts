@@ -1,5 +1,5 @@
 import type RE2 from 're2';
-import type { Diagnostic } from '../routing/diagnostics.ts';
+import type { Diagnostic } from '../diagnostics.ts';
 
 /**
  * The routing table: what build produces and the data plane reads. Everything here is

@@ -4,7 +4,7 @@ import { buildRoutingTable } from '../../src/routing/index.ts';
 import { parseManifest, snapshotOf } from '../../src/sources/manifests.ts';
 import type { BuildResult } from '../../src/table/types.ts';
 import { hostKey, matchRoute } from '../../src/table/match.ts';
-import { normaliseRequestPath } from '../../src/routing/paths.ts';
+import { normaliseRequestPath } from '../../src/table/paths.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/routing/', import.meta.url));
 

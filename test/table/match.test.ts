@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalisePrefix, normaliseRequestPath } from '../../src/routing/paths.ts';
+import { normalisePrefix, normaliseRequestPath } from '../../src/table/paths.ts';
 import { hostKey } from '../../src/table/match.ts';
 
 describe('host keys', () => {

@@ -1,5 +1,3 @@
-import RE2 from 're2';
-
 /**
  * Path handling shared by build (normalising the Ingress paths) and the matcher
  * (normalising request paths the same way), so the two can never disagree.
@@ -10,15 +8,6 @@ export function normalisePrefix(path: string): string {
   let end = path.length;
   while (end > 1 && path.charCodeAt(end - 1) === 47 /* / */) end--;
   return end === path.length ? path : path.slice(0, end);
-}
-
-/**
- * Compiles a path as ingress-nginx does in regex mode: case-insensitive and anchored at
- * the start only. RE2 runs in linear time, so no pattern can stall the process.
- * Throws with RE2's message when the pattern is not valid RE2 syntax.
- */
-export function compilePathRegex(path: string): RE2 {
-  return new RE2(`^(?:${path})`, 'i');
 }
 
 /**
