@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/server.ts';
 import type { ClassSelection } from './routing/ingress-class.ts';
 import { DataPlane, type ClientLimits, type EngineName } from './dataplane/server.ts';
-import type { ChallengeAnswers } from './dataplane/proxy.ts';
+import type { ChallengeAnswers } from './dataplane/request-handler.ts';
 import { AccessLog, type AccessLogFormat } from './observability/access-log.ts';
 import { Metrics } from './observability/metrics.ts';
 import { requestObserver } from './observability/observer.ts';

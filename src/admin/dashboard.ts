@@ -8,8 +8,8 @@ export function dashboardData(table: RoutingTable | undefined, diagnostics: read
   if (!table) return { generation: null, hosts: [], backends: [], diagnostics: [], certificates: [] };
   const hosts = [...table.exactHosts.values(), ...table.wildcardHosts.values(), ...(table.anyHost ? [table.anyHost] : [])];
   const endpoint = (e: Endpoint, ready: boolean) => {
-    const s = health(`${e.address}:${e.port}`);
-    return { address: `${e.address}:${e.port}`, pod: e.target ?? null, ready, ejected: s.ejected, requests: s.requests, errorRate: s.errorRate };
+    const s = health(e.key);
+    return { address: e.key, pod: e.target ?? null, ready, ejected: s.ejected, requests: s.requests, errorRate: s.errorRate };
   };
   return {
     generation: table.generation,

@@ -41,7 +41,7 @@ export class Balancer {
       const index = (start + i) % endpoints.length;
       const endpoint = endpoints[index]!;
       if (exclude?.has(endpoint)) continue;
-      if (this.health.isEjected(`${endpoint.address}:${endpoint.port}`)) {
+      if (this.health.isEjected(endpoint.key)) {
         if (ejected === -1) ejected = index;
         continue;
       }
@@ -60,14 +60,14 @@ export class Balancer {
     if (++this.picks % SWEEP_EVERY === 0) this.sweep(now);
     const pin = pins.get(clientAddress);
     if (pin && pin.expiresAt > now) {
-      const endpoint = backend.endpoints.find((e) => `${e.address}:${e.port}` === pin.endpoint);
+      const endpoint = backend.endpoints.find((e) => e.key === pin.endpoint);
       if (endpoint && !exclude?.has(endpoint)) {
         pin.expiresAt = now + backend.affinityTimeoutMs!;
         return endpoint;
       }
     }
     const endpoint = this.pickRoundRobin(backend, exclude);
-    if (endpoint) pins.set(clientAddress, { endpoint: `${endpoint.address}:${endpoint.port}`, expiresAt: now + backend.affinityTimeoutMs! });
+    if (endpoint) pins.set(clientAddress, { endpoint: endpoint.key, expiresAt: now + backend.affinityTimeoutMs! });
     return endpoint;
   }
 

@@ -1,5 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { closeLingering } from './lingering-close.ts';
 
 const pages = new Map<number, Buffer>();
 
@@ -25,6 +27,19 @@ export function sendStatus(res: ServerResponse, status: number, requestId: strin
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
-export function sendRedirect(res: ServerResponse, status: number, location: string, requestId: string): void {
-  sendStatus(res, status, requestId, { location });
+/**
+ * The same page written straight to a socket the HTTP server no longer manages (an upgrade
+ * request, a request head Node could not parse), then a lingering close.
+ */
+export function writeRawStatus(socket: Duplex, status: number, extra?: Record<string, string>): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = page(status);
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/html\r\ncontent-length: ${body.length}\r\nconnection: close\r\n`;
+  for (const [name, value] of Object.entries(extra ?? {})) head += `${name}: ${value}\r\n`;
+  socket.write(head + '\r\n');
+  socket.write(body);
+  closeLingering(socket);
 }

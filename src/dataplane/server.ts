@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, Server as HttpsServerClass, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -6,9 +6,9 @@ import type { RoutingTable } from '../table/types.ts';
 import { Balancer } from './balancer.ts';
 import { HttpProxyEngine } from './engines/http-proxy.ts';
 import type { ForwardEngine } from './engines/types.ts';
-import { endpointKey } from './engines/types.ts';
 import { UndiciEngine } from './engines/undici.ts';
-import { Proxy, type ChallengeAnswers } from './proxy.ts';
+import { RequestHandler, type ChallengeAnswers } from './request-handler.ts';
+import { writeRawStatus } from './responses.ts';
 import type { RequestObserver } from '../observability/request-record.ts';
 import { generateSelfSigned, TLS_OPTIONS, TlsStore, type PemPair } from './tls.ts';
 
@@ -75,7 +75,7 @@ export class DataPlane {
     this.current = table;
     this.updateTls(table);
     const live = new Set<string>();
-    for (const backend of table.backends.values()) for (const e of backend.endpoints) live.add(endpointKey(e));
+    for (const backend of table.backends.values()) for (const e of backend.endpoints) live.add(e.key);
     this.engine.retain(live);
     if (this.engine !== this.upgrades) this.upgrades.retain(live);
     this.balancer.retain(new Set(table.backends.keys()));
@@ -92,12 +92,17 @@ export class DataPlane {
     }
   }
 
-  private proxy(proto: 'http' | 'https', httpsPort?: number): Proxy {
-    return new Proxy(this, this.engine, this.balancer, { proto, httpsPort, hsts: this.options.hsts ?? true, challenges: proto === 'http' ? this.options.challenges : undefined, observer: this.options.observer }, (req, socket, head, target) => this.upgrades.upgrade(req, socket, head, target));
+  private handler(proto: 'http' | 'https', httpsPort?: number): RequestHandler {
+    const options = { proto, httpsPort, hsts: this.options.hsts ?? true, challenges: proto === 'http' ? this.options.challenges : undefined, observer: this.options.observer };
+    return new RequestHandler(this, this.engine, this.balancer, options, (req, socket, head, target) => this.upgrades.upgrade(req, socket, head, target));
   }
 
-  private attach(server: Server, proxy: Proxy): void {
-    server.on('request', proxy.handle);
+  private attach(server: Server, handler: RequestHandler): void {
+    server.on('request', handler.handle);
+    // Expect: 100-continue: decide first, so a refused upload is refused before the client sends it.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => handler.handle(req, res, true));
+    // CONNECT is for forward proxies; answer it rather than let Node drop the connection.
+    server.on('connect', (_req: IncomingMessage, socket: Duplex) => writeRawStatus(socket, 405));
     const observer = this.options.observer;
     if (observer) {
       server.on(server instanceof HttpsServerClass ? 'secureConnection' : 'connection', (socket: Duplex) => {
@@ -109,13 +114,11 @@ export class DataPlane {
       // Upgraded connections leave the HTTP server's bookkeeping: track them for close().
       this.tunnels.add(socket);
       socket.once('close', () => this.tunnels.delete(socket));
-      proxy.handleUpgrade(req, socket, head);
+      handler.handleUpgrade(req, socket, head);
     });
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       // Node's own choices: 431 for oversized headers, 408 for a request head too slow to arrive.
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-      else socket.destroy();
+      writeRawStatus(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400);
     });
     this.servers.push(server);
   }
@@ -125,7 +128,11 @@ export class DataPlane {
     // requestTimeout 0: a long upload is fine as long as data flows (the proxy timeouts govern that).
     // Node checks header timeouts on an interval (30 s by default): check often enough to honour them.
     const connectionsCheckingInterval = Math.max(250, Math.min(1000, l.headersTimeoutMs / 2));
-    return { maxHeaderSize: l.maxHeaderSize, headersTimeout: l.headersTimeoutMs, keepAliveTimeout: l.keepAliveTimeoutMs, requestTimeout: 0, connectionsCheckingInterval };
+    return {
+      maxHeaderSize: l.maxHeaderSize, headersTimeout: l.headersTimeoutMs, keepAliveTimeout: l.keepAliveTimeoutMs, requestTimeout: 0, connectionsCheckingInterval,
+      // Only WebSocket upgrades are tunnelled; any other Upgrade (h2c, …) is an ordinary request, its header dropped.
+      shouldUpgradeCallback: isWebSocketUpgrade,
+    };
   }
 
   /** Starts the listeners; returns their ports (useful when asked for port 0). */
@@ -143,11 +150,11 @@ export class DataPlane {
       this.https = https;
       if (this.current) this.updateTls(this.current);
       httpsPort = await this.bind(https, this.options.httpsPort);
-      this.attach(https, this.proxy('https'));
+      this.attach(https, this.handler('https'));
     }
     const http = createServer(this.serverOptions());
     const httpPort = await this.bind(http, this.options.port);
-    this.attach(http, this.proxy('http', httpsPort));
+    this.attach(http, this.handler('http', httpsPort));
     return { httpPort, httpsPort, generatedCertificate };
   }
 
@@ -186,4 +193,9 @@ export class DataPlane {
     await this.engine.close();
     if (this.engine !== this.upgrades) await this.upgrades.close();
   }
+}
+
+/** RFC 6455: a GET with `Upgrade: websocket`. */
+function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return req.method === 'GET' && req.headers.upgrade?.toLowerCase() === 'websocket';
 }

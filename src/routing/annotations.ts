@@ -22,6 +22,7 @@ export interface IngressAnnotations {
 const SECOND = 1000;
 
 export const DEFAULT_ROUTE_OPTIONS: RouteOptions = Object.freeze({
+  denyReason: undefined,
   connectTimeoutMs: 5 * SECOND,
   sendTimeoutMs: 60 * SECOND,
   readTimeoutMs: 60 * SECOND,
@@ -44,8 +45,7 @@ const NOT_YET_SUPPORTED = new Set([
   'cors-allow-methods', 'cors-allow-headers', 'cors-allow-credentials', 'cors-max-age', 'cors-expose-headers',
   'affinity', 'affinity-mode', 'session-cookie-name', 'load-balance', 'upstream-hash-by', 'canary',
   'canary-by-header', 'canary-by-cookie', 'canary-weight', 'limit-rps', 'limit-rpm', 'limit-connections',
-  'whitelist-source-range', 'allowlist-source-range', 'denylist-source-range', 'auth-type', 'auth-secret',
-  'auth-url', 'custom-http-errors', 'default-backend', 'server-alias', 'proxy-buffering',
+  'custom-http-errors', 'default-backend', 'server-alias', 'proxy-buffering',
   'proxy-request-buffering', 'proxy-buffer-size', 'client-body-buffer-size', 'proxy-http-version',
   'proxy-next-upstream-timeout', 'proxy-redirect-from', 'proxy-redirect-to', 'proxy-ssl-secret',
   'configuration-snippet', 'server-snippet', 'auth-snippet', 'stream-snippet',
@@ -59,12 +59,25 @@ const SUPPORTED = new Set([
   'preserve-trailing-slash', 'hsts',
 ]);
 
+/**
+ * Annotations that guard access. Until Portico enforces one, or when its value is unusable, every
+ * path of the Ingress answers 503: failing open would serve the backend unprotected.
+ */
+const ACCESS_GUARDS = new Set(['whitelist-source-range', 'allowlist-source-range', 'denylist-source-range']);
+const isAccessGuard = (name: string): boolean => ACCESS_GUARDS.has(name) || name.startsWith('auth-');
+
 // Formats from ingress-nginx's validators (parser/validators.go and each annotation's main.go).
 const URI_TEMPLATE = /^\/?[-._~a-zA-Z0-9/:$]*$/;
 const REDIRECT_URL = /^https?:\/\/[-._~a-zA-Z0-9/:,?&=]+$/;
 const BODY_SIZE = /^(\d+)([kKmMgG]?)$/;
-const SECONDS = /^\d+$/;
-const HOSTNAME = /^[A-Za-z0-9.\-_]+(:\d+)?$/;
+const WHOLE_NUMBER = /^\d{1,9}$/;
+/** RFC 1123 labels (underscores tolerated, as ingress-nginx does) with an optional port. */
+const HOST_AND_PORT = /^([A-Za-z0-9_](?:[-A-Za-z0-9_]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[-A-Za-z0-9_]{0,61}[A-Za-z0-9_])?)*)(?::(\d{1,5}))?$/;
+const MAX_HOST_LENGTH = 253;
+/** Paths and URLs longer than this could not be sent in a request line nginx or a pod would accept. */
+const MAX_URI_LENGTH = 4096;
+/** setTimeout's limit: 2^31−1 ms; a longer timer fires at once. */
+const MAX_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 const NEXT_UPSTREAM_TOKEN = /^(error|timeout|invalid_header|http_(500|502|503|504|403|404|429)|non_idempotent|off)$/;
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -105,7 +118,7 @@ class AnnotationReader {
     if (!a) return fallback;
     const parsed = parseGoBool(a.value);
     if (parsed === undefined) {
-      this.invalid(a.key, `"${a.value}" is not a boolean`, String(fallback));
+      this.invalid(a.key, `"${quote(a.value)}" is not a boolean`, String(fallback));
       return fallback;
     }
     return parsed;
@@ -114,22 +127,35 @@ class AnnotationReader {
   seconds(name: string, fallbackMs: number): number {
     const a = this.get(name);
     if (!a) return fallbackMs;
-    if (!SECONDS.test(a.value) || Number(a.value) === 0) {
-      this.invalid(a.key, `"${a.value}" is not a positive whole number of seconds (write "120", not "120s")`, `${fallbackMs / SECOND}`);
+    if (!WHOLE_NUMBER.test(a.value) || Number(a.value) === 0) {
+      this.invalid(a.key, `"${quote(a.value)}" is not a positive whole number of seconds (write "120", not "120s")`, `${fallbackMs / SECOND}`);
+      return fallbackMs;
+    }
+    if (Number(a.value) > MAX_TIMEOUT_SECONDS) {
+      this.invalid(a.key, `${a.value} seconds is more than the ${MAX_TIMEOUT_SECONDS} a timer can hold`, `${fallbackMs / SECOND}`);
       return fallbackMs;
     }
     return Number(a.value) * SECOND;
   }
 
-  matching(name: string, format: RegExp, what: string): string | undefined {
+  matching(name: string, format: RegExp, what: string, maxLength = MAX_URI_LENGTH): string | undefined {
     const a = this.get(name);
     if (!a) return undefined;
+    if (a.value.length > maxLength) {
+      this.invalid(a.key, `the value is ${a.value.length} characters long, more than ${maxLength}`);
+      return undefined;
+    }
     if (!format.test(a.value)) {
-      this.invalid(a.key, `"${a.value}" is not ${what}`);
+      this.invalid(a.key, `"${quote(a.value)}" is not ${what}`);
       return undefined;
     }
     return a.value;
   }
+}
+
+/** A value as a diagnostic quotes it: long values are cut, so a message stays one readable line. */
+function quote(value: string): string {
+  return value.length > 100 ? `${value.slice(0, 100)}…` : value;
 }
 
 /** Go's strconv.ParseBool, which ingress-nginx uses. */
@@ -139,10 +165,12 @@ function parseGoBool(value: string): boolean | undefined {
   return undefined;
 }
 
+/** Bytes for `N`, `Nk`, `Nm`, `Ng`; Infinity for 0 (unlimited); undefined when malformed or too large to count exactly. */
 export function parseBodySize(value: string): number | undefined {
   const m = BODY_SIZE.exec(value.replace(/\s+/g, ''));
   if (!m) return undefined;
   const bytes = Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!;
+  if (!Number.isSafeInteger(bytes)) return undefined;
   return bytes === 0 ? Infinity : bytes;
 }
 
@@ -164,15 +192,15 @@ function parseNextUpstream(reader: AnnotationReader): NextUpstreamPolicy {
   let tries = fallback.tries;
   const triesValue = reader.get('proxy-next-upstream-tries');
   if (triesValue) {
-    if (SECONDS.test(triesValue.value)) tries = Number(triesValue.value);
-    else reader.invalid(triesValue.key, `"${triesValue.value}" is not a whole number`, String(fallback.tries));
+    if (WHOLE_NUMBER.test(triesValue.value)) tries = Number(triesValue.value);
+    else reader.invalid(triesValue.key, `"${quote(triesValue.value)}" is not a whole number`, String(fallback.tries));
   }
   const a = reader.get('proxy-next-upstream');
   if (!a) return tries === fallback.tries ? fallback : { ...fallback, tries };
   const tokens = a.value.split(/\s+/).filter(Boolean);
   const bad = tokens.find((t) => !NEXT_UPSTREAM_TOKEN.test(t));
   if (bad !== undefined || tokens.length === 0) {
-    reader.invalid(a.key, `"${bad ?? a.value}" is not one of error, timeout, invalid_header, http_5xx/403/404/429, non_idempotent, off`, '"error timeout"');
+    reader.invalid(a.key, `"${quote(bad ?? a.value)}" is not one of error, timeout, invalid_header, http_5xx/403/404/429, non_idempotent, off`, '"error timeout"');
     return { ...fallback, tries };
   }
   if (tokens.includes('off')) return { onError: false, onTimeout: false, onStatus: new Set(), nonIdempotent: false, tries: 1 };
@@ -194,12 +222,24 @@ function parseRedirect(reader: AnnotationReader): RouteOptions['redirect'] {
     const c = reader.get(`${name}-code`);
     if (c) {
       const n = Number(c.value);
-      if (SECONDS.test(c.value) && n >= 300 && n <= maxCode) code = n;
-      else reader.invalid(c.key, `"${c.value}" is not a redirect code between 300 and ${maxCode}`, String(fallbackCode));
+      if (WHOLE_NUMBER.test(c.value) && n >= 300 && n <= maxCode) code = n;
+      else reader.invalid(c.key, `"${quote(c.value)}" is not a redirect code between 300 and ${maxCode}`, String(fallbackCode));
     }
     return { url, code };
   }
   return undefined;
+}
+
+/** `upstream-vhost`: a host name (≤ 253 characters, labels ≤ 63) with an optional port 1–65535. */
+function parseUpstreamVhost(reader: AnnotationReader): string | undefined {
+  const value = reader.matching('upstream-vhost', HOST_AND_PORT, 'a host name with an optional port', MAX_HOST_LENGTH + 6);
+  if (value === undefined) return undefined;
+  const [, host, port] = HOST_AND_PORT.exec(value)!;
+  if (host!.length > MAX_HOST_LENGTH || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
+    reader.invalid(reader.get('upstream-vhost')!.key, `"${quote(value)}" is not a host name of at most ${MAX_HOST_LENGTH} characters with a port between 1 and 65535`);
+    return undefined;
+  }
+  return value;
 }
 
 /** Parses every annotation Portico understands on one Ingress. Pure: the same input gives the same output. */
@@ -207,18 +247,23 @@ export function parseIngressAnnotations(annotations: Readonly<Record<string, str
   const reader = new AnnotationReader(annotations ?? {}, ref);
   const d = DEFAULT_ROUTE_OPTIONS;
 
+  const unenforced: string[] = [];
   for (const key of Object.keys(annotations ?? {})) {
     const prefix = key.startsWith(NGINX_PREFIX) ? NGINX_PREFIX : key.startsWith(PORTICO_PREFIX) ? PORTICO_PREFIX : undefined;
     if (!prefix) continue;
     const name = key.slice(prefix.length);
     if (SUPPORTED.has(name)) continue;
     if (prefix === PORTICO_PREFIX && name.startsWith('acme')) continue;
+    const guard = isAccessGuard(name);
+    if (guard) unenforced.push(key);
     reader.diagnostics.push({
       severity: 'Warning',
       code: 'UnsupportedAnnotation',
       object: ref,
       field: `metadata.annotations[${key}]`,
-      message: NOT_YET_SUPPORTED.has(name) ? 'not supported by Portico yet; ignored' : 'unknown annotation; ignored',
+      message: guard
+        ? 'guards access and is not supported by Portico yet: every path of this Ingress answers 503 until it is (fail closed)'
+        : NOT_YET_SUPPORTED.has(name) ? 'not supported by Portico yet; ignored' : 'unknown annotation; ignored',
     });
   }
 
@@ -226,7 +271,7 @@ export function parseIngressAnnotations(annotations: Readonly<Record<string, str
   let bodyLimit = d.bodyLimit;
   if (bodySize) {
     const parsed = parseBodySize(bodySize.value);
-    if (parsed === undefined) reader.invalid(bodySize.key, `"${bodySize.value}" is not a size like 8m, 512k or 0 (unlimited)`, '1m');
+    if (parsed === undefined) reader.invalid(bodySize.key, `"${quote(bodySize.value)}" is not a size like 8m, 512k or 0 (unlimited)`, '1m');
     else bodyLimit = parsed;
   }
 
@@ -234,7 +279,7 @@ export function parseIngressAnnotations(annotations: Readonly<Record<string, str
   const forwardedPrefix = reader.matching('x-forwarded-prefix', URI_TEMPLATE, 'a path');
   let appRoot = reader.matching('app-root', URI_TEMPLATE, 'a path');
   if (appRoot !== undefined && !appRoot.startsWith('/')) {
-    reader.invalid(reader.get('app-root')!.key, `"${appRoot}" must start with /`);
+    reader.invalid(reader.get('app-root')!.key, `"${quote(appRoot)}" must start with /`);
     appRoot = undefined;
   }
 
@@ -243,11 +288,12 @@ export function parseIngressAnnotations(annotations: Readonly<Record<string, str
   if (protocol) {
     const upper = protocol.value.toUpperCase();
     if (upper === 'HTTP' || upper === 'HTTPS') backendProtocol = upper;
-    else reader.invalid(protocol.key, `"${protocol.value}" is not HTTP or HTTPS (GRPC, GRPCS, FCGI and AUTO_HTTP are not supported)`, 'HTTP');
+    else reader.invalid(protocol.key, `"${quote(protocol.value)}" is not HTTP or HTTPS (GRPC, GRPCS, FCGI and AUTO_HTTP are not supported)`, 'HTTP');
   }
 
   const useRegex = reader.bool('use-regex', false);
   const options: RouteOptions = {
+    denyReason: unenforced.length === 0 ? undefined : `access-guarding annotation not enforced: ${unenforced.join(', ')}`,
     connectTimeoutMs: reader.seconds('proxy-connect-timeout', d.connectTimeoutMs),
     sendTimeoutMs: reader.seconds('proxy-send-timeout', d.sendTimeoutMs),
     readTimeoutMs: reader.seconds('proxy-read-timeout', d.readTimeoutMs),
@@ -255,7 +301,7 @@ export function parseIngressAnnotations(annotations: Readonly<Record<string, str
     nextUpstream: parseNextUpstream(reader),
     rewrite: rewriteTarget === undefined ? undefined : compileRewriteTemplate(rewriteTarget),
     redirect: parseRedirect(reader),
-    upstreamVhost: reader.matching('upstream-vhost', HOSTNAME, 'a host name'),
+    upstreamVhost: parseUpstreamVhost(reader),
     forwardedPrefix,
     backendProtocol,
     sslRedirect: reader.bool('ssl-redirect', d.sslRedirect),

@@ -74,7 +74,7 @@ export class BackendResolver {
     }
     if (serviceUpstream) {
       const ip = service.spec?.clusterIP;
-      if (ip && ip !== 'None') return backend([{ address: ip, port: servicePort.port, target: `service ${ref.name}` }], service);
+      if (ip && ip !== 'None') return backend([{ address: ip, port: servicePort.port, key: `${ip}:${servicePort.port}`, target: `service ${ref.name}` }], service);
       warn('InvalidBackend', `service-upstream needs a cluster IP, but Service ${namespace}/${ref.name} has none; using its endpoints`);
     }
     const { ready, unready } = this.endpointsOf(namespace, ref.name, servicePort);
@@ -98,7 +98,7 @@ export class BackendResolver {
           const key = `${address}:${port}`;
           if (seen.has(key)) continue;
           seen.add(key);
-          (ready ? endpoints : unready).push({ address, port, target: ep.targetRef?.name });
+          (ready ? endpoints : unready).push({ address, port, key, target: ep.targetRef?.name });
         }
       }
     }

@@ -34,6 +34,7 @@ function describeRoute(r: Route) {
     ingress: r.ingress,
     backend: r.backend.id,
     options: {
+      denyReason: o.denyReason ?? null,
       connectTimeoutMs: o.connectTimeoutMs,
       sendTimeoutMs: o.sendTimeoutMs,
       readTimeoutMs: o.readTimeoutMs,

@@ -73,6 +73,12 @@ export interface Route {
 }
 
 export interface RouteOptions {
+  /**
+   * Set when an access-guarding annotation of the Ingress (auth, allow/deny lists, client
+   * certificates) cannot be enforced, because it is not implemented or invalid: the route then
+   * answers 503 to every request, never the backend unprotected. The text says why.
+   */
+  readonly denyReason: string | undefined;
   readonly connectTimeoutMs: number;
   readonly sendTimeoutMs: number;
   readonly readTimeoutMs: number;
@@ -129,6 +135,8 @@ export interface Backend {
 export interface Endpoint {
   readonly address: string;
   readonly port: number;
+  /** `address:port`, made once at build time: the key of pools, passive health and affinity pins. */
+  readonly key: string;
   /** The pod name from the EndpointSlice targetRef, for logs and /debug. */
   readonly target: string | undefined;
 }

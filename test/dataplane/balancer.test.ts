@@ -4,7 +4,7 @@ import type { Backend } from '../../src/table/types.ts';
 
 const backend = (affinityTimeoutMs?: number): Backend => ({
   id: 'ns/svc:80', namespace: 'ns', service: 'svc', port: '80', affinityTimeoutMs, unready: [],
-  endpoints: [{ address: '10.0.0.1', port: 80, target: undefined }, { address: '10.0.0.2', port: 80, target: undefined }, { address: '10.0.0.3', port: 80, target: undefined }],
+  endpoints: ['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((address) => ({ address, port: 80, key: `${address}:80`, target: undefined })),
 });
 
 describe('balancer', () => {

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { request } from 'node:http';
 
 export interface Reply {
@@ -34,4 +35,31 @@ export function send(port: number, host: string, path: string, o: { method?: str
 export function echoed(reply: Reply): { server: string; url: string; headers: Record<string, string>; bodyBytes: number; method: string } {
   if (reply.status !== 200) throw new Error(`expected 200 from the echo backend, got ${reply.status}: ${reply.body}`);
   return JSON.parse(reply.body);
+}
+
+/**
+ * Writes raw bytes on a new connection and collects everything that comes back until the
+ * server closes the connection (or `waitMs` passes): for requests no client library would send.
+ */
+export function exchange(port: number, bytes: string | Buffer, waitMs = 2000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let data = '';
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(data);
+    };
+    const timer = setTimeout(done, waitMs);
+    socket.on('data', (d: Buffer) => (data += d.toString('latin1')));
+    socket.on('error', done);
+    socket.on('close', done);
+    socket.write(bytes);
+  });
+}
+
+/** The status code of the first response in raw response bytes, or 0. */
+export function statusOf(raw: string): number {
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(raw);
+  return m ? Number(m[1]) : 0;
 }

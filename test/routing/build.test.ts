@@ -120,7 +120,7 @@ describe('backends and endpoints', () => {
   it('reads sessionAffinity and service-upstream', () => {
     const r = buildFixture('session-affinity');
     expect(r.table.backends.get('default/sticky:80')!.affinityTimeoutMs).toBe(30_000);
-    expect(r.table.backends.get('default/sticky:80 (service-upstream)')!.endpoints).toEqual([{ address: '10.96.0.20', port: 80, target: 'service sticky' }]);
+    expect(r.table.backends.get('default/sticky:80 (service-upstream)')!.endpoints).toEqual([{ address: '10.96.0.20', port: 80, key: '10.96.0.20:80', target: 'service sticky' }]);
   });
 });
 

@@ -3,11 +3,11 @@ import { Agent as HttpsAgent } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { Readable, type Duplex } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
-import type { UpgradeTarget } from '../proxy.ts';
 import { downstreamHeaders } from '../headers.ts';
 import { RequestBody } from '../request-body.ts';
-import type { Attempt, AttemptOutcome, ForwardEngine } from './types.ts';
-import { endpointKey, failureOf } from './types.ts';
+import type { Attempt, AttemptOutcome, ForwardEngine, UpgradeTarget } from './types.ts';
+import { failureOf } from './types.ts';
+import { writeRawStatus } from '../responses.ts';
 
 class ReadTimeoutError extends Error {
   readonly code = 'PORTICO_READ_TIMEOUT';
@@ -66,7 +66,7 @@ export class HttpProxyEngine implements ForwardEngine {
   }
 
   private agent(a: Attempt): HttpAgent {
-    const key = `${a.tls ? 'https' : 'http'}://${endpointKey(a.endpoint)}`;
+    const key = `${a.tls ? 'https' : 'http'}://${a.endpoint.key}`;
     let agent = this.agents.get(key);
     if (!agent) {
       agent = a.tls ? new HttpsAgent({ keepAlive: true, rejectUnauthorized: false }) : new HttpAgent({ keepAlive: true });
@@ -117,10 +117,7 @@ export class HttpProxyEngine implements ForwardEngine {
       target: { protocol: t.tls ? 'https:' : 'http:', host: t.endpoint.address, port: t.endpoint.port },
       headers: t.headers,
       connectTimeout: t.connectTimeoutMs,
-    }, () => {
-      if (socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      else socket.destroy();
-    });
+    }, () => writeRawStatus(socket, 502));
   }
 
   retain(endpoints: ReadonlySet<string>): void {

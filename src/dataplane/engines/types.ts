@@ -56,8 +56,14 @@ export interface ForwardEngine {
   close(): Promise<void>;
 }
 
-export function endpointKey(e: Endpoint): string {
-  return `${e.address}:${e.port}`;
+/** What the upgrade engine needs to tunnel one upgrade request to one endpoint. */
+export interface UpgradeTarget {
+  readonly endpoint: Endpoint;
+  readonly tls: boolean;
+  /** Path and query as the pod receives them. */
+  readonly path: string;
+  readonly connectTimeoutMs: number;
+  readonly headers: Record<string, string | string[]>;
 }
 
 /** Node and undici error codes → failure kinds. */

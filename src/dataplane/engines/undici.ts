@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Pool, type Dispatcher } from 'undici';
 import type { Attempt, AttemptOutcome, ForwardEngine } from './types.ts';
-import { endpointKey, failureOf } from './types.ts';
+import { failureOf } from './types.ts';
 import { downstreamHeaders } from '../headers.ts';
 import { RequestBody } from '../request-body.ts';
 
@@ -14,11 +14,14 @@ const KEEP_ALIVE_MS = 60_000; // ingress-nginx upstream-keepalive-timeout
  */
 export class UndiciEngine implements ForwardEngine {
   readonly name = 'undici';
-  private readonly pools = new Map<string, Pool>();
+  /** By endpoint key, then by scheme and connect timeout (a pool has one of each). */
+  private readonly pools = new Map<string, Map<string, Pool>>();
 
   private pool(a: Attempt): Pool {
-    const key = `${a.tls ? 'https' : 'http'}://${endpointKey(a.endpoint)}/${a.connectTimeoutMs}`;
-    let pool = this.pools.get(key);
+    let byOptions = this.pools.get(a.endpoint.key);
+    if (!byOptions) this.pools.set(a.endpoint.key, (byOptions = new Map()));
+    const key = `${a.tls ? 'https' : 'http'}/${a.connectTimeoutMs}`;
+    let pool = byOptions.get(key);
     if (!pool) {
       const host = a.endpoint.address.includes(':') ? `[${a.endpoint.address}]` : a.endpoint.address;
       pool = new Pool(`${a.tls ? 'https' : 'http'}://${host}:${a.endpoint.port}`, {
@@ -27,7 +30,7 @@ export class UndiciEngine implements ForwardEngine {
         // backend-protocol HTTPS: like nginx's proxy_pass https:// default, no verification of the pod's certificate.
         connect: { timeout: a.connectTimeoutMs, rejectUnauthorized: false },
       });
-      this.pools.set(key, pool);
+      byOptions.set(key, pool);
     }
     return pool;
   }
@@ -103,17 +106,15 @@ export class UndiciEngine implements ForwardEngine {
   }
 
   retain(endpoints: ReadonlySet<string>): void {
-    for (const [key, pool] of this.pools) {
-      const endpoint = key.slice(key.indexOf('//') + 2, key.lastIndexOf('/'));
-      if (!endpoints.has(endpoint)) {
-        this.pools.delete(key);
-        void pool.close(); // lets requests in flight finish
-      }
+    for (const [endpoint, byOptions] of this.pools) {
+      if (endpoints.has(endpoint)) continue;
+      this.pools.delete(endpoint);
+      for (const pool of byOptions.values()) void pool.close(); // lets requests in flight finish
     }
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.destroy()));
+    await Promise.all([...this.pools.values()].flatMap((byOptions) => [...byOptions.values()].map((p) => p.destroy())));
     this.pools.clear();
   }
 }

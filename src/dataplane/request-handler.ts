@@ -1,0 +1,381 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import { escapePath } from '../table/paths.ts';
+import { hostRoutes, matchPath, type RouteMatch } from '../table/match.ts';
+import type { Endpoint, Route, RoutingTable } from '../table/types.ts';
+import type { Balancer } from './balancer.ts';
+import type { Attempt, FailureKind, ForwardEngine, UpgradeTarget } from './engines/types.ts';
+import { requestIdOf, upstreamHeaders, type ForwardedFacts } from './headers.ts';
+import { closeLingeringAfter } from './lingering-close.ts';
+import { isRejection, readRequestHead, type RequestHead } from './request-head.ts';
+import { readSmallBody, RequestBody } from './request-body.ts';
+import { sendStatus, writeRawStatus } from './responses.ts';
+import type { RequestObserver, UpstreamRecord } from '../observability/request-record.ts';
+
+/** Methods nginx never retries once the request was sent (unless `non_idempotent`). */
+const NON_IDEMPOTENT = new Set(['POST', 'PATCH', 'LOCK']);
+const STATUS_OF_FAILURE: Record<FailureKind, number> = {
+  'refused': 502, 'reset': 502, 'error': 502, 'upstream-status': 502,
+  'connect-timeout': 504, 'read-timeout': 504, 'send-timeout': 504,
+  'body-too-large': 413, 'client-gone': 499,
+};
+const NO_RETRY = new Set<number>();
+/** Failures that say the endpoint itself is unwell (passive health), not the request or the client. */
+const EJECTING = new Set<FailureKind>(['refused', 'reset', 'connect-timeout']);
+/** Bodies up to this size with a Content-Length are read whole first, so they can be retried. */
+const BUFFERED_BODY_LIMIT = 64 * 1024;
+const CLIENT_BODY_TIMEOUT_MS = 60_000; // nginx client_body_timeout
+/** The request line's fixed part (`GET ` + ` HTTP/1.1\r\n`) and each header's `: ` + CRLF, for request_size. */
+const REQUEST_LINE_OVERHEAD = 12;
+const HEADER_LINE_OVERHEAD = 4;
+
+export interface TableHolder {
+  /** The live table; read once per request, so a swap never affects a request in flight. */
+  readonly current: RoutingTable | undefined;
+  /** Shutting down: every response closes its connection. */
+  readonly draining: boolean;
+}
+
+export interface RequestHandlerOptions {
+  readonly proto: 'http' | 'https';
+  /** HTTP listener only: the HTTPS port redirects point at (omitted from the URL when 443). */
+  readonly httpsPort?: number | undefined;
+  /** HTTPS listener only: HSTS switched on globally (each Ingress can still switch it off). */
+  readonly hsts?: boolean;
+  /** HTTP listener only: answers to ACME HTTP-01 challenges, served before any route. */
+  readonly challenges?: ChallengeAnswers | undefined;
+  /** Metrics and the access log; undefined when both are off. */
+  readonly observer?: RequestObserver | undefined;
+}
+
+/** What is known about a request as it goes, for the observer when the response ends. */
+interface Trace {
+  host: string;
+  route: Route | undefined;
+  upstream: UpstreamRecord | undefined;
+  upstreamStarted: number;
+  retries: number;
+}
+
+export interface ChallengeAnswers {
+  answer(token: string): string | undefined;
+}
+
+const HSTS = 'max-age=31536000; includeSubDomains';
+const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
+
+/** Portico answers the request itself: a status page, a redirect or a challenge answer. */
+interface Answer {
+  readonly kind: 'answer';
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+  /** Instead of the status page. */
+  readonly body?: string;
+  /** The route the answer is for, when one matched (metrics, access log). */
+  readonly route?: Route | undefined;
+  /** The routed host, when the request head was valid (access log). */
+  readonly host?: string;
+}
+
+/** The request goes to the route's backend. */
+interface Forward {
+  readonly kind: 'forward';
+  readonly table: RoutingTable;
+  readonly head: RequestHead;
+  readonly match: RouteMatch;
+  readonly route: Route;
+  /** Path and query as the pod receives them. */
+  readonly upstreamPath: string;
+  readonly rewritten: boolean;
+}
+
+/**
+ * The per-request path: every check that decides the answer before a pod is involved (the
+ * request head, ACME challenges, app-root, the match, fail-closed routes, redirects, the body
+ * limit), then endpoint choice, retries and the status code of failures. Upgrades (WebSocket)
+ * go through exactly the same decision before they are tunnelled. Forwarding is the engine's.
+ */
+export class RequestHandler {
+  private readonly tables: TableHolder;
+  private readonly engine: ForwardEngine;
+  private readonly balancer: Balancer;
+  private readonly options: RequestHandlerOptions;
+  private readonly upgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer, target: UpgradeTarget) => void) | undefined;
+
+  constructor(tables: TableHolder, engine: ForwardEngine, balancer: Balancer, options: RequestHandlerOptions, upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer, target: UpgradeTarget) => void) {
+    this.tables = tables;
+    this.engine = engine;
+    this.balancer = balancer;
+    this.options = options;
+    this.upgrade = upgrade;
+  }
+
+  /** An ordinary request; `expectsContinue` when the client waits for `100 Continue` before sending its body. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse, expectsContinue = false): void => {
+    const requestId = requestIdOf(req.headers);
+    // The same id in the access log, upstream and the response: one id to grep for.
+    res.setHeader('x-request-id', requestId);
+    if (this.tables.draining) res.shouldKeepAlive = false;
+    const trace = this.options.observer ? this.trace(req, res, requestId) : undefined;
+    const decision = this.decide(req);
+    if (trace) {
+      trace.route = decision.route;
+      trace.host = decision.kind === 'answer' ? decision.host ?? '' : decision.head.host;
+    }
+    if (decision.kind === 'answer') {
+      this.sendAnswer(req, res, requestId, decision);
+      return;
+    }
+    if (this.options.hsts && decision.route.options.hsts) res.setHeader('strict-transport-security', HSTS);
+    if (expectsContinue) res.writeContinue();
+    void this.forward(req, res, decision, requestId, trace);
+  };
+
+  /**
+   * WebSocket upgrades: decided like any request (redirects, limits, fail-closed routes, …),
+   * then tunnelled to one endpoint by the upgrade engine.
+   */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const requestId = requestIdOf(req.headers);
+    const started = performance.now();
+    const time = Date.now();
+    const decision = this.decide(req);
+    const host = decision.kind === 'answer' ? decision.host ?? '' : decision.head.host;
+    const observe = (status: number, route: Route | undefined, endpoint?: Endpoint): void => {
+      this.options.observer?.requestDone({
+        time, requestId, clientAddress: req.socket.remoteAddress ?? '', method: req.method ?? '', host, path: req.url ?? '',
+        status, bytesIn: requestHeadBytes(req), bytesOut: 0, durationMs: performance.now() - started, route,
+        upstream: endpoint && { address: endpoint.key, status, connectMs: 0, headerMs: undefined, responseMs: performance.now() - started }, retries: 0,
+      });
+    };
+    if (decision.kind === 'answer') {
+      writeRawStatus(socket, decision.status, { 'x-request-id': requestId, ...decision.headers });
+      observe(decision.status, decision.route);
+      return;
+    }
+    const route = decision.route;
+    const endpoint = this.balancer.pick(route.backend, req.socket.remoteAddress ?? '');
+    if (!endpoint || !this.upgrade) {
+      writeRawStatus(socket, 503, { 'x-request-id': requestId });
+      observe(503, route);
+      return;
+    }
+    const o = route.options;
+    socket.once('close', () => observe(101, route, endpoint));
+    this.upgrade(req, socket, head, {
+      endpoint,
+      tls: o.backendProtocol === 'HTTPS',
+      path: decision.upstreamPath,
+      connectTimeoutMs: o.connectTimeoutMs,
+      headers: upstreamHeaders(req.rawHeaders, { ...this.forwardedFacts(req, decision, requestId), upgrade: req.headers.upgrade ?? 'websocket' }),
+    });
+  };
+
+  /** Everything Portico can decide about a request without a pod, in nginx's order. */
+  private decide(req: IncomingMessage): Answer | Forward {
+    const head = readRequestHead(req);
+    if (isRejection(head)) return { kind: 'answer', status: head.status };
+    const answer = (status: number, route?: Route, headers?: Record<string, string>): Answer => ({ kind: 'answer', status, route, headers, host: head.host });
+    if (this.options.challenges && head.rawPath.startsWith(ACME_CHALLENGE_PREFIX)) {
+      // An HTTP-01 token we published: answered here, whatever the host. Unknown tokens go on to the routes.
+      const keyAuthorization = this.options.challenges.answer(head.rawPath.slice(ACME_CHALLENGE_PREFIX.length));
+      if (keyAuthorization !== undefined) return { ...answer(200, undefined, { 'content-type': 'text/plain' }), body: keyAuthorization };
+    }
+    const table = this.tables.current;
+    if (!table) return answer(503);
+    const routes = hostRoutes(table, head.host);
+    if (routes?.appRoot !== undefined && head.path === '/') return answer(302, undefined, { location: `${this.options.proto}://${head.authority}${routes.appRoot}` });
+    const match = matchPath(table, routes, head.path);
+    if (!match) return answer(404);
+    const route = match.route;
+    // Route on exactly what is forwarded: if another reasonable reading of the raw path lands elsewhere, refuse.
+    for (const reading of head.otherReadings) if (matchPath(table, routes, reading)?.route !== route) return answer(400, route);
+    const o = route.options;
+    if (o.denyReason !== undefined) return answer(503, route);
+    if (o.redirect) return answer(o.redirect.code, route, { location: o.redirect.url });
+    const https = this.httpsRedirect(table, head, route);
+    if (https !== undefined) return answer(308, route, { location: https });
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > o.bodyLimit) return answer(413, route);
+
+    let upstreamPath = head.rawPath + head.query;
+    let rewritten = false;
+    if (o.rewrite && match.groups) {
+      let target = '';
+      for (const part of o.rewrite.parts) target += typeof part === 'number' ? (match.groups[part] ?? '') : part;
+      if (!target.startsWith('/')) target = `/${target}`;
+      upstreamPath = escapePath(target) + head.query;
+      rewritten = target !== head.path;
+    }
+    return { kind: 'forward', table, head, match, route, upstreamPath, rewritten };
+  }
+
+  /** Our own answer; a request body left unread is drained before the connection closes (no reset). */
+  private sendAnswer(req: IncomingMessage, res: ServerResponse, requestId: string, a: Answer): void {
+    if (hasUnreadBody(req)) closeLingeringAfter(res);
+    if (a.body === undefined) {
+      sendStatus(res, a.status, requestId, a.headers);
+      return;
+    }
+    res.writeHead(a.status, { ...a.headers, 'content-length': Buffer.byteLength(a.body) });
+    res.end(a.body);
+  }
+
+  /** Starts timing a request; the observer gets its record when the response ends or the client goes. */
+  private trace(req: IncomingMessage, res: ServerResponse, requestId: string): Trace {
+    const observer = this.options.observer!;
+    const time = Date.now();
+    const started = performance.now();
+    const socket = req.socket;
+    const written = socket.bytesWritten;
+    const trace: Trace = { host: '', route: undefined, upstream: undefined, upstreamStarted: 0, retries: 0 };
+    res.once('close', () => {
+      const now = performance.now();
+      if (trace.upstream) trace.upstream.responseMs = now - trace.upstreamStarted;
+      observer.requestDone({
+        time, requestId,
+        clientAddress: socket.remoteAddress ?? '',
+        method: req.method ?? '',
+        host: trace.host,
+        path: req.url ?? '',
+        // A client that left before the response head: nginx's 499.
+        status: res.headersSent ? res.statusCode : 499,
+        bytesIn: requestHeadBytes(req) + (Number(req.headers['content-length']) || 0),
+        bytesOut: socket.bytesWritten - written,
+        durationMs: now - started,
+        route: trace.route,
+        upstream: trace.upstream,
+        retries: trace.retries,
+      });
+    });
+    return trace;
+  }
+
+  /**
+   * ssl-redirect (hosts with a TLS section) and force-ssl-redirect (any host), on the HTTP
+   * listener only, ACME challenges exempt. Like ingress-nginx, one trailing slash is dropped
+   * unless preserve-trailing-slash is set.
+   */
+  private httpsRedirect(table: RoutingTable, head: RequestHead, route: Route): string | undefined {
+    if (this.options.proto !== 'http' || this.options.httpsPort === undefined) return undefined;
+    const o = route.options;
+    if (!o.forceSslRedirect && !(o.sslRedirect && hasTls(table, head.host))) return undefined;
+    if (head.path.startsWith(ACME_CHALLENGE_PREFIX)) return undefined;
+    let path = head.rawPath;
+    if (!o.preserveTrailingSlash && path.endsWith('/')) path = path.slice(0, -1);
+    const port = this.options.httpsPort === 443 ? '' : `:${this.options.httpsPort}`;
+    return `https://${head.host}${port}${path}${head.query}`;
+  }
+
+  private async forward(req: IncomingMessage, res: ServerResponse, f: Forward, requestId: string, trace: Trace | undefined): Promise<void> {
+    const o = f.route.options;
+    const backend = f.route.backend;
+    const clientAddress = req.socket.remoteAddress ?? '';
+    const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    let body: Buffer | RequestBody | null = null;
+    if (length !== undefined && length > 0 && length <= BUFFERED_BODY_LIMIT) {
+      try {
+        body = await readSmallBody(req, length, CLIENT_BODY_TIMEOUT_MS);
+      } catch {
+        if (!res.destroyed) sendStatus(res, 408, requestId, { connection: 'close' });
+        return;
+      }
+    } else if (length !== undefined ? length > 0 : req.headers['transfer-encoding'] !== undefined) {
+      body = new RequestBody(o.bodyLimit, o.sendTimeoutMs);
+      req.pipe(body);
+    }
+    const headers = upstreamHeaders(req.rawHeaders, this.forwardedFacts(req, f, requestId));
+    const policy = o.nextUpstream;
+    const maxTries = Math.max(1, Math.min(policy.tries === 0 ? Infinity : policy.tries, backend.endpoints.length));
+    const tried = new Set<Endpoint>();
+    let lastFailure: FailureKind | undefined;
+
+    for (let attemptNo = 1; attemptNo <= maxTries; attemptNo++) {
+      const endpoint = this.balancer.pick(backend, clientAddress, tried);
+      if (!endpoint) break;
+      tried.add(endpoint);
+      const last = attemptNo === maxTries;
+      const attempt: Attempt = {
+        endpoint,
+        tls: o.backendProtocol === 'HTTPS',
+        method: req.method ?? 'GET',
+        path: f.upstreamPath,
+        headers,
+        body,
+        connectTimeoutMs: o.connectTimeoutMs,
+        readTimeoutMs: o.readTimeoutMs,
+        failOnStatus: last ? NO_RETRY : policy.onStatus,
+        res,
+        record: trace ? this.startAttempt(trace, endpoint, attemptNo) : undefined,
+      };
+      const outcome = await this.engine.forward(attempt);
+      if (outcome.kind === 'responded') {
+        this.balancer.health.succeeded(endpoint.key);
+        return;
+      }
+      lastFailure = outcome.failure;
+      if (EJECTING.has(outcome.failure)) this.balancer.health.failed(endpoint.key);
+      if (outcome.failure !== 'client-gone') this.options.observer?.upstreamFailed(outcome.failure);
+      if (!this.mayRetry(outcome.failure, outcome.requestSent, req.method ?? 'GET', body, policy)) break;
+    }
+    if (lastFailure === 'client-gone') return;
+    // After a refused body the rest of it is unread: drain it, then close (no reset).
+    if (lastFailure === 'body-too-large') closeLingeringAfter(res);
+    sendStatus(res, lastFailure ? STATUS_OF_FAILURE[lastFailure] : 503, requestId);
+  }
+
+  private startAttempt(trace: Trace, endpoint: Endpoint, attemptNo: number): UpstreamRecord {
+    trace.retries = attemptNo - 1;
+    trace.upstreamStarted = performance.now();
+    trace.upstream = { address: endpoint.key, status: undefined, connectMs: 0, headerMs: undefined, responseMs: 0 };
+    return trace.upstream;
+  }
+
+  private mayRetry(failure: FailureKind, requestSent: boolean, method: string, body: Buffer | RequestBody | null, policy: Route['options']['nextUpstream']): boolean {
+    const allowed =
+      ((failure === 'refused' || failure === 'reset' || failure === 'error') && policy.onError) ||
+      ((failure === 'connect-timeout' || failure === 'read-timeout') && policy.onTimeout) ||
+      failure === 'upstream-status';
+    if (!allowed) return false;
+    if (requestSent && NON_IDEMPOTENT.has(method) && !policy.nonIdempotent) return false;
+    // A streamed body that already went (partly) to one pod cannot be replayed to another.
+    return !(body instanceof RequestBody) || !body.touched;
+  }
+
+  /** What the pod is told about the client and the route (X-Forwarded-*, Host, the request id). */
+  private forwardedFacts(req: IncomingMessage, f: Forward, requestId: string): ForwardedFacts {
+    const o = f.route.options;
+    return {
+      clientAddress: req.socket.remoteAddress ?? '',
+      host: f.head.authority,
+      upstreamHost: o.upstreamVhost ?? f.head.authority,
+      port: req.socket.localPort ?? 0,
+      proto: this.options.proto,
+      requestId,
+      forwardedPrefix: f.rewritten ? o.forwardedPrefix : undefined,
+    };
+  }
+}
+
+/** The host has a TLS section in one of our Ingresses (exact, or a one-label wildcard). */
+function hasTls(table: RoutingTable, host: string): boolean {
+  if (table.tlsHosts.has(host)) return true;
+  const dot = host.indexOf('.');
+  return dot > 0 && table.tlsHosts.has(`*${host.slice(dot)}`);
+}
+
+/** A body is on its way that nobody has read yet. */
+function hasUnreadBody(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const length = req.headers['content-length'];
+  return length !== undefined ? Number(length) > 0 : req.headers['transfer-encoding'] !== undefined;
+}
+
+/** The request line and headers as sent, in bytes (nginx's request_length without the body). */
+function requestHeadBytes(req: IncomingMessage): number {
+  let bytes = (req.method?.length ?? 0) + (req.url?.length ?? 0) + REQUEST_LINE_OVERHEAD;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) bytes += raw[i]!.length + raw[i + 1]!.length + HEADER_LINE_OVERHEAD;
+  return bytes;
+}
