@@ -1,7 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
 import { Controller } from './controller.ts';
+import { DEBUG_VIEWS, type DebugViews } from './admin/server.ts';
 import { ENGINES, type EngineName } from './dataplane/server.ts';
+import { DEFAULT_MAX_MANIFEST_BYTES } from './sources/manifest-files.ts';
 import { createLogger } from './log.ts';
 import { Standalone } from './standalone.ts';
 
@@ -27,7 +29,12 @@ Flags for both:
   --client-header-timeout S  time to receive the request head; slower: 408 (default 60)
   --keepalive-timeout S      idle client keep-alive connections close after (default 75)
   --max-connections N        open client connections per listener (default 16384)
-  --admin-port N             /healthz /readyz /debug/routes /debug/diagnostics (default 10254)
+  --admin-port N             /healthz /readyz /metrics, the dashboard and /debug/* (default 10254)
+  --admin-address ADDR       address of the admin server (default 0.0.0.0, so probes and Prometheus reach it)
+  --debug-views on|off|localhost
+                             who may see the dashboard and /debug/* (pod addresses, Secret names):
+                             everyone, nobody, or local clients (kubectl port-forward); probes and
+                             /metrics are unaffected (default on for serve, localhost for controller)
   --ingress-class NAME       IngressClass served (default portico)
   --controller-name NAME     IngressClass spec.controller served (default portico.dev/ingress-controller)
   --engine NAME              forwarding engine: ${ENGINES.join(' or ')} (default undici)
@@ -41,6 +48,7 @@ Flags for controller:
 
 Flags for serve:
   --manifests DIR            directory of *.yaml, *.yml, *.json manifests (required; watched for changes)
+  --max-manifest-bytes BYTES larger manifest files are refused with a diagnostic (default 16777216)
 `;
 
 class UsageError extends Error {}
@@ -60,21 +68,32 @@ const COMMON = {
   'keepalive-timeout': { type: 'string', default: '75' },
   'max-connections': { type: 'string', default: '16384' },
   'admin-port': { type: 'string', default: '10254' },
+  'admin-address': { type: 'string', default: '0.0.0.0' },
+  'debug-views': { type: 'string' },
   'ingress-class': { type: 'string', default: 'portico' },
   'controller-name': { type: 'string', default: 'portico.dev/ingress-controller' },
   'engine': { type: 'string', default: 'undici' },
 } satisfies ParseArgsConfig['options'];
 
-function number(value: string | undefined, flag: string): number {
+/** setTimeout's limit, 2^31−1 ms: a longer timer would fire at once. */
+const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+function count(value: string | undefined, flag: string, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
-  if (value === undefined || value === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: "${value}" is not a non-negative number`);
+  if (value === undefined || !/^\d+$/.test(value) || n > max) throw new UsageError(`${flag}: "${value}" is not a whole number between 0 and ${max}`);
   return n;
+}
+
+function seconds(value: string | undefined, flag: string): number {
+  const n = Number(value);
+  if (value === undefined || value === '' || !Number.isFinite(n) || n < 0 || n > MAX_SECONDS) throw new UsageError(`${flag}: "${value}" is not a number of seconds between 0 and ${MAX_SECONDS}`);
+  return n * 1000;
 }
 
 function shutdownTimesOf(values: { 'shutdown-delay'?: string; 'shutdown-grace'?: string }): { delayMs: number; graceMs: number } {
   return {
-    delayMs: number(values['shutdown-delay'], '--shutdown-delay') * 1000,
-    graceMs: number(values['shutdown-grace'], '--shutdown-grace') * 1000,
+    delayMs: seconds(values['shutdown-delay'], '--shutdown-delay'),
+    graceMs: seconds(values['shutdown-grace'], '--shutdown-grace'),
   };
 }
 
@@ -84,7 +103,7 @@ function port(value: string, flag: string): number {
   return n;
 }
 
-function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, defaultHttpPort: number, defaultHttpsPort: number) {
+function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, defaultHttpPort: number, defaultHttpsPort: number, defaultDebugViews: DebugViews) {
   if (!ENGINES.includes(values.engine as EngineName)) throw new UsageError(`--engine: "${values.engine}" is not one of ${ENGINES.join(', ')}`);
   for (const flag of ['hsts', 'metrics'] as const) {
     if (values[flag] !== 'true' && values[flag] !== 'false') throw new UsageError(`--${flag}: "${values[flag]}" is not true or false`);
@@ -93,6 +112,8 @@ function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, default
   const certificate = values['default-ssl-certificate'];
   if (certificate !== undefined && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(certificate)) throw new UsageError(`--default-ssl-certificate: "${certificate}" is not namespace/name`);
   const httpsPort = values['https-port'] ?? String(defaultHttpsPort);
+  const debugViews = values['debug-views'] ?? defaultDebugViews;
+  if (!DEBUG_VIEWS.includes(debugViews as DebugViews)) throw new UsageError(`--debug-views: "${debugViews}" is not one of ${DEBUG_VIEWS.join(', ')}`);
   return {
     listenAddress: values['listen-address']!,
     httpPort: port(values['http-port'] ?? String(defaultHttpPort), '--http-port'),
@@ -101,13 +122,15 @@ function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, default
     metrics: values.metrics === 'true',
     accessLog: values['access-log'] as 'off' | 'json' | 'text',
     limits: {
-      maxHeaderSize: number(values['max-header-size'], '--max-header-size'),
-      headersTimeoutMs: number(values['client-header-timeout'], '--client-header-timeout') * 1000,
-      keepAliveTimeoutMs: number(values['keepalive-timeout'], '--keepalive-timeout') * 1000,
-      maxConnections: number(values['max-connections'], '--max-connections'),
+      maxHeaderSize: count(values['max-header-size'], '--max-header-size', 2 ** 30),
+      headersTimeoutMs: seconds(values['client-header-timeout'], '--client-header-timeout'),
+      keepAliveTimeoutMs: seconds(values['keepalive-timeout'], '--keepalive-timeout'),
+      maxConnections: count(values['max-connections'], '--max-connections', 2 ** 31 - 1),
     },
     defaultCertificate: certificate,
     adminPort: port(values['admin-port']!, '--admin-port'),
+    adminAddress: values['admin-address']!,
+    debugViews: debugViews as DebugViews,
     ingressClass: values['ingress-class']!,
     controllerName: values['controller-name']!,
     engine: values.engine as EngineName,
@@ -120,10 +143,14 @@ export async function main(argv: string[]): Promise<void> {
   let app: Standalone | Controller;
   let shutdownTimes = { delayMs: 0, graceMs: 0 };
   if (command === 'serve') {
-    const { values } = parseArgs({ args: rest, options: { ...COMMON, manifests: { type: 'string' } } });
+    const { values } = parseArgs({ args: rest, options: { ...COMMON, 'manifests': { type: 'string' }, 'max-manifest-bytes': { type: 'string', default: String(DEFAULT_MAX_MANIFEST_BYTES) } } });
     if (!values.manifests) throw new UsageError('--manifests is required');
     shutdownTimes = shutdownTimesOf(values);
-    app = new Standalone({ ...runtimeOptions(values, 8080, 8443), manifests: resolve(values.manifests) }, log);
+    app = new Standalone({
+      ...runtimeOptions(values, 8080, 8443, 'on'),
+      manifests: resolve(values.manifests),
+      maxManifestBytes: count(values['max-manifest-bytes'], '--max-manifest-bytes', 2 ** 30),
+    }, log);
   } else if (command === 'controller') {
     const { values } = parseArgs({ args: rest, options: {
       ...COMMON,
@@ -135,7 +162,7 @@ export async function main(argv: string[]): Promise<void> {
     } });
     shutdownTimes = shutdownTimesOf(values);
     app = new Controller({
-      ...runtimeOptions(values, 80, 443),
+      ...runtimeOptions(values, 80, 443, 'localhost'),
       kubeconfig: values.kubeconfig,
       watchNamespace: values['watch-namespace'],
       publishAddress: values['publish-address'],

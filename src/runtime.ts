@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { createAdminServer } from './admin/server.ts';
+import { createAdminServer, type DebugViews } from './admin/server.ts';
 import type { ClassSelection } from './routing/ingress-class.ts';
 import { DataPlane, type ClientLimits, type EngineName } from './dataplane/server.ts';
 import type { ChallengeAnswers } from './dataplane/request-handler.ts';
@@ -16,6 +16,9 @@ export interface RuntimeOptions extends ClassSelection {
   /** undefined: no HTTPS listener. */
   httpsPort: number | undefined;
   adminPort: number;
+  /** The admin server's own bind address (probes and Prometheus reach it there). */
+  adminAddress: string;
+  debugViews: DebugViews;
   engine: EngineName;
   /** HSTS on HTTPS responses, unless an Ingress switches it off. */
   hsts: boolean;
@@ -67,7 +70,7 @@ export class Runtime {
       detail: () => readiness.detail(),
       metrics: this.metrics,
       endpointHealth: (endpoint) => dataPlane.balancer.health.stats(endpoint),
-    });
+    }, options.debugViews);
   }
 
   async listen(): Promise<{ httpPort: number; httpsPort: number | undefined; adminPort: number }> {
@@ -77,7 +80,7 @@ export class Runtime {
         ? `--default-ssl-certificate ${this.options.defaultCertificate} is not usable (yet): serving a generated self-signed certificate to clients no Ingress certificate matches`
         : 'no --default-ssl-certificate: serving a generated self-signed certificate to clients no Ingress certificate matches');
     }
-    await this.admin.listen({ host: this.options.listenAddress, port: this.options.adminPort });
+    await this.admin.listen({ host: this.options.adminAddress, port: this.options.adminPort });
     const adminPort = (this.admin.server.address() as { port: number }).port;
     return { httpPort, httpsPort, adminPort };
   }

@@ -5,6 +5,8 @@ import type { DataPlane } from './dataplane/server.ts';
 
 export interface StandaloneOptions extends RuntimeOptions {
   manifests: string;
+  /** Larger manifest files are refused (`--max-manifest-bytes`). */
+  maxManifestBytes: number;
 }
 
 /** `portico serve`: the whole pipeline fed by a directory of manifests instead of a cluster. */
@@ -21,7 +23,10 @@ export class Standalone {
       notReadyReason: () => (this.runtime.dataPlane.current ? undefined : 'manifests not loaded yet'),
       detail: () => undefined,
     });
-    this.source = new ManifestDirectorySource(options.manifests, ({ snapshot, problems }) => this.runtime.pipeline.apply(snapshot, problems));
+    this.source = new ManifestDirectorySource(options.manifests, ({ snapshot, problems }) => this.runtime.pipeline.apply(snapshot, problems), {
+      maxBytes: options.maxManifestBytes,
+      onError: (err) => log.warn({ err: String(err), manifests: options.manifests }, 'could not reload the manifests directory; the last routing table keeps serving'),
+    });
   }
 
   get dataPlane(): DataPlane {

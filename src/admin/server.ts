@@ -20,9 +20,29 @@ export interface AdminState {
   readonly endpointHealth?: ((endpoint: string) => EndpointStats) | undefined;
 }
 
+/**
+ * Who may see the dashboard and /debug/*, which show pod addresses and Secret names: everyone,
+ * nobody, or clients on this machine that also name it in Host (so a DNS-rebinding page cannot).
+ * Probes and /metrics are always served.
+ */
+export type DebugViews = 'on' | 'off' | 'localhost';
+export const DEBUG_VIEWS: readonly DebugViews[] = ['on', 'off', 'localhost'];
+
+const LOOPBACK_ADDRESS = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
+const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i;
+
 /** The admin server on port 10254 (ingress-nginx's, so probes and dashboards carry over). */
-export function createAdminServer(state: AdminState): FastifyInstance {
+export function createAdminServer(state: AdminState, debugViews: DebugViews = 'on'): FastifyInstance {
   const app = Fastify({ logger: false });
+
+  app.addHook('onRequest', async (req, reply) => {
+    const route = req.routeOptions.url;
+    if (route !== '/' && !route?.startsWith('/debug/')) return;
+    if (debugViews === 'off') return reply.code(404).send('debug views are off (--debug-views off)');
+    if (debugViews === 'localhost' && !(LOOPBACK_ADDRESS.test(req.socket.remoteAddress ?? '') && LOOPBACK_HOST.test(req.headers.host ?? ''))) {
+      return reply.code(403).send('debug views are served to localhost only (--debug-views localhost); use kubectl port-forward');
+    }
+  });
 
   app.get('/healthz', async () => 'ok');
 

@@ -1,9 +1,10 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { LineCounter, parseAllDocuments, type YAMLError } from 'yaml';
 import type { Diagnostic } from '../diagnostics.ts';
 import { objectKey, type ObjectSnapshot, type SnapshotKind, SNAPSHOT_KINDS } from '../snapshot.ts';
+import { DEFAULT_MAX_MANIFEST_BYTES } from './manifest-files.ts';
+import { ManifestParser } from './manifest-parser.ts';
 import { checkShape } from './validate.ts';
 
 /** A Kubernetes object as read from a manifest: only the fields every kind has are typed here. */
@@ -16,12 +17,29 @@ export interface ManifestObject {
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 const CLUSTER_SCOPED = new Set<string>(['IngressClass']);
+/** Aliases one document may expand (yaml's default): more is an alias bomb. */
+const MAX_ALIAS_COUNT = 100;
 
 /**
- * Parses one manifest file (multi-document YAML or JSON, a `List` allowed) into objects of
- * the kinds Portico reads. Other kinds are skipped silently; unusable documents and objects
- * are reported with file, document index and field.
+ * What the yaml library's error codes mean, in our words: its own messages quote the source,
+ * and a manifest may hold a private key, so a diagnostic never carries the file's text.
  */
+const YAML_PROBLEMS: Partial<Record<YAMLError['code'], string>> = {
+  BAD_INDENT: 'bad indentation',
+  TAB_AS_INDENT: 'a tab used for indentation',
+  DUPLICATE_KEY: 'a key that appears twice in one mapping',
+  MULTILINE_IMPLICIT_KEY: 'a key that spans lines (a missing ":" or quote?)',
+  UNEXPECTED_TOKEN: 'an unexpected character (an unclosed bracket or quote?)',
+  MISSING_CHAR: 'a missing closing character (quote, bracket or brace)',
+  BAD_DQ_ESCAPE: 'an invalid escape in a double-quoted string',
+  BAD_ALIAS: 'an invalid alias',
+  BLOCK_IN_FLOW: 'a block value inside a flow collection',
+  BLOCK_AS_IMPLICIT_KEY: 'a block value used as a key',
+  KEY_OVER_1024_CHARS: 'a key longer than 1024 characters',
+  TAG_RESOLVE_FAILED: 'an unknown tag',
+  RESOURCE_EXHAUSTION: 'aliases that expand too far',
+};
+
 export interface ParsedManifest {
   objects: ManifestObject[];
   problems: Diagnostic[];
@@ -31,6 +49,11 @@ export interface ParsedManifest {
   unparseable: boolean;
 }
 
+/**
+ * Parses one manifest file (multi-document YAML or JSON, a `List` allowed) into objects of
+ * the kinds Portico reads. Other kinds are skipped silently; unusable documents and objects
+ * are reported with file, document index and field, never with the file's text. Never throws.
+ */
 export function parseManifest(text: string, file: string): ParsedManifest {
   const objects: ManifestObject[] = [];
   const problems: Diagnostic[] = [];
@@ -38,16 +61,33 @@ export function parseManifest(text: string, file: string): ParsedManifest {
   const report = (index: number, name: string, field: string | undefined, message: string): void => {
     problems.push({ severity: 'Warning', code: field === undefined ? 'ManifestParseError' : 'MalformedObject', object: { kind: 'File', name: `${file}#${index}${name}` }, field, message });
   };
-  const docs = parseAllDocuments(text);
-  // A YAML stream with a syntax error anywhere is refused whole: half a file is worse than the last good one.
-  const broken = docs.findIndex((d) => 'errors' in d && d.errors.length > 0);
-  if (broken !== -1) {
-    const doc = docs[broken]!;
-    report(broken, '', undefined, 'errors' in doc ? doc.errors[0]!.message : 'unparseable');
+  const unparseable = (index: number, message: string): ParsedManifest => {
+    report(index, '', undefined, `${message}; the file's last good version is kept`);
     return { objects: [], problems, malformed, unparseable: true };
+  };
+  const lines = new LineCounter();
+  let docs;
+  try {
+    docs = parseAllDocuments(text, { prettyErrors: false, lineCounter: lines });
+  } catch (err) {
+    return unparseable(0, `the file could not be parsed (${(err as Error).name})`);
   }
-  docs.forEach((doc, index) => {
-    const value: unknown = doc.toJS();
+  // A YAML stream with a syntax error anywhere is refused whole: half a file is worse than the last good one.
+  const values: unknown[] = [];
+  for (const [index, doc] of docs.entries()) {
+    const error = doc.errors[0];
+    if (error) {
+      const { line, col } = lines.linePos(error.pos[0]);
+      return unparseable(index, `YAML syntax error at line ${line}, column ${col}: ${YAML_PROBLEMS[error.code] ?? error.code}`);
+    }
+    try {
+      values.push(doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }));
+    } catch {
+      // Unresolved aliases and alias bombs throw here, after a clean parse.
+      return unparseable(index, 'an alias that is undefined, or aliases that expand beyond the limit');
+    }
+  }
+  values.forEach((value, index) => {
     if (value === null || value === undefined) return;
     const items = isList(value) ? value.items : [value];
     items.forEach((item) => {
@@ -109,24 +149,37 @@ export interface DirectoryLoad {
   problems: Diagnostic[];
 }
 
+export interface ManifestDirectoryOptions {
+  /** Files larger than this are refused with a diagnostic (`--max-manifest-bytes`). */
+  readonly maxBytes?: number;
+  /** A reload that failed as a whole (the directory vanished, …): the last snapshot stays. */
+  readonly onError?: (err: unknown) => void;
+}
+
 /**
- * The standalone source: a directory of manifests, watched for changes. A file that fails
- * to parse keeps its last good objects; so does an object that became malformed. Objects
- * without a creationTimestamp get the time this source first saw them, so "oldest wins"
- * means what it does in a cluster.
+ * The standalone source: a directory of manifests, watched for changes. Files are read and
+ * parsed on a thread of their own. A file that fails to parse, or cannot be read safely, keeps
+ * its last good objects; so does an object that became malformed. Objects without a
+ * creationTimestamp get the time this source first saw them, so "oldest wins" means what it
+ * does in a cluster.
  */
 export class ManifestDirectorySource {
   private readonly dir: string;
   private readonly onChange: (load: DirectoryLoad) => void;
+  private readonly options: ManifestDirectoryOptions;
+  private readonly parser = new ManifestParser();
+  /** Per file: what its last parse gave, and the objects it last contributed. */
+  private readonly lastParsed = new Map<string, ParsedManifest>();
   private readonly lastGoodFile = new Map<string, ManifestObject[]>();
   private readonly firstSeen = new Map<string, string>();
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private loading: Promise<void> = Promise.resolve();
 
-  constructor(dir: string, onChange: (load: DirectoryLoad) => void) {
+  constructor(dir: string, onChange: (load: DirectoryLoad) => void, options: ManifestDirectoryOptions = {}) {
     this.dir = dir;
     this.onChange = onChange;
+    this.options = options;
   }
 
   /** Loads the directory once (resolves after the first snapshot was delivered), then watches it. */
@@ -139,42 +192,53 @@ export class ManifestDirectorySource {
   stop(): void {
     this.watcher?.close();
     clearTimeout(this.timer);
+    this.parser.close();
   }
 
   /** Editors write files in bursts (truncate, write, rename): wait for the burst to settle. */
   private schedule(): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.loading = this.loading.then(() => this.reload());
+      // Nothing a reload meets may reject this chain: it would end the process.
+      this.loading = this.loading.then(() => this.reload()).catch((err: unknown) => this.options.onError?.(err));
     }, 50);
   }
 
   async reload(): Promise<void> {
     const files = (await readdir(this.dir)).filter((f) => MANIFEST_FILE.test(f)).sort();
+    const results = await this.parser.parse(this.dir, files, this.options.maxBytes ?? DEFAULT_MAX_MANIFEST_BYTES);
     const problems: Diagnostic[] = [];
     const objects: ManifestObject[] = [];
     for (const file of files) {
-      let text: string;
-      try {
-        text = await readFile(join(this.dir, file), 'utf8');
-      } catch {
-        continue; // removed between readdir and read: the next event reloads
+      const result = results.get(file);
+      if (result === undefined || result.kind === 'gone') {
+        this.forget(file); // removed since readdir: the next event reloads
+        continue;
       }
-      const parsed = parseManifest(text, file);
-      problems.push(...parsed.problems);
       const previous = this.lastGoodFile.get(file) ?? [];
-      let good = parsed.objects;
-      if (parsed.unparseable) {
+      let good: ManifestObject[];
+      if (result.kind === 'refused') {
+        problems.push({ severity: 'Warning', code: 'ManifestParseError', object: { kind: 'File', name: file }, message: `${result.reason}; the file's last good version is kept` });
+        this.lastParsed.delete(file);
         good = previous;
-      } else if (parsed.malformed.length > 0) {
-        // An object that is malformed now keeps serving its last good version.
-        const malformed = new Set(parsed.malformed);
-        good = [...good, ...previous.filter((o) => malformed.has(identity(o)))];
+      } else {
+        const parsed = result.kind === 'parsed' ? result.parsed : this.lastParsed.get(file);
+        if (parsed === undefined) continue; // cannot happen: the thread only says unchanged after sending a parse
+        this.lastParsed.set(file, parsed);
+        problems.push(...parsed.problems);
+        good = parsed.objects;
+        if (parsed.unparseable) {
+          good = previous;
+        } else if (parsed.malformed.length > 0) {
+          // An object that is malformed now keeps serving its last good version.
+          const malformed = new Set(parsed.malformed);
+          good = [...good, ...previous.filter((o) => malformed.has(identity(o)))];
+        }
       }
       this.lastGoodFile.set(file, good);
       objects.push(...good);
     }
-    for (const file of [...this.lastGoodFile.keys()]) if (!files.includes(file)) this.lastGoodFile.delete(file);
+    for (const file of [...this.lastGoodFile.keys()]) if (!files.includes(file)) this.forget(file);
     // One millisecond apart in file and document order, so objects seen in one load keep that order.
     let stamp = Date.now();
     for (const o of objects) {
@@ -184,6 +248,11 @@ export class ManifestDirectorySource {
       o.metadata.creationTimestamp = this.firstSeen.get(id)!;
     }
     this.onChange({ snapshot: snapshotOf(objects), problems });
+  }
+
+  private forget(file: string): void {
+    this.lastGoodFile.delete(file);
+    this.lastParsed.delete(file);
   }
 }
 

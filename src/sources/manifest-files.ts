@@ -1,0 +1,64 @@
+import { constants } from 'node:fs';
+import { open, realpath } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
+
+/** `--max-manifest-bytes`' default: far above any real manifest, far below what would hurt. */
+export const DEFAULT_MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+export type FileRead =
+  /** `stamp` changes whenever the file may have changed (inode, size, times). */
+  | { readonly kind: 'text'; readonly text: string; readonly stamp: string }
+  /** The file is there but must not be read; `reason` says why, without its content. */
+  | { readonly kind: 'refused'; readonly reason: string }
+  /** Removed (or renamed away) since the directory was listed. */
+  | { readonly kind: 'gone' };
+
+/**
+ * Reads one manifest of the directory, refusing what could hurt the process: a symlink that
+ * leaves the directory, anything but a regular file (a FIFO would block the read forever, a
+ * device never ends), a file larger than `maxBytes`. Opened non-blocking and checked on the
+ * open descriptor, so swapping the file for a FIFO between the check and the read changes nothing.
+ */
+export async function readManifestFile(dir: string, file: string, maxBytes: number): Promise<FileRead> {
+  let real: string;
+  let realDir: string;
+  try {
+    [real, realDir] = await Promise.all([realpath(join(dir, file)), realpath(dir)]);
+  } catch {
+    return { kind: 'gone' };
+  }
+  const inside = relative(realDir, real);
+  if (inside.startsWith('..') || isAbsolute(inside)) return { kind: 'refused', reason: 'is a symlink to a file outside the manifests directory; not read' };
+  let handle;
+  try {
+    handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return { kind: 'gone' };
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) return { kind: 'refused', reason: `is not a regular file (${kindOf(stat)}); not read` };
+    if (stat.size > maxBytes) return { kind: 'refused', reason: `is ${stat.size} bytes, more than --max-manifest-bytes ${maxBytes}; not read` };
+    // Read at most one byte past the limit: a file growing while we read is caught too.
+    const buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > maxBytes) return { kind: 'refused', reason: `grew past --max-manifest-bytes ${maxBytes} while being read; not read` };
+      if (length === buffer.length) break;
+    }
+    return { kind: 'text', text: buffer.toString('utf8', 0, length), stamp: `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}` };
+  } finally {
+    await handle.close();
+  }
+}
+
+function kindOf(stat: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isDirectory(): boolean }): string {
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  if (stat.isDirectory()) return 'a directory';
+  return 'not a regular file';
+}

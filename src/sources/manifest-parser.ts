@@ -1,0 +1,91 @@
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ParsedManifest } from './manifests.ts';
+
+export interface ParseRequest {
+  readonly id: number;
+  readonly dir: string;
+  readonly files: readonly string[];
+  readonly maxBytes: number;
+}
+
+export type ParseResult = { readonly file: string } & (
+  | { readonly kind: 'parsed'; readonly parsed: ParsedManifest }
+  /** Same inode, size and times as when this thread last parsed it. */
+  | { readonly kind: 'unchanged' }
+  | { readonly kind: 'refused'; readonly reason: string }
+  | { readonly kind: 'gone' }
+);
+
+/** What one file may cost the parser thread before it is given up on. */
+const WORKER_HEAP_MB = 2048;
+const FILE_TIMEOUT_MS = 60_000;
+// The worker is a sibling module: .ts when run from source, .js once compiled.
+const WORKER_URL = new URL(`./manifest-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+/**
+ * Reads and parses manifest files on a thread of their own, so what is being parsed never
+ * delays a request. One file that exhausts the thread's memory or time is refused (the thread
+ * is replaced) and the others are still read.
+ */
+export class ManifestParser {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private closed = false;
+
+  /** Results for every listed file, in no particular order. */
+  async parse(dir: string, files: readonly string[], maxBytes: number): Promise<Map<string, ParseResult>> {
+    const results = new Map<string, ParseResult>();
+    let pending = files;
+    while (pending.length > 0 && !this.closed) {
+      const failure = await this.run({ id: this.nextId++, dir, files: pending, maxBytes }, results);
+      if (failure === undefined) break;
+      // The thread died on the first file it had not answered for: refuse that one, read the rest.
+      const culprit = pending.find((f) => !results.has(f));
+      if (culprit === undefined) break;
+      results.set(culprit, { file: culprit, kind: 'refused', reason: failure });
+      pending = pending.filter((f) => !results.has(f));
+    }
+    return results;
+  }
+
+  close(): void {
+    this.closed = true;
+    void this.worker?.terminate();
+    this.worker = undefined;
+  }
+
+  /** One pass over `files`; resolves undefined when the thread answered for all, else why it stopped. */
+  private run(request: ParseRequest, results: Map<string, ParseResult>): Promise<string | undefined> {
+    const worker = (this.worker ??= new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } }));
+    worker.ref();
+    return new Promise((resolve) => {
+      const finish = (failure: string | undefined): void => {
+        clearTimeout(watchdog);
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+        if (failure !== undefined) {
+          void worker.terminate();
+          if (this.worker === worker) this.worker = undefined;
+        } else {
+          worker.unref();
+        }
+        resolve(failure);
+      };
+      const watchdog = setTimeout(() => finish(`parsing it took longer than ${FILE_TIMEOUT_MS / 1000} s; not read`), FILE_TIMEOUT_MS);
+      const onMessage = (message: ParseResult | { done: number }): void => {
+        if ('done' in message) {
+          if (message.done === request.id) finish(undefined);
+          return;
+        }
+        results.set(message.file, message);
+        watchdog.refresh();
+      };
+      const onError = (err: Error & { code?: string }): void =>
+        finish(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `parsing it needed more than ${WORKER_HEAP_MB} MB; not read` : `parsing it failed (${err.name}); not read`);
+      const onExit = (): void => finish('the parser thread stopped; not read');
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      worker.postMessage(request);
+    });
+  }
+}
