@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { buildRoutingTable } from './routing/index.ts';
 import type { BuildOptions } from './routing/index.ts';
+import { RegexCache } from './routing/regex.ts';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.ts';
 import type { Logger } from './log.ts';
 import type { ObjectSnapshot } from './snapshot.ts';
@@ -14,6 +15,7 @@ import type { Metrics } from './observability/metrics.ts';
 export class Pipeline {
   diagnostics: readonly Diagnostic[] = [];
   private generation = 0;
+  private readonly regexCache = new RegexCache();
   private readonly settings: Omit<BuildOptions, 'generation'>;
   private readonly swap: (table: RoutingTable) => void;
   private readonly log: Logger;
@@ -30,7 +32,7 @@ export class Pipeline {
   /** Builds and swaps in a table; `sourceProblems` are the source's own (unparseable files and the like). */
   apply(snapshot: ObjectSnapshot, sourceProblems: readonly Diagnostic[] = []): RoutingTable {
     const started = performance.now();
-    const { table, diagnostics } = buildRoutingTable(snapshot, { ...this.settings, generation: ++this.generation });
+    const { table, diagnostics } = buildRoutingTable(snapshot, { ...this.settings, generation: ++this.generation, regexCache: this.regexCache });
     const buildSeconds = (performance.now() - started) / 1000;
     this.swap(table);
     const all = [...sourceProblems, ...diagnostics];

@@ -24,12 +24,13 @@ export class IngressClassFilter {
     this.weAreDefault = ourClasses.some((c) => c.metadata?.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true');
   }
 
-  /** `spec.ingressClassName` names one of our IngressClasses, or the legacy annotation names our class, or no class and ours is the default. */
+  /** `spec.ingressClassName` names one of our IngressClasses, or the legacy annotation names our class or one of our IngressClasses, or no class and ours is the default. */
   isOurs(ingress: V1Ingress): boolean {
     const className = ingress.spec?.ingressClassName;
     if (className) return this.ours.has(className);
+    // The legacy annotation carries our --ingress-class, or names an IngressClass of our controller.
     const legacy = ingress.metadata?.annotations?.[LEGACY_CLASS_ANNOTATION];
-    if (legacy !== undefined) return legacy === this.selection.ingressClass;
+    if (legacy !== undefined) return legacy === this.selection.ingressClass || this.ours.has(legacy);
     return this.weAreDefault;
   }
 

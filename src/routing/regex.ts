@@ -1,10 +1,59 @@
 import RE2 from 're2';
+import { PatternSet } from '../table/pattern-set.ts';
 
 /**
- * Compiles a path as ingress-nginx does in regex mode: case-insensitive and anchored at
- * the start only. RE2 runs in linear time, so no pattern can stall the process.
- * Throws with RE2's message when the pattern is not valid RE2 syntax.
+ * Regex paths (ingress-nginx's regex mode) are compiled by RE2, which runs in linear time,
+ * so no pattern can stall the process. Compiling is the expensive part of a build with many
+ * of them, so its results are kept between builds: a table rebuilt for an unrelated change
+ * reuses what it compiled before. Memoisation only: a build gives the same table with or
+ * without a cache.
  */
-export function compilePathRegex(path: string): RE2 {
-  return new RE2(`^(?:${path})`, 'i');
+export class RegexCache {
+  private problems = new Map<string, string | undefined>();
+  private sets = new Map<string, PatternSet>();
+  private usedProblems = new Map<string, string | undefined>();
+  private usedSets = new Map<string, PatternSet>();
+
+  /**
+   * Why a path cannot be a regex path, or undefined. It must be valid RE2 on its own, so that
+   * wrapped as `^(?:…)` it stays one anchored pattern: `/api)|(/admin` would otherwise escape
+   * the anchor and match `/public/admin`.
+   */
+  problem(path: string): string | undefined {
+    if (this.usedProblems.has(path)) return this.usedProblems.get(path);
+    const problem = this.problems.has(path) ? this.problems.get(path) : regexPathProblem(path);
+    this.usedProblems.set(path, problem);
+    return problem;
+  }
+
+  /** The compiled matcher for a host's regex paths, in match order. */
+  patternSet(patterns: readonly string[]): PatternSet {
+    const key = JSON.stringify(patterns);
+    let set = this.usedSets.get(key) ?? this.sets.get(key);
+    set ??= new PatternSet(patterns);
+    this.usedSets.set(key, set);
+    return set;
+  }
+
+  /** Called at the end of a build: what it did not use is forgotten. */
+  sweep(): void {
+    this.problems = this.usedProblems;
+    this.sets = this.usedSets;
+    this.usedProblems = new Map();
+    this.usedSets = new Map();
+  }
+}
+
+function regexPathProblem(path: string): string | undefined {
+  try {
+    new RE2(path);
+  } catch (err) {
+    return `is not a valid RE2 regular expression (${(err as Error).message})`;
+  }
+  try {
+    new RE2(`^(?:${path})`, 'i');
+  } catch (err) {
+    return `is not one self-contained regular expression (${(err as Error).message})`;
+  }
+  return undefined;
 }

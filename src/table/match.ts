@@ -2,7 +2,7 @@ import type { HostRoutes, Route, RoutingTable } from './types.ts';
 
 export interface RouteMatch {
   readonly route: Route;
-  /** Capture groups of the path regex (regex mode only), for `rewrite-target`'s $1…$9. */
+  /** Capture groups of the path regex (regex mode, routes with `rewrite-target` only), for its $1…$9. */
   readonly groups: readonly (string | undefined)[] | undefined;
 }
 
@@ -47,9 +47,10 @@ export function matchPath(table: RoutingTable, routes: HostRoutes | undefined, p
   if (!routes) return table.defaultRoute && { route: table.defaultRoute, groups: undefined };
 
   if (routes.regexMode) {
-    for (const route of routes.regex) {
-      const m = route.regex!.exec(path);
-      if (m) return { route, groups: m };
+    const index = routes.patterns ? routes.patterns.firstMatch(path) : -1;
+    if (index !== -1) {
+      const route = routes.regex[index]!;
+      return { route, groups: route.options.rewrite ? routes.patterns!.groups(index, path) ?? undefined : undefined };
     }
   } else {
     // An Exact match is always the whole path, so it is the longest possible and wins ties with Prefix.

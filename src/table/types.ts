@@ -1,4 +1,4 @@
-import type RE2 from 're2';
+import type { PatternSet } from './pattern-set.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 
 /**
@@ -51,6 +51,8 @@ export interface HostRoutes {
   readonly prefix: ReadonlyMap<string, Route>;
   /** Regex mode: every path, in match order (longest path string first); first match wins. */
   readonly regex: readonly Route[];
+  /** Regex mode: the paths of `regex`, index for index, compiled into RE2 sets. */
+  readonly patterns: PatternSet | undefined;
   /** The `spec.defaultBackend` of the oldest Ingress defining this host, for paths no rule matches. */
   readonly fallback: Route | undefined;
   /** `app-root` of the oldest Ingress of this host that sets it: `/` answers 302 there, before any path matching. */
@@ -66,8 +68,6 @@ export interface Route {
   /** The path as written in the Ingress (the metrics label, the /debug view). */
   readonly path: string;
   readonly pathType: PathType;
-  /** Set in regex mode: the path compiled as a case-insensitive, start-anchored RE2 regex. */
-  readonly regex: RE2 | undefined;
   readonly backend: Backend;
   readonly options: RouteOptions;
 }

@@ -44,14 +44,26 @@ describe('hosts', () => {
 });
 
 describe('IngressClass selection', () => {
-  it('serves its class by name and the legacy annotation, ignores other classes and class-less Ingresses', () => {
+  it('serves its class by name and the legacy annotation (our class or an IngressClass of ours), ignores other classes and class-less Ingresses', () => {
     const r = buildFixture('class-selection');
-    expect([...r.table.exactHosts.keys()].sort()).toEqual(['legacy.example.com', 'ours.example.com']);
+    expect([...r.table.exactHosts.keys()].sort()).toEqual(['legacy-object.example.com', 'legacy.example.com', 'ours.example.com']);
   });
   it('serves class-less Ingresses when our IngressClass is the default', () => {
     const r = buildFixture('default-class');
     expect(routeOf(r, 'no-class.example.com', '/')).toBe('default/svc-a:80');
   });
+});
+
+describe('Prefix /foo and /foo/ (Ingress API reference)', () => {
+  const r = buildFixture('prefix-trailing-slash');
+  it.each([
+    ['/foo', 'default/svc-b:80'], ['/foo/', 'default/svc-b:80'], ['/foo/x', 'default/svc-b:80'],
+    ['/bar', 'default/svc-a:80'], ['/bar/', 'default/svc-a:80'], ['/bar/x', 'default/svc-a:80'],
+    ['/foobar', '404'],
+  ])('%s → %s: the longer of the two wins, whichever Ingress is older', (path, backend) => {
+    expect(routeOf(r, 'app.example.com', path)).toBe(backend);
+  });
+  it('is not a conflict', () => expect(codes(r)).toEqual([]));
 });
 
 describe('conflicts', () => {
@@ -74,8 +86,10 @@ describe('regex mode', () => {
     expect(routeOf(r, 'regex.example.com', '/foo/bar/bar')).toBe('default/svc-c:http');
     expect(routeOf(r, 'regex.example.com', '/nothing')).toBe('404');
   });
-  it('reports a path that is not valid RE2 and keeps the others', () => {
-    expect(codes(r)).toEqual(['InvalidPath plain spec.rules[0].http.paths[3].path']);
+  it('reports a path that is not valid RE2, or that would escape its anchor, and keeps the others', () => {
+    expect(codes(r)).toEqual(['InvalidPath plain spec.rules[0].http.paths[3].path', 'InvalidPath plain spec.rules[0].http.paths[4].path']);
+    // Wrapped as ^(?:/api)|(/admin) it would match /admin anywhere in the path.
+    expect(routeOf(r, 'regex.example.com', '/public/admin')).toBe('404');
   });
   it('compiles the rewrite template', () => {
     const route = r.table.exactHosts.get('regex.example.com')!.regex.find((x) => x.ingress === 'default/rewrite')!;
