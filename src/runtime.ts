@@ -93,6 +93,7 @@ export class Runtime {
     this.shuttingDown = true;
     this.log.info({ delayMs, graceMs }, 'shutting down: not ready; draining after the delay');
     await new Promise((r) => setTimeout(r, delayMs));
+    this.log.info({ graceMs }, 'draining: no new connections; requests in flight may finish');
     await this.dataPlane.drain(graceMs);
     await this.admin.close();
   }

@@ -127,7 +127,7 @@ export class RequestHandler {
       this.sendAnswer(req, res, requestId, decision);
       return;
     }
-    if (this.options.hsts && decision.route.options.hsts) res.setHeader('strict-transport-security', HSTS);
+    if (this.options.proto === 'https' && this.options.hsts && decision.route.options.hsts) res.setHeader('strict-transport-security', HSTS);
     if (expectsContinue) res.writeContinue();
     void this.forward(req, res, decision, requestId, trace);
   };
