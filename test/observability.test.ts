@@ -3,7 +3,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccessLog } from '../src/observability/access-log.ts';
 import { BackendSet } from './helpers/backends.ts';
 import { echoed, send } from './helpers/http.ts';
 import { INGRESS_CLASS, ingress, service } from './helpers/manifests.ts';
@@ -85,5 +87,17 @@ describe('metrics, access log and request ids', () => {
     expect(r.headers['x-request-id']).toBe('trace-abc-123');
     expect(echoed(r).headers['x-request-id']).toBe('trace-abc-123');
     await waitFor(() => portico.accessLog().some((l) => l['request_id'] === 'trace-abc-123'), 'the access log line');
+  });
+});
+
+describe('text access log', () => {
+  it('escapes what the client sent, so a request id or a path cannot forge fields (F19)', () => {
+    const lines: string[] = [];
+    const log = new AccessLog('text', new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
+    log.write({
+      time: 0, requestId: 'id" 200 0 0ms - - forged', clientAddress: '127.0.0.1', method: 'GET', host: 'app.test', path: '/a"b\\c é',
+      status: 404, bytesIn: 0, bytesOut: 0, durationMs: 1, route: undefined, upstream: undefined, retries: 0,
+    });
+    expect(lines).toEqual(['127.0.0.1 - [1970-01-01T00:00:00.000Z] "GET app.test/a\\x22b\\x5cc\\x20\\xe9" 404 0 1ms - - id\\x22\\x20200\\x200\\x200ms\\x20-\\x20-\\x20forged -\n']);
   });
 });

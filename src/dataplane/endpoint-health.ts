@@ -49,10 +49,15 @@ export class EndpointHealth {
     s.backoffMs = 0;
   }
 
-  /** A connection-level failure (refused, reset, connect timeout): eject. */
+  /**
+   * A connection-level failure (refused, reset, connect timeout): eject. Failures of requests
+   * that were already in flight when it was ejected do not count again: the back-off doubles
+   * once per ejection, when the endpoint fails again after being readmitted.
+   */
   failed(key: string): void {
     const s = this.get(key);
     s.window.failed++;
+    if (s.ejectedUntil > this.now()) return;
     s.backoffMs = Math.min(s.backoffMs ? s.backoffMs * 2 : EJECT_MIN_MS, EJECT_MAX_MS);
     s.ejectedUntil = this.now() + s.backoffMs;
     this.onEject?.(key, s.backoffMs);

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { escapePath } from '../table/paths.ts';
-import { hostRoutes, matchPath, type RouteMatch } from '../table/match.ts';
+import { hostRoutes, matchReadings, type RouteMatch } from '../table/match.ts';
 import type { Endpoint, Route, RoutingTable } from '../table/types.ts';
 import type { Balancer } from './balancer.ts';
 import type { Attempt, FailureKind, ForwardEngine, UpgradeTarget } from './engines/types.ts';
@@ -186,11 +186,10 @@ export class RequestHandler {
     if (!table) return answer(503);
     const routes = hostRoutes(table, head.host);
     if (routes?.appRoot !== undefined && head.path === '/') return answer(302, undefined, { location: `${this.options.proto}://${head.authority}${routes.appRoot}` });
-    const match = matchPath(table, routes, head.path);
-    if (!match) return answer(404);
-    const route = match.route;
     // Route on exactly what is forwarded: if another reasonable reading of the raw path lands elsewhere, refuse.
-    for (const reading of head.otherReadings) if (matchPath(table, routes, reading)?.route !== route) return answer(400, route);
+    const match = matchReadings(table, routes, head.path, head.otherReadings);
+    if (typeof match === 'number') return answer(match);
+    const route = match.route;
     const o = route.options;
     if (o.denyReason !== undefined) return answer(503, route);
     if (o.redirect) return answer(o.redirect.code, route, { location: o.redirect.url });

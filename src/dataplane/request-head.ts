@@ -91,6 +91,7 @@ export function isRejection(head: RequestHead | HeadRejection): head is HeadReje
 /**
  * How other servers read a raw path, beside nginx's reading (which `normaliseRequestPath` gives):
  * - as is: routers that match the undecoded path and never resolve `..` (Express, fastify);
+ * - as the WHATWG URL parser does (servers built on fetch's Request);
  * - decoded whole but not resolved (Python's WSGI `PATH_INFO`, then a router);
  * - per segment: `\` as a separator (WHATWG URL), `;parameters` dropped (Tomcat, Jetty), each
  *   segment decoded with encoded slashes kept inside it (Go's ServeMux, Spring), then dot
@@ -99,6 +100,8 @@ export function isRejection(head: RequestHead | HeadRejection): head is HeadReje
  */
 function otherReadingsOf(raw: string): string[] | undefined {
   const readings = [raw];
+  const whatwg = URL.parse(raw, 'http://reading');
+  if (whatwg) readings.push(whatwg.pathname);
   try {
     readings.push(decodeURIComponent(raw));
   } catch {

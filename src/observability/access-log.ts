@@ -51,7 +51,12 @@ function json(r: RequestRecord): string {
 
 function text(r: RequestRecord): string {
   const u = r.upstream;
-  return `${r.clientAddress} - [${new Date(r.time).toISOString()}] "${r.method} ${r.host}${r.path}" ${r.status} ${r.bytesOut} ${round(r.durationMs)}ms ${u?.address ?? '-'} ${u?.status ?? '-'} ${r.requestId} ${r.route?.ingress ?? '-'}\n`;
+  return `${r.clientAddress} - [${new Date(r.time).toISOString()}] "${r.method} ${escape(r.host)}${escape(r.path)}" ${r.status} ${r.bytesOut} ${round(r.durationMs)}ms ${u?.address ?? '-'} ${u?.status ?? '-'} ${escape(r.requestId)} ${r.route?.ingress ?? '-'}\n`;
+}
+
+/** As nginx's `escape=default`: what a client sent cannot forge a field of the text line. */
+function escape(value: string): string {
+  return value.replace(/[^\x21\x23-\x5b\x5d-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function round(ms: number): number {

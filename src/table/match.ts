@@ -72,3 +72,15 @@ export function matchPath(table: RoutingTable, routes: HostRoutes | undefined, p
   const fallback = routes.fallback ?? table.defaultRoute;
   return fallback && { route: fallback, groups: undefined };
 }
+
+/**
+ * The route of a request whose path can be read several ways (`readings`: how other servers
+ * read what is forwarded): 404 when nothing matches `path`, 400 when a reading would match
+ * another route, so the pod could not be handed a path its route does not cover.
+ */
+export function matchReadings(table: RoutingTable, routes: HostRoutes | undefined, path: string, readings: readonly string[]): RouteMatch | 400 | 404 {
+  const match = matchPath(table, routes, path);
+  if (!match) return 404;
+  for (const reading of readings) if (matchPath(table, routes, reading)?.route !== match.route) return 400;
+  return match;
+}

@@ -63,6 +63,18 @@ describe('passive health', () => {
     expect(b.health.stats('10.0.0.2:80').ejectedForMs).toBe(5_000);
   });
 
+  it('doubles once per ejection, not once per request that was in flight when the pod died (F12)', () => {
+    let now = 0;
+    const b = new Balancer(() => now);
+    const ejections: number[] = [];
+    b.health.onEject = (_key, forMs) => ejections.push(forMs);
+    for (let i = 0; i < 17; i++) b.health.failed('10.0.0.2:80'); // one crash, 17 requests in flight
+    expect(ejections).toEqual([5_000]);
+    expect(b.health.stats('10.0.0.2:80').ejectedForMs).toBe(5_000);
+    now = 5_000; // restarted within the back-off: back in rotation now, not after a minute
+    expect([1, 2, 3].map(() => b.pick(backend(), 'c')!.address)).toContain('10.0.0.2');
+  });
+
   it('never takes every endpoint out: when all are out, all are tried', () => {
     const b = new Balancer(() => 0);
     const be = backend();

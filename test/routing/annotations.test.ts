@@ -110,4 +110,44 @@ describe('annotation parsing', () => {
       ['UnsupportedAnnotation', 'unknown annotation; ignored'],
     ]);
   });
+
+  it.each([
+    ['proxy-send-timeout', '2147484'], ['proxy-read-timeout', '9'.repeat(400)], ['proxy-connect-timeout', '99999999999'],
+  ])('refuses %s %j, which no timer can hold (F7), and keeps the default', (name, value) => {
+    const r = parse(nginx(name, value));
+    expect([r.options.sendTimeoutMs, r.options.readTimeoutMs, r.options.connectTimeoutMs]).toEqual([60_000, 60_000, 5_000]);
+    expect(r.diagnostics).toHaveLength(1);
+    expect(parse(nginx(name, '2147483')).diagnostics).toEqual([]);
+  });
+
+  it('refuses sizes too large to count instead of making them unlimited (F16)', () => {
+    expect(parseBodySize('9'.repeat(30) + 'g')).toBeUndefined();
+    expect(parseBodySize('8388608g')).toBeUndefined(); // 2^53 bytes
+    expect(parse(nginx('proxy-body-size', '9'.repeat(30) + 'g')).options.bodyLimit).toBe(1024 * 1024);
+  });
+
+  it.each(['a'.repeat(1024 * 1024), `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}`, 'x:99999', 'x:0', '..', 'a..b', '-a.example', `${'a'.repeat(64)}.example`])(
+    'refuses upstream-vhost %s (F16)', (value) => {
+      const r = parse(nginx('upstream-vhost', value));
+      expect(r.options.upstreamVhost).toBeUndefined();
+      expect(r.diagnostics).toHaveLength(1);
+      expect(r.diagnostics[0]!.message.length).toBeLessThan(300);
+    });
+
+  it('accepts upstream-vhost host names with a port, and refuses paths and URLs longer than a request line could carry', () => {
+    expect(parse(nginx('upstream-vhost', 'internal.svc:8080')).options.upstreamVhost).toBe('internal.svc:8080');
+    expect(parse(nginx('rewrite-target', '/' + 'a'.repeat(5000))).options.rewrite).toBeUndefined();
+    expect(parse(nginx('permanent-redirect', `https://x.example/${'a'.repeat(5000)}`)).options.redirect).toBeUndefined();
+  });
+
+  it.each(['auth-url', 'auth-type', 'auth-secret', 'auth-tls-secret', 'auth-tls-verify-client', 'auth-signin', 'whitelist-source-range', 'allowlist-source-range', 'denylist-source-range'])(
+    'fails closed on the access-guarding %s until Portico enforces it', (name) => {
+      const r = parse(nginx(name, 'x'));
+      expect(r.options.denyReason).toContain(`nginx.ingress.kubernetes.io/${name}`);
+      expect(r.diagnostics[0]!.message).toContain('answers 503');
+    });
+
+  it('does not fail closed on annotations that guard nothing', () => {
+    expect(parse({ ...nginx('enable-cors', 'true'), ...nginx('configuration-snippet', 'more_set_headers "x: y";') }).options.denyReason).toBeUndefined();
+  });
 });

@@ -1,0 +1,35 @@
+// Property: no file content makes manifest parsing throw, and a parse error never quotes the file.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseManifest } from '../../src/sources/manifests.ts';
+import { propertyRuns } from '../helpers/property.ts';
+
+/** Stands for a private key or a token: it must never reach a diagnostic about a broken file. */
+const SECRET = 'MIIEsecretKEYmaterial';
+const token = fc.constantFrom(
+  'apiVersion: v1\n', 'kind: Secret\n', 'kind: Ingress\n', 'kind: List\n', 'items:\n', 'metadata: {name: x}\n', 'metadata:\n', '  name: a\n',
+  'spec:\n', 'data:\n', `  tls.key: ${SECRET}\n`, `"${SECRET}`, `'${SECRET}`, `${SECRET}: `, `&${SECRET} `, `*${SECRET}`, `!${SECRET} `,
+  'a: &x [1, 2]\n', 'b: *x\n', 'c: *missing\n', '<<: *x\n', '- ', ': ', '? ', '[', ']', '{', '}', ',', '"', "'", '|\n', '>\n', '#', '\t', '  ',
+  '\n', '---\n', '...\n', '%YAML 1.2\n', '%TAG ! tag:x,2026:\n', '!!binary ', '!!int ', '\\', '@', '`', '\u0000', '\ufeff', 'é',
+);
+const file = fc.oneof(fc.array(token, { maxLength: 30 }).map((t) => t.join('')), fc.string({ maxLength: 200 }));
+
+describe('manifest parsing (property)', () => {
+  it('never throws, whatever the file holds, and never quotes it in a parse error', () => {
+    fc.assert(fc.property(file, (text) => {
+      const parsed = parseManifest(text, 'fuzz.yaml');
+      for (const problem of parsed.problems) {
+        if (problem.code === 'ManifestParseError') expect(problem.message).not.toContain(SECRET);
+      }
+    }), propertyRuns(3000));
+  });
+
+  it('refuses alias bombs and unresolved aliases as parse errors', () => {
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(', ')}]`)].join('\n');
+    for (const text of [laughs, 'x: *typo', `${laughs}\n---\nkind: Ingress`]) {
+      const parsed = parseManifest(text, 'alias.yaml');
+      expect(parsed.unparseable).toBe(true);
+      expect(parsed.problems[0]).toMatchObject({ code: 'ManifestParseError' });
+    }
+  });
+});
