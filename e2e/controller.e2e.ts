@@ -1,6 +1,7 @@
 // Portico in controller mode against a real kube-apiserver and etcd, driven the way an
 // operator drives it: kubectl apply / annotate, then curl -H 'Host: …' the node.
 import { writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startEnvironment, type Environment } from './lib/environment.ts';
@@ -81,6 +82,35 @@ describe('controller mode on a real API server', () => {
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body).bodyBytes).toBe(9 * 1024 * 1024);
     expect((await curl('nothing.example.com')).status).toBe(404);
+  });
+
+  it('lets every client see the 413 of an upload just over the limit, and refuses a fragment (no reset, no bypass)', async () => {
+    await kubectl.apply(ingress('web', 'upload', 'upload.example.com', 'web'));
+    await waitUntil('upload route', async () => (await curl('upload.example.com')).status === 200, 20_000, 20);
+    const body = join(dir, 'just-over');
+    await writeFile(body, Buffer.alloc(1024 * 1024 + 1, 97));
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++) statuses.push((await curl('upload.example.com', '/', '--data-binary', `@${body}`)).status);
+    for (let i = 0; i < 15; i++) statuses.push((await curl('upload.example.com', '/', '--data-binary', `@${body}`, '-H', 'Expect:')).status);
+    for (let i = 0; i < 15; i++) {
+      statuses.push(await new Promise<number>((resolve) => {
+        const req = request({ host: '127.0.0.1', port: portico.httpPort, method: 'POST', path: '/', headers: { host: 'upload.example.com' }, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', () => resolve(-1));
+        req.end(Buffer.alloc(1024 * 1024 + 1));
+      }));
+    }
+    expect(statuses).toEqual(Array(45).fill(413));
+    expect((await curl('upload.example.com', '/', '--request-target', '/admin#/../x')).status).toBe(400);
+  });
+
+  it('serves the debug views to local clients only by default in controller mode', async () => {
+    expect((await fetch(`http://127.0.0.1:${portico.adminPort}/debug/routes`)).status).toBe(200);
+    const rebinding = await kubectl.curl(portico.adminPort, 'attacker.example', '/debug/routes');
+    expect(rebinding.status).toBe(403);
+    expect((await kubectl.curl(portico.adminPort, 'attacker.example', '/metrics')).status).toBe(200);
   });
 
   it('writes the address to Ingress status', async () => {
