@@ -182,15 +182,15 @@ function buildHost(host: string, d: HostDraft, regexes: RegexCache, diagnostics:
       continue;
     }
     if (regexMode) {
-      const problem = regexes.problem(c.path);
-      if (problem !== undefined) {
-        invalid(problem);
-        continue;
-      }
       if (regex.length >= MAX_REGEX_PATHS_PER_HOST) {
         const over = overLimit.get(c.ingress) ?? { ref: c.ref, field: `${c.field}.path`, count: 0 };
         over.count++;
         overLimit.set(c.ingress, over);
+        continue;
+      }
+      const problem = regexes.problem(c.path);
+      if (problem !== undefined) {
+        invalid(problem);
         continue;
       }
       regex.push(route);

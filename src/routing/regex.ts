@@ -46,10 +46,12 @@ export class RegexCache {
 
 function regexPathProblem(path: string): string | undefined {
   try {
-    new RE2(path);
+    new RE2(path, 'i');
   } catch (err) {
     return `is not a valid RE2 regular expression (${(err as Error).message})`;
   }
+  // Valid on its own, the pattern is one group once wrapped, unless a \Q quote runs to its end.
+  if (!path.includes('\\Q')) return undefined;
   try {
     new RE2(`^(?:${path})`, 'i');
   } catch (err) {

@@ -8,11 +8,14 @@ export interface ParseRequest {
   readonly dir: string;
   readonly files: readonly string[];
   readonly maxBytes: number;
+  /** The stamp of the version of each file the caller holds: those come back `unchanged`. */
+  readonly stamps: Readonly<Record<string, string>>;
 }
 
 export type ParseResult = { readonly file: string } & (
-  | { readonly kind: 'parsed'; readonly parsed: ParsedManifest }
-  /** Same inode, size and times as when this thread last parsed it. */
+  /** `stamp` identifies this version (inode, size and times). */
+  | { readonly kind: 'parsed'; readonly parsed: ParsedManifest; readonly stamp: string }
+  /** The version the caller holds. */
   | { readonly kind: 'unchanged' }
   | { readonly kind: 'refused'; readonly reason: string }
   | { readonly kind: 'gone' }
@@ -21,6 +24,11 @@ export type ParseResult = { readonly file: string } & (
 /** What one file may cost the parser thread before it is given up on. */
 const WORKER_HEAP_MB = 2048;
 const FILE_TIMEOUT_MS = 60_000;
+/**
+ * After parsing this much the thread is let go: the yaml library needs many times a file's
+ * size while parsing, and a thread keeps that memory until it ends. The next load starts a new one.
+ */
+const RECYCLE_AFTER_BYTES = 1024 * 1024;
 // The worker is a sibling module: .ts when run from source, .js once compiled.
 const WORKER_URL = new URL(`./manifest-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
@@ -34,12 +42,12 @@ export class ManifestParser {
   private nextId = 1;
   private closed = false;
 
-  /** Results for every listed file, in no particular order. */
-  async parse(dir: string, files: readonly string[], maxBytes: number): Promise<Map<string, ParseResult>> {
+  /** Results for every listed file, in no particular order; `stamps`: the versions the caller holds. */
+  async parse(dir: string, files: readonly string[], maxBytes: number, stamps: Readonly<Record<string, string>>): Promise<Map<string, ParseResult>> {
     const results = new Map<string, ParseResult>();
     let pending = files;
     while (pending.length > 0 && !this.closed) {
-      const failure = await this.run({ id: this.nextId++, dir, files: pending, maxBytes }, results);
+      const failure = await this.run({ id: this.nextId++, dir, files: pending, maxBytes, stamps }, results);
       if (failure === undefined) break;
       // The thread died on the first file it had not answered for: refuse that one, read the rest.
       const culprit = pending.find((f) => !results.has(f));
@@ -48,6 +56,11 @@ export class ManifestParser {
       pending = pending.filter((f) => !results.has(f));
     }
     return results;
+  }
+
+  private recycle(worker: Worker): void {
+    void worker.terminate();
+    if (this.worker === worker) this.worker = undefined;
   }
 
   close(): void {
@@ -65,17 +78,18 @@ export class ManifestParser {
         clearTimeout(watchdog);
         worker.off('message', onMessage).off('error', onError).off('exit', onExit);
         if (failure !== undefined) {
-          void worker.terminate();
-          if (this.worker === worker) this.worker = undefined;
+          this.recycle(worker);
         } else {
           worker.unref();
         }
         resolve(failure);
       };
       const watchdog = setTimeout(() => finish(`parsing it took longer than ${FILE_TIMEOUT_MS / 1000} s; not read`), FILE_TIMEOUT_MS);
-      const onMessage = (message: ParseResult | { done: number }): void => {
+      const onMessage = (message: ParseResult | { done: number; parsedBytes: number }): void => {
         if ('done' in message) {
-          if (message.done === request.id) finish(undefined);
+          if (message.done !== request.id) return;
+          finish(undefined);
+          if (message.parsedBytes >= RECYCLE_AFTER_BYTES) this.recycle(worker);
           return;
         }
         results.set(message.file, message);

@@ -5,25 +5,21 @@ import { readManifestFile } from './manifest-files.ts';
 import { parseManifest } from './manifests.ts';
 import type { ParseRequest, ParseResult } from './manifest-parser.ts';
 
-/** Stamps of the files parsed last, so an unchanged file is neither parsed nor sent again. */
-const stamps = new Map<string, string>();
-
 parentPort!.on('message', async (request: ParseRequest) => {
-  const listed = new Set(request.files);
-  for (const file of stamps.keys()) if (!listed.has(file)) stamps.delete(file);
+  let parsedBytes = 0;
   for (const file of request.files) {
     const read = await readManifestFile(request.dir, file, request.maxBytes);
     let result: ParseResult;
     if (read.kind !== 'text') {
-      stamps.delete(file);
       result = { file, ...read };
-    } else if (stamps.get(file) === read.stamp) {
+    } else if (request.stamps[file] === read.stamp) {
+      // The caller has this version already: neither parsed nor sent again.
       result = { file, kind: 'unchanged' };
     } else {
-      stamps.set(file, read.stamp);
-      result = { file, kind: 'parsed', parsed: parseManifest(read.text, file) };
+      parsedBytes += read.text.length;
+      result = { file, kind: 'parsed', parsed: parseManifest(read.text, file), stamp: read.stamp };
     }
     parentPort!.postMessage(result);
   }
-  parentPort!.postMessage({ done: request.id });
+  parentPort!.postMessage({ done: request.id, parsedBytes });
 });

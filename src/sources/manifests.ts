@@ -168,8 +168,8 @@ export class ManifestDirectorySource {
   private readonly onChange: (load: DirectoryLoad) => void;
   private readonly options: ManifestDirectoryOptions;
   private readonly parser = new ManifestParser();
-  /** Per file: what its last parse gave, and the objects it last contributed. */
-  private readonly lastParsed = new Map<string, ParsedManifest>();
+  /** Per file: what its last parse gave (and the version's stamp), and the objects it last contributed. */
+  private readonly lastParsed = new Map<string, { parsed: ParsedManifest; stamp: string }>();
   private readonly lastGoodFile = new Map<string, ManifestObject[]>();
   private readonly firstSeen = new Map<string, string>();
   private watcher: FSWatcher | undefined;
@@ -206,7 +206,8 @@ export class ManifestDirectorySource {
 
   async reload(): Promise<void> {
     const files = (await readdir(this.dir)).filter((f) => MANIFEST_FILE.test(f)).sort();
-    const results = await this.parser.parse(this.dir, files, this.options.maxBytes ?? DEFAULT_MAX_MANIFEST_BYTES);
+    const stamps = Object.fromEntries([...this.lastParsed].map(([file, last]) => [file, last.stamp]));
+    const results = await this.parser.parse(this.dir, files, this.options.maxBytes ?? DEFAULT_MAX_MANIFEST_BYTES, stamps);
     const problems: Diagnostic[] = [];
     const objects: ManifestObject[] = [];
     for (const file of files) {
@@ -222,9 +223,8 @@ export class ManifestDirectorySource {
         this.lastParsed.delete(file);
         good = previous;
       } else {
-        const parsed = result.kind === 'parsed' ? result.parsed : this.lastParsed.get(file);
-        if (parsed === undefined) continue; // cannot happen: the thread only says unchanged after sending a parse
-        this.lastParsed.set(file, parsed);
+        if (result.kind === 'parsed') this.lastParsed.set(file, { parsed: result.parsed, stamp: result.stamp });
+        const parsed = this.lastParsed.get(file)!.parsed; // unchanged: the version held, by the stamps sent
         problems.push(...parsed.problems);
         good = parsed.objects;
         if (parsed.unparseable) {
