@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { hostKey } from '../table/match.ts';
-import { normaliseRequestPath } from '../table/paths.ts';
+import { normaliseRequestPath, resolveSegments } from '../table/paths.ts';
 
 /**
  * The request line and Host as Portico routes and forwards them. Portico matches on one
@@ -107,28 +107,17 @@ function otherReadingsOf(raw: string): string[] | undefined {
   } catch {
     // nginx's reading decodes the same bytes and already refused them
   }
-  const out: string[] = [];
-  const segments = raw.split(/[/\\]/);
-  for (let i = 1; i < segments.length; i++) {
-    let s = segments[i]!;
-    const semicolon = s.indexOf(';');
-    if (semicolon !== -1) s = s.slice(0, semicolon);
+  const segments: string[] = [];
+  for (const segment of raw.split(/[/\\]/)) {
+    const semicolon = segment.indexOf(';');
     try {
-      s = decodeURIComponent(s.replace(/%(2f|5c)/gi, '%25$1'));
+      segments.push(decodeURIComponent((semicolon === -1 ? segment : segment.slice(0, semicolon)).replace(/%(2f|5c)/gi, '%25$1')));
     } catch {
       return undefined;
     }
-    const last = i === segments.length - 1;
-    if (s === '..') {
-      if (out.length === 0) return undefined;
-      out.pop();
-      if (last) out.push('');
-    } else if (s === '.' || (s === '' && !last)) {
-      if (last) out.push('');
-    } else {
-      out.push(s);
-    }
   }
-  readings.push('/' + out.join('/'));
+  const perSegment = resolveSegments(segments);
+  if (perSegment === undefined) return undefined;
+  readings.push(perSegment);
   return readings;
 }

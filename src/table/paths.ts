@@ -24,8 +24,16 @@ export function normaliseRequestPath(raw: string): string | undefined {
   } catch {
     return undefined;
   }
+  return resolveSegments(decoded.split('/'));
+}
+
+/**
+ * Joins the segments of an absolute path (`segments[0]` is what precedes the first `/`) with
+ * `.` and `..` resolved and empty segments dropped, a trailing slash kept. Undefined when the
+ * path climbs above the root.
+ */
+export function resolveSegments(segments: readonly string[]): string | undefined {
   const out: string[] = [];
-  const segments = decoded.split('/');
   for (let i = 1; i < segments.length; i++) {
     const s = segments[i]!;
     const last = i === segments.length - 1;
