@@ -114,8 +114,19 @@ const alone = await measureOther(false);
 const loaded = await measureOther(true);
 console.log(`other.test alone:                          p50 ${alone.p50} ms, p99 ${alone.p99} ms, max ${alone.max} ms (${alone.count} requests)`);
 console.log(`other.test with ${RATE} req/s to regex.test: p50 ${loaded.p50} ms, p99 ${loaded.p99} ms, max ${loaded.max} ms (${loaded.count} requests; ${loaded.regexSent} to regex.test)`);
-const oneNoMatch = await get('regex.test', '/nomatch/at/all');
-console.log(`one unmatched request to regex.test: ${Math.round(oneNoMatch * 1000) / 1000} ms; RSS ${await rssMiB()}`);
+
+/** Portico's CPU time per request, from its own process_cpu_seconds_total, over a closed loop of 10 clients. */
+async function cpuPerRequest(host: string, path: (i: number) => string): Promise<number> {
+  const cpu = async (): Promise<number> => Number(/^process_cpu_seconds_total\S* (\S+)/m.exec(await (await fetch('http://127.0.0.1:18802/metrics')).text())?.[1]);
+  const before = await cpu();
+  let count = 0;
+  const until = performance.now() + SECONDS * 1000;
+  await Promise.all(Array.from({ length: 10 }, async () => {
+    while (performance.now() < until) await get(host, path(count++));
+  }));
+  return Math.round(((await cpu()) - before) / count * 1e6);
+}
+console.log(`CPU per request: other.test ${await cpuPerRequest('other.test', () => '/')} µs, unmatched on regex.test ${await cpuPerRequest('regex.test', (i) => `/nomatch/${i}/x`)} µs, matched on regex.test ${await cpuPerRequest('regex.test', (i) => `/api/v${i % 10_000}/users/${i}`)} µs; RSS ${await rssMiB()}`);
 agent.destroy();
 portico.kill('SIGTERM');
 backend.server.close();
