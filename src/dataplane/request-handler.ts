@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { escapePath } from '../table/paths.ts';
-import { hostRoutes, matchReadings, type RouteMatch } from '../table/match.ts';
+import { hostRoutes, matchReadings } from '../table/match.ts';
 import type { Endpoint, Route, RoutingTable } from '../table/types.ts';
 import type { Balancer } from './balancer.ts';
 import type { Attempt, FailureKind, ForwardEngine, UpgradeTarget } from './engines/types.ts';
@@ -74,16 +74,15 @@ interface Answer {
   readonly body?: string;
   /** The route the answer is for, when one matched (metrics, access log). */
   readonly route?: Route | undefined;
-  /** The routed host, when the request head was valid (access log). */
-  readonly host?: string;
+  /** The routed host; '' when the request head was refused (access log). */
+  readonly host: string;
 }
 
 /** The request goes to the route's backend. */
 interface Forward {
   readonly kind: 'forward';
-  readonly table: RoutingTable;
+  readonly host: string;
   readonly head: RequestHead;
-  readonly match: RouteMatch;
   readonly route: Route;
   /** Path and query as the pod receives them. */
   readonly upstreamPath: string;
@@ -121,7 +120,7 @@ export class RequestHandler {
     const decision = this.decide(req);
     if (trace) {
       trace.route = decision.route;
-      trace.host = decision.kind === 'answer' ? decision.host ?? '' : decision.head.host;
+      trace.host = decision.host;
     }
     if (decision.kind === 'answer') {
       this.sendAnswer(req, res, requestId, decision);
@@ -141,10 +140,9 @@ export class RequestHandler {
     const started = performance.now();
     const time = Date.now();
     const decision = this.decide(req);
-    const host = decision.kind === 'answer' ? decision.host ?? '' : decision.head.host;
     const observe = (status: number, route: Route | undefined, endpoint?: Endpoint): void => {
       this.options.observer?.requestDone({
-        time, requestId, clientAddress: req.socket.remoteAddress ?? '', method: req.method ?? '', host, path: req.url ?? '',
+        time, requestId, clientAddress: req.socket.remoteAddress ?? '', method: req.method ?? '', host: decision.host, path: req.url ?? '',
         status, bytesIn: requestHeadBytes(req), bytesOut: 0, durationMs: performance.now() - started, route,
         upstream: endpoint && { address: endpoint.key, status, connectMs: 0, headerMs: undefined, responseMs: performance.now() - started }, retries: 0,
       });
@@ -175,7 +173,7 @@ export class RequestHandler {
   /** Everything Portico can decide about a request without a pod, in nginx's order. */
   private decide(req: IncomingMessage): Answer | Forward {
     const head = readRequestHead(req);
-    if (isRejection(head)) return { kind: 'answer', status: head.status };
+    if (isRejection(head)) return { kind: 'answer', status: head.status, host: '' };
     const answer = (status: number, route?: Route, headers?: Record<string, string>): Answer => ({ kind: 'answer', status, route, headers, host: head.host });
     if (this.options.challenges && head.rawPath.startsWith(ACME_CHALLENGE_PREFIX)) {
       // An HTTP-01 token we published: answered here, whatever the host. Unknown tokens go on to the routes.
@@ -207,7 +205,7 @@ export class RequestHandler {
       upstreamPath = escapePath(target) + head.query;
       rewritten = target !== head.path;
     }
-    return { kind: 'forward', table, head, match, route, upstreamPath, rewritten };
+    return { kind: 'forward', host: head.host, head, route, upstreamPath, rewritten };
   }
 
   /** Our own answer; a request body left unread is drained before the connection closes (no reset). */
@@ -277,7 +275,9 @@ export class RequestHandler {
       try {
         body = await readSmallBody(req, length, CLIENT_BODY_TIMEOUT_MS);
       } catch {
-        if (!res.destroyed) sendStatus(res, 408, requestId, { connection: 'close' });
+        if (res.destroyed) return;
+        closeLingeringAfter(res); // the rest of the body may still come
+        sendStatus(res, 408, requestId);
         return;
       }
     } else if (length !== undefined ? length > 0 : req.headers['transfer-encoding'] !== undefined) {
