@@ -8,7 +8,7 @@
 // closed loop of 10 keep-alive clients, first alone, then while regex.test gets --rate
 // requests per second for paths no regex matches (the most expensive request for that host).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +127,30 @@ async function cpuPerRequest(host: string, path: (i: number) => string): Promise
   return Math.round(((await cpu()) - before) / count * 1e6);
 }
 console.log(`CPU per request: other.test ${await cpuPerRequest('other.test', () => '/')} µs, unmatched on regex.test ${await cpuPerRequest('regex.test', (i) => `/nomatch/${i}/x`)} µs, matched on regex.test ${await cpuPerRequest('regex.test', (i) => `/api/v${i % 10_000}/users/${i}`)} µs; RSS ${await rssMiB()}`);
+
+// A reload of that file (one path changed): parsed on the parser thread, built on the data
+// plane's; other.test's worst latency while it happens.
+{
+  const generation = async (): Promise<number> => ((await (await fetch('http://127.0.0.1:18802/debug/routes')).json()) as { generation: number }).generation;
+  const before = await generation();
+  const file = join(dir, 'all.yaml');
+  await writeFile(file, (await readFile(file, 'utf8')).replace('/api/v0/', '/api/v0-changed/'));
+  const changed = performance.now();
+  const latencies: number[] = [];
+  let live = false;
+  const watcher = (async () => {
+    while (!live) {
+      live = (await generation()) > before;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  await Promise.all(Array.from({ length: 10 }, async () => {
+    while (!live) latencies.push(await get('other.test', '/'));
+  }));
+  await watcher;
+  latencies.sort((a, b) => a - b);
+  console.log(`reload of the ${PATHS}-path file: live after ${Math.round(performance.now() - changed)} ms; other.test meanwhile p99 ${Math.round(latencies[Math.floor(0.99 * (latencies.length - 1))]! * 100) / 100} ms, max ${Math.round(latencies.at(-1)! * 100) / 100} ms (${latencies.length} requests)`);
+}
 agent.destroy();
 portico.kill('SIGTERM');
 backend.server.close();

@@ -1,5 +1,5 @@
 import RE2 from 're2';
-import { PatternSet } from '../table/pattern-set.ts';
+import { compileGroup, PatternSet, type PatternGroup } from '../table/pattern-set.ts';
 
 /**
  * Regex paths (ingress-nginx's regex mode) are compiled by RE2, which runs in linear time,
@@ -11,8 +11,10 @@ import { PatternSet } from '../table/pattern-set.ts';
 export class RegexCache {
   private problems = new Map<string, string | undefined>();
   private sets = new Map<string, PatternSet>();
+  private groups = new Map<string, PatternGroup>();
   private usedProblems = new Map<string, string | undefined>();
   private usedSets = new Map<string, PatternSet>();
+  private usedGroups = new Map<string, PatternGroup>();
 
   /**
    * Why a path cannot be a regex path, or undefined. It must be valid RE2 on its own, so that
@@ -26,21 +28,30 @@ export class RegexCache {
     return problem;
   }
 
-  /** The compiled matcher for a host's regex paths, in match order. */
+  /** The compiled matcher for a host's regex paths, in match order; of its groups, only changed ones are compiled. */
   patternSet(patterns: readonly string[]): PatternSet {
     const key = JSON.stringify(patterns);
     let set = this.usedSets.get(key) ?? this.sets.get(key);
-    set ??= new PatternSet(patterns);
+    set ??= new PatternSet(patterns, (members) => this.group(members));
     this.usedSets.set(key, set);
     return set;
+  }
+
+  private group(patterns: readonly string[]): PatternGroup {
+    const key = JSON.stringify(patterns);
+    const group = this.usedGroups.get(key) ?? this.groups.get(key) ?? compileGroup(patterns);
+    this.usedGroups.set(key, group);
+    return group;
   }
 
   /** Called at the end of a build: what it did not use is forgotten. */
   sweep(): void {
     this.problems = this.usedProblems;
     this.sets = this.usedSets;
+    this.groups = this.usedGroups;
     this.usedProblems = new Map();
     this.usedSets = new Map();
+    this.usedGroups = new Map();
   }
 }
 

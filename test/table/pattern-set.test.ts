@@ -3,7 +3,7 @@ import { buildRoutingTable, MAX_REGEX_PATHS_PER_HOST } from '../../src/routing/i
 import { RegexCache } from '../../src/routing/regex.ts';
 import { snapshotOf, type ManifestObject } from '../../src/sources/manifests.ts';
 import { matchRoute } from '../../src/table/match.ts';
-import { PatternSet } from '../../src/table/pattern-set.ts';
+import { compileGroup, PatternSet } from '../../src/table/pattern-set.ts';
 import { CLASS } from '../helpers/build-fixture.ts';
 
 describe('regex paths matched through RE2 sets', () => {
@@ -47,5 +47,29 @@ describe('regex paths matched through RE2 sets', () => {
     const first = buildRoutingTable(snapshotOf(objects), { ...CLASS, generation: 1, regexCache: cache });
     const second = buildRoutingTable(snapshotOf(objects), { ...CLASS, generation: 2, regexCache: cache });
     expect(second.table.exactHosts.get('regex.test')!.patterns).toBe(first.table.exactHosts.get('regex.test')!.patterns);
+  });
+
+  it('compiles again only the group of patterns a changed path belongs to', () => {
+    const patterns = Array.from({ length: 5000 }, (_, i) => `/v${i}/[a-z]+`);
+    const compiled: number[] = [];
+    const counting = (group: readonly string[]) => {
+      compiled.push(group.length);
+      return compileGroup(group);
+    };
+    const first = new PatternSet(patterns, counting);
+    const groups = compiled.length;
+    expect(groups).toBe(8);
+    const memo = new Map<string, ReturnType<typeof compileGroup>>();
+    const memoised = (group: readonly string[]) => {
+      const key = group.join('\n');
+      if (!memo.has(key)) memo.set(key, counting(group));
+      return memo.get(key)!;
+    };
+    compiled.length = 0;
+    new PatternSet(patterns, memoised);
+    const changed = new PatternSet(patterns.map((p, i) => (i === 1234 ? '/changed/[0-9]+' : p)), memoised);
+    expect(compiled).toHaveLength(groups + 1); // every group once, then only the changed one
+    expect(changed.firstMatch('/changed/7')).toBe(1234);
+    expect(changed.firstMatch('/v4999/abc')).toBe(first.firstMatch('/v4999/abc'));
   });
 });
