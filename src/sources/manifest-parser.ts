@@ -85,7 +85,8 @@ export class ManifestParser {
         resolve(failure);
       };
       const watchdog = setTimeout(() => finish(`parsing it took longer than ${FILE_TIMEOUT_MS / 1000} s; not read`), FILE_TIMEOUT_MS);
-      const onMessage = (message: ParseResult | { done: number; parsedBytes: number }): void => {
+      const onMessage = (text: string): void => {
+        const message = JSON.parse(text) as ParseResult | { done: number; parsedBytes: number };
         if ('done' in message) {
           if (message.done !== request.id) return;
           finish(undefined);
