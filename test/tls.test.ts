@@ -45,10 +45,10 @@ describe('TLS termination', () => {
   let fallback: Issued;
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
-  const get = (servername: string | undefined, host: string, path = '/', o: { agent?: Agent; maxVersion?: 'TLSv1.1' } = {}): Promise<TlsReply> =>
+  const get = (servername: string | undefined, host: string, path = '/', o: { agent?: Agent; maxVersion?: 'TLSv1.1'; headers?: Record<string, string> } = {}): Promise<TlsReply> =>
     new Promise((resolve, reject) => {
       const req = request({
-        host: '127.0.0.1', port: portico.httpsPort, path, headers: { host }, servername, rejectUnauthorized: false,
+        host: '127.0.0.1', port: portico.httpsPort, path, headers: { host, ...o.headers }, servername, rejectUnauthorized: false,
         agent: o.agent ?? false, ...(o.maxVersion ? { maxVersion: o.maxVersion, minVersion: 'TLSv1' as const } : {}),
       }, (res) => {
         const cert = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
@@ -124,6 +124,10 @@ spec:
     expect(JSON.parse(r.body).headers['x-forwarded-port']).toBe(String(portico.httpsPort));
     expect(r.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
     expect((await get('b.test', 'b.test')).headers['strict-transport-security']).toBeUndefined();
+    // Portico's own answers on an HTTPS route carry it too, as ingress-nginx's do.
+    const tooLarge = await get('a.test', 'a.test', '/', { headers: { 'content-length': String(2 * 1024 * 1024) } });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
   });
 
   it('redirects HTTP to HTTPS with 308 for hosts with a certificate, keeping the query and dropping one trailing slash', async () => {
@@ -136,6 +140,7 @@ spec:
     expect((await send(portico.httpPort, 'forced.test', '/p')).headers['location']).toBe(`https://forced.test:${portico.httpsPort}/p`);
     expect((await send(portico.httpPort, 'a.test', '/.well-known/acme-challenge/token')).status).toBe(200); // exempt
     expect((await send(portico.httpPort, 'a.test', '/')).headers['strict-transport-security']).toBeUndefined(); // never over plain HTTP
+    expect((await send(portico.httpPort, 'plain.test', '/')).headers['strict-transport-security']).toBeUndefined();
   });
 
   it('speaks TLS 1.2 and 1.3 only', async () => {

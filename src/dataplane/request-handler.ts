@@ -122,11 +122,12 @@ export class RequestHandler {
       trace.route = decision.route;
       trace.host = decision.host;
     }
+    // As ingress-nginx, on every HTTPS response of a route, Portico's own answers included.
+    if (this.options.proto === 'https' && this.options.hsts && decision.route?.options.hsts) res.setHeader('strict-transport-security', HSTS);
     if (decision.kind === 'answer') {
       this.sendAnswer(req, res, requestId, decision);
       return;
     }
-    if (this.options.proto === 'https' && this.options.hsts && decision.route.options.hsts) res.setHeader('strict-transport-security', HSTS);
     if (expectsContinue) res.writeContinue();
     void this.forward(req, res, decision, requestId, trace);
   };
