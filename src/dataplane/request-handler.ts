@@ -175,27 +175,27 @@ export class RequestHandler {
   private decide(req: IncomingMessage): Answer | Forward {
     const head = readRequestHead(req);
     if (isRejection(head)) return { kind: 'answer', status: head.status, host: '' };
-    const answer = (status: number, route?: Route, headers?: Record<string, string>): Answer => ({ kind: 'answer', status, route, headers, host: head.host });
+    const host = head.host;
     if (this.options.challenges && head.rawPath.startsWith(ACME_CHALLENGE_PREFIX)) {
       // An HTTP-01 token we published: answered here, whatever the host. Unknown tokens go on to the routes.
       const keyAuthorization = this.options.challenges.answer(head.rawPath.slice(ACME_CHALLENGE_PREFIX.length));
-      if (keyAuthorization !== undefined) return { ...answer(200, undefined, { 'content-type': 'text/plain' }), body: keyAuthorization };
+      if (keyAuthorization !== undefined) return { kind: 'answer', status: 200, host, headers: { 'content-type': 'text/plain' }, body: keyAuthorization };
     }
     const table = this.tables.current;
-    if (!table) return answer(503);
-    const routes = hostRoutes(table, head.host);
-    if (routes?.appRoot !== undefined && head.path === '/') return answer(302, undefined, { location: `${this.options.proto}://${head.authority}${routes.appRoot}` });
+    if (!table) return { kind: 'answer', status: 503, host };
+    const routes = hostRoutes(table, host);
+    if (routes?.appRoot !== undefined && head.path === '/') return { kind: 'answer', status: 302, host, headers: { location: `${this.options.proto}://${head.authority}${routes.appRoot}` } };
     // Route on exactly what is forwarded: if another reasonable reading of the raw path lands elsewhere, refuse.
     const match = matchReadings(table, routes, head.path, head.otherReadings);
-    if (typeof match === 'number') return answer(match);
+    if (typeof match === 'number') return { kind: 'answer', status: match, host };
     const route = match.route;
     const o = route.options;
-    if (o.denyReason !== undefined) return answer(503, route);
-    if (o.redirect) return answer(o.redirect.code, route, { location: o.redirect.url });
+    if (o.denyReason !== undefined) return { kind: 'answer', status: 503, host, route };
+    if (o.redirect) return { kind: 'answer', status: o.redirect.code, host, route, headers: { location: o.redirect.url } };
     const https = this.httpsRedirect(table, head, route);
-    if (https !== undefined) return answer(308, route, { location: https });
+    if (https !== undefined) return { kind: 'answer', status: 308, host, route, headers: { location: https } };
     const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > o.bodyLimit) return answer(413, route);
+    if (declared !== undefined && Number(declared) > o.bodyLimit) return { kind: 'answer', status: 413, host, route };
 
     let upstreamPath = head.rawPath + head.query;
     let rewritten = false;
@@ -206,7 +206,7 @@ export class RequestHandler {
       upstreamPath = escapePath(target) + head.query;
       rewritten = target !== head.path;
     }
-    return { kind: 'forward', host: head.host, head, route, upstreamPath, rewritten };
+    return { kind: 'forward', host, head, route, upstreamPath, rewritten };
   }
 
   /** Our own answer; a request body left unread is drained before the connection closes (no reset). */
