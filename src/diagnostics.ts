@@ -24,6 +24,8 @@ export type DiagnosticCode =
   | 'MalformedObject'
   | 'InvalidTLS'
   | 'InvalidTLSSecret'
+  | 'InvalidAuthSecret'
+  | 'RefusedSnippet'
   | 'ManifestParseError';
 
 export interface Diagnostic {

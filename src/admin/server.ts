@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Diagnostic } from '../diagnostics.ts';
 import { formatObject } from '../diagnostics.ts';
-import { describeTable } from '../table/describe.ts';
+import { describeTable } from './describe-table.ts';
 import type { RoutingTable } from '../table/types.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { EndpointStats } from '../dataplane/endpoint-health.ts';

@@ -17,6 +17,8 @@ export interface ForwardedFacts {
   forwardedPrefix: string | undefined;
   /** Set for upgrades: keep `connection: upgrade` and `upgrade`. */
   upgrade?: string;
+  /** Client headers the pod must not see (lower case), e.g. `authorization` after basic auth. */
+  drop?: readonly string[] | undefined;
 }
 
 /** The request id: the client's `X-Request-ID` if it sent a sane one, else 32 random hex digits like nginx's `$request_id`. */
@@ -48,6 +50,7 @@ export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedF
     out[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
   }
   if (connectionTokens) for (const token of connectionTokens) delete out[token];
+  if (facts.drop) for (const name of facts.drop) delete out[name];
 
   out['host'] = facts.upstreamHost;
   out['x-request-id'] = facts.requestId;
@@ -67,8 +70,11 @@ export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedF
   return out;
 }
 
-/** Headers towards the client: the pod's minus hop-by-hop and `Server` (ingress-nginx hides the backend's). */
-export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+/**
+ * Headers towards the client: the pod's minus hop-by-hop and `Server` (ingress-nginx hides the
+ * backend's), then Portico's own (`extra`, e.g. CORS), which replace the pod's of the same name.
+ */
+export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, extra?: Record<string, string>): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   let connection: string | undefined;
   for (const name in headers) {
@@ -82,5 +88,5 @@ export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, 
     out[name] = value;
   }
   if (connection) for (const token of connection.toLowerCase().split(',')) delete out[token.trim()];
-  return out;
+  return extra ? Object.assign(out, extra) : out;
 }

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { escapePath } from '../table/paths.ts';
+import { ACME_CHALLENGE_PREFIX, escapePath } from '../table/paths.ts';
+import { parseClientAddress } from '../table/address-ranges.ts';
 import { hostRoutes, matchReadings } from '../table/match.ts';
 import type { Endpoint, Route, RoutingTable } from '../table/types.ts';
 import type { Balancer } from './balancer.ts';
@@ -11,6 +12,7 @@ import { closeLingeringAfter } from './lingering-close.ts';
 import { isRejection, readRequestHead, type RequestHead } from './request-head.ts';
 import { readSmallBody, RequestBody } from './request-body.ts';
 import { sendStatus, writeRawStatus } from './responses.ts';
+import { runSteps, type StepAnswer, type StepContext, type StepState } from './steps/index.ts';
 import type { RequestObserver, UpstreamRecord } from '../observability/request-record.ts';
 
 /** Methods nginx never retries once the request was sent (unless `non_idempotent`). */
@@ -47,6 +49,8 @@ export interface RequestHandlerOptions {
   readonly challenges?: ChallengeAnswers | undefined;
   /** Metrics and the access log; undefined when both are off. */
   readonly observer?: RequestObserver | undefined;
+  /** What request steps remember (rate limits, recent logins): one per process, shared by the listeners. */
+  readonly stepState: StepState;
 }
 
 /** What is known about a request as it goes, for the observer when the response ends. */
@@ -63,19 +67,15 @@ export interface ChallengeAnswers {
 }
 
 const HSTS = 'max-age=31536000; includeSubDomains';
-const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 
-/** Portico answers the request itself: a status page, a redirect or a challenge answer. */
-interface Answer {
+/** Portico answers the request itself: a status page, a redirect, a step's answer or a challenge answer. */
+interface Answer extends StepAnswer {
   readonly kind: 'answer';
-  readonly status: number;
-  readonly headers?: Record<string, string>;
-  /** Instead of the status page. */
-  readonly body?: string;
   /** The route the answer is for, when one matched (metrics, access log). */
   readonly route?: Route | undefined;
   /** The routed host; '' when the request head was refused (access log). */
   readonly host: string;
+  readonly onDone?: (() => void)[] | undefined;
 }
 
 /** The request goes to the route's backend. */
@@ -87,7 +87,13 @@ interface Forward {
   /** Path and query as the pod receives them. */
   readonly upstreamPath: string;
   readonly rewritten: boolean;
+  /** Set by the route's steps: headers for the client's response, request headers the pod must not see. */
+  readonly responseHeaders: Record<string, string> | undefined;
+  readonly dropRequestHeaders: readonly string[] | undefined;
+  readonly onDone: (() => void)[] | undefined;
 }
+
+type Decision = Answer | Forward;
 
 /**
  * The per-request path: every check that decides the answer before a pod is involved (the
@@ -118,6 +124,15 @@ export class RequestHandler {
     if (this.tables.draining) res.shouldKeepAlive = false;
     const trace = this.options.observer ? this.trace(req, res, requestId) : undefined;
     const decision = this.decide(req);
+    if (decision instanceof Promise) {
+      decision.then((d) => this.respond(req, res, d, requestId, trace, expectsContinue), () => this.respond(req, res, { kind: 'answer', status: 500, host: '' }, requestId, trace, false));
+    } else {
+      this.respond(req, res, decision, requestId, trace, expectsContinue);
+    }
+  };
+
+  private respond(req: IncomingMessage, res: ServerResponse, decision: Decision, requestId: string, trace: Trace | undefined, expectsContinue: boolean): void {
+    if (decision.onDone) for (const done of decision.onDone) res.once('close', done);
     if (trace) {
       trace.route = decision.route;
       trace.host = decision.host;
@@ -130,7 +145,7 @@ export class RequestHandler {
     }
     if (expectsContinue) res.writeContinue();
     void this.forward(req, res, decision, requestId, trace);
-  };
+  }
 
   /**
    * WebSocket upgrades: decided like any request (redirects, limits, fail-closed routes, …),
@@ -138,9 +153,18 @@ export class RequestHandler {
    */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const requestId = requestIdOf(req.headers);
+    const decision = this.decide(req);
+    if (decision instanceof Promise) {
+      decision.then((d) => this.upgradeDecided(req, socket, head, d, requestId), () => writeRawStatus(socket, 500, { 'x-request-id': requestId }));
+    } else {
+      this.upgradeDecided(req, socket, head, decision, requestId);
+    }
+  };
+
+  private upgradeDecided(req: IncomingMessage, socket: Duplex, head: Buffer, decision: Decision, requestId: string): void {
     const started = performance.now();
     const time = Date.now();
-    const decision = this.decide(req);
+    if (decision.onDone) for (const done of decision.onDone) socket.once('close', done);
     const observe = (status: number, route: Route | undefined, endpoint?: Endpoint): void => {
       this.options.observer?.requestDone({
         time, requestId, clientAddress: req.socket.remoteAddress ?? '', method: req.method ?? '', host: decision.host, path: req.url ?? '',
@@ -149,7 +173,7 @@ export class RequestHandler {
       });
     };
     if (decision.kind === 'answer') {
-      writeRawStatus(socket, decision.status, { 'x-request-id': requestId, ...decision.headers });
+      writeRawStatus(socket, decision.status, { 'x-request-id': requestId, ...decision.headers }, decision.body);
       observe(decision.status, decision.route);
       return;
     }
@@ -169,10 +193,14 @@ export class RequestHandler {
       connectTimeoutMs: o.connectTimeoutMs,
       headers: upstreamHeaders(req.rawHeaders, { ...this.forwardedFacts(req, decision, requestId), upgrade: req.headers.upgrade ?? 'websocket' }),
     });
-  };
+  }
 
-  /** Everything Portico can decide about a request without a pod, in nginx's order. */
-  private decide(req: IncomingMessage): Answer | Forward {
+  /**
+   * Everything Portico can decide about a request without a pod, in nginx's order: the request
+   * head, ACME challenges, app-root, the match, then the route's steps. Synchronous unless a
+   * step is not (external checks); then the decision comes as a promise.
+   */
+  private decide(req: IncomingMessage): Decision | Promise<Decision> {
     const head = readRequestHead(req);
     if (isRejection(head)) return { kind: 'answer', status: head.status, host: '' };
     const host = head.host;
@@ -189,24 +217,41 @@ export class RequestHandler {
     const match = matchReadings(table, routes, head.path, head.otherReadings);
     if (typeof match === 'number') return { kind: 'answer', status: match, host };
     const route = match.route;
-    const o = route.options;
-    if (o.denyReason !== undefined) return { kind: 'answer', status: 503, host, route };
-    if (o.redirect) return { kind: 'answer', status: o.redirect.code, host, route, headers: { location: o.redirect.url } };
-    const https = this.httpsRedirect(table, head, route);
-    if (https !== undefined) return { kind: 'answer', status: 308, host, route, headers: { location: https } };
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > o.bodyLimit) return { kind: 'answer', status: 413, host, route };
+    const clientAddress = req.socket.remoteAddress ?? '';
+    let parsedClient: ReturnType<StepContext['client']> | null = null;
+    const context: StepContext = {
+      req, head, route, table, clientAddress,
+      proto: this.options.proto,
+      httpsPort: this.options.httpsPort,
+      state: this.options.stepState,
+      client: () => (parsedClient === null ? (parsedClient = parseClientAddress(clientAddress)) : parsedClient),
+      responseHeaders: undefined,
+      dropRequestHeaders: undefined,
+      onDone: undefined,
+    };
+    const outcome = runSteps(route.steps, context);
+    if (outcome instanceof Promise) return outcome.then((answer) => this.decided(context, match.groups, answer));
+    return this.decided(context, match.groups, outcome);
+  }
 
+  /** The steps ran: Portico's answer (with the headers the steps set), or where to forward. */
+  private decided(context: StepContext, groups: readonly (string | undefined)[] | undefined, answer: StepAnswer | undefined): Decision {
+    const { head, route, responseHeaders, onDone } = context;
+    if (answer) {
+      const headers = responseHeaders ? { ...responseHeaders, ...answer.headers } : answer.headers;
+      return { kind: 'answer', status: answer.status, headers, body: answer.body, host: head.host, route, onDone };
+    }
     let upstreamPath = head.rawPath + head.query;
     let rewritten = false;
-    if (o.rewrite && match.groups) {
+    const rewrite = route.options.rewrite;
+    if (rewrite && groups) {
       let target = '';
-      for (const part of o.rewrite.parts) target += typeof part === 'number' ? (match.groups[part] ?? '') : part;
+      for (const part of rewrite.parts) target += typeof part === 'number' ? (groups[part] ?? '') : part;
       if (!target.startsWith('/')) target = `/${target}`;
       upstreamPath = escapePath(target) + head.query;
       rewritten = target !== head.path;
     }
-    return { kind: 'forward', host, head, route, upstreamPath, rewritten };
+    return { kind: 'forward', host: head.host, head, route, upstreamPath, rewritten, responseHeaders, dropRequestHeaders: context.dropRequestHeaders, onDone };
   }
 
   /** Our own answer; a request body left unread is drained before the connection closes (no reset). */
@@ -250,22 +295,6 @@ export class RequestHandler {
     return trace;
   }
 
-  /**
-   * ssl-redirect (hosts with a TLS section) and force-ssl-redirect (any host), on the HTTP
-   * listener only, ACME challenges exempt. Like ingress-nginx, one trailing slash is dropped
-   * unless preserve-trailing-slash is set.
-   */
-  private httpsRedirect(table: RoutingTable, head: RequestHead, route: Route): string | undefined {
-    if (this.options.proto !== 'http' || this.options.httpsPort === undefined) return undefined;
-    const o = route.options;
-    if (!o.forceSslRedirect && !(o.sslRedirect && hasTls(table, head.host))) return undefined;
-    if (head.path.startsWith(ACME_CHALLENGE_PREFIX)) return undefined;
-    let path = head.rawPath;
-    if (!o.preserveTrailingSlash && path.endsWith('/')) path = path.slice(0, -1);
-    const port = this.options.httpsPort === 443 ? '' : `:${this.options.httpsPort}`;
-    return `https://${head.host}${port}${path}${head.query}`;
-  }
-
   private async forward(req: IncomingMessage, res: ServerResponse, f: Forward, requestId: string, trace: Trace | undefined): Promise<void> {
     const o = f.route.options;
     const backend = f.route.backend;
@@ -307,6 +336,7 @@ export class RequestHandler {
         readTimeoutMs: o.readTimeoutMs,
         failOnStatus: last ? NO_RETRY : policy.onStatus,
         res,
+        responseHeaders: f.responseHeaders,
         record: trace ? this.startAttempt(trace, endpoint, attemptNo) : undefined,
       };
       const outcome = await this.engine.forward(attempt);
@@ -354,15 +384,9 @@ export class RequestHandler {
       proto: this.options.proto,
       requestId,
       forwardedPrefix: f.rewritten ? o.forwardedPrefix : undefined,
+      drop: f.dropRequestHeaders,
     };
   }
-}
-
-/** The host has a TLS section in one of our Ingresses (exact, or a one-label wildcard). */
-function hasTls(table: RoutingTable, host: string): boolean {
-  if (table.tlsHosts.has(host)) return true;
-  const dot = host.indexOf('.');
-  return dot > 0 && table.tlsHosts.has(`*${host.slice(dot)}`);
 }
 
 /** A body is on its way that nobody has read yet. */

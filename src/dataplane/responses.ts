@@ -31,14 +31,15 @@ export function sendStatus(res: ServerResponse, status: number, requestId: strin
  * The same page written straight to a socket the HTTP server no longer manages (an upgrade
  * request, a request head Node could not parse), then a lingering close.
  */
-export function writeRawStatus(socket: Duplex, status: number, extra?: Record<string, string>): void {
+export function writeRawStatus(socket: Duplex, status: number, extra?: Record<string, string>, text?: string): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const body = page(status);
-  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/html\r\ncontent-length: ${body.length}\r\nconnection: close\r\n`;
-  for (const [name, value] of Object.entries(extra ?? {})) head += `${name}: ${value}\r\n`;
+  const body = text === undefined ? page(status) : Buffer.from(text);
+  const headers: Record<string, string> = { 'content-type': 'text/html', ...extra, 'content-length': String(body.length), connection: 'close' };
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
   socket.write(head + '\r\n');
   socket.write(body);
   closeLingering(socket);

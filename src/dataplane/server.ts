@@ -8,6 +8,7 @@ import { HttpProxyEngine } from './engines/http-proxy.ts';
 import type { ForwardEngine } from './engines/types.ts';
 import { UndiciEngine } from './engines/undici.ts';
 import { RequestHandler, type ChallengeAnswers } from './request-handler.ts';
+import { StepState } from './steps/index.ts';
 import { writeRawStatus } from './responses.ts';
 import type { RequestObserver } from '../observability/request-record.ts';
 import { generateSelfSigned, TLS_OPTIONS, TlsStore, type PemPair } from './tls.ts';
@@ -59,6 +60,7 @@ export class DataPlane {
   private readonly engine: ForwardEngine;
   private readonly upgrades = new HttpProxyEngine();
   readonly balancer = new Balancer();
+  private readonly stepState = new StepState();
   private readonly tunnels = new Set<Duplex>();
   private readonly options: DataPlaneOptions;
   /** Set when shutting down: responses say `Connection: close`, so clients move elsewhere. */
@@ -93,7 +95,7 @@ export class DataPlane {
   }
 
   private handler(proto: 'http' | 'https', httpsPort?: number): RequestHandler {
-    const options = { proto, httpsPort, hsts: this.options.hsts ?? true, challenges: proto === 'http' ? this.options.challenges : undefined, observer: this.options.observer };
+    const options = { proto, httpsPort, hsts: this.options.hsts ?? true, challenges: proto === 'http' ? this.options.challenges : undefined, observer: this.options.observer, stepState: this.stepState };
     return new RequestHandler(this, this.engine, this.balancer, options, (req, socket, head, target) => this.upgrades.upgrade(req, socket, head, target));
   }
 

@@ -1,7 +1,8 @@
 import type { V1Ingress, V1IngressBackend } from '@kubernetes/client-node';
 import type { ObjectSnapshot } from '../snapshot.ts';
 import type { Backend, BuildResult, HostRoutes, PathType, Route, RouteOptions } from '../table/types.ts';
-import { parseIngressAnnotations } from './annotations.ts';
+import { parseIngressAnnotations } from './annotations/index.ts';
+import type { RequestStep } from '../table/steps.ts';
 import { BackendResolver } from './backends.ts';
 import type { Diagnostic, ObjectRef } from '../diagnostics.ts';
 import { IngressClassFilter, type ClassSelection } from './ingress-class.ts';
@@ -32,6 +33,7 @@ interface Candidate {
   pathType: PathType;
   backend: Backend;
   options: RouteOptions;
+  steps: readonly RequestStep[];
   regexMode: boolean;
 }
 
@@ -71,7 +73,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
     const ref = refOf(ingress);
     const name = `${ref.namespace}/${ref.name}`;
     const namespace = ref.namespace!;
-    const annotations = parseIngressAnnotations(ingress.metadata?.annotations, ref);
+    const annotations = parseIngressAnnotations(ingress.metadata?.annotations, ref, { namespace, snapshot });
     diagnostics.push(...annotations.diagnostics);
 
     const resolveBackend = (b: V1IngressBackend | undefined, field: string): Backend | undefined => {
@@ -79,14 +81,14 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
         diagnostics.push({ severity: 'Warning', code: 'InvalidBackend', object: ref, field, message: b?.resource ? 'resource backends are not supported; path ignored' : 'backend has no service; path ignored' });
         return undefined;
       }
-      return resolver.resolve(namespace, b.service, annotations.serviceUpstream, ref, `${field}.service`, diagnostics);
+      return resolver.resolve(namespace, b.service, annotations.backend.serviceUpstream, ref, `${field}.service`, diagnostics);
     };
 
     let ingressDefault: Route | undefined;
     if (ingress.spec?.defaultBackend) {
       const backend = resolveBackend(ingress.spec.defaultBackend, 'spec.defaultBackend');
       if (backend) {
-        ingressDefault = { ingress: name, host: ANY_HOST, path: '/', pathType: 'Prefix', backend, options: annotations.options };
+        ingressDefault = { ingress: name, host: ANY_HOST, path: '/', pathType: 'Prefix', backend, options: annotations.route, steps: annotations.steps };
         if (!defaultRoute) {
           defaultRoute = ingressDefault;
           defaultRouteOwner = name;
@@ -105,7 +107,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
       }
       const d = draft(host);
       if (ingressDefault && !d.fallback) d.fallback = { ...ingressDefault, host };
-      d.appRoot ??= annotations.appRoot;
+      d.appRoot ??= annotations.host.appRoot;
       (rule.http?.paths ?? []).forEach((p, pathIndex) => {
         const field = `${ruleField}.http.paths[${pathIndex}]`;
         const pathType = (p.pathType ?? 'ImplementationSpecific') as PathType;
@@ -115,7 +117,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
         }
         const backend = resolveBackend(p.backend, `${field}.backend`);
         if (!backend) return;
-        d.candidates.push({ ingress: name, ref, field, path: p.path || '/', pathType, backend, options: annotations.options, regexMode: annotations.regexMode });
+        d.candidates.push({ ingress: name, ref, field, path: p.path || '/', pathType, backend, options: annotations.route, steps: annotations.steps, regexMode: annotations.host.regexMode });
       });
     });
   }
@@ -166,7 +168,7 @@ function buildHost(host: string, d: HostDraft, regexes: RegexCache, diagnostics:
   const overLimit = new Map<string, { ref: ObjectRef; field: string; count: number }>();
 
   for (const c of d.candidates) {
-    const route: Route = { ingress: c.ingress, host, path: c.path, pathType: c.pathType, backend: c.backend, options: c.options };
+    const route: Route = { ingress: c.ingress, host, path: c.path, pathType: c.pathType, backend: c.backend, options: c.options, steps: c.steps };
     const invalid = (message: string): void => {
       diagnostics.push({ severity: 'Warning', code: 'InvalidPath', object: c.ref, field: `${c.field}.path`, message: `"${c.path}" ${message}; path ignored` });
     };

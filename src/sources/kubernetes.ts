@@ -66,13 +66,16 @@ export class KubernetesSource {
     const watch = new Watch(kc);
     const scoped = (group: string, resource: string): string => (ns ? `${group}/namespaces/${ns}/${resource}` : `${group}/${resource}`);
     const tls = 'type=kubernetes.io/tls';
+    const opaque = 'type=Opaque';
     const lists: [string, string, () => Promise<KubernetesListObject<KubernetesObject>>, string?][] = [
       ['IngressClass', '/apis/networking.k8s.io/v1/ingressclasses', () => networking.listIngressClass()],
       ['Ingress', scoped('/apis/networking.k8s.io/v1', 'ingresses'), () => (ns ? networking.listNamespacedIngress({ namespace: ns }) : networking.listIngressForAllNamespaces())],
       ['Service', scoped('/api/v1', 'services'), () => (ns ? core.listNamespacedService({ namespace: ns }) : core.listServiceForAllNamespaces())],
       ['EndpointSlice', scoped('/apis/discovery.k8s.io/v1', 'endpointslices'), () => (ns ? discovery.listNamespacedEndpointSlice({ namespace: ns }) : discovery.listEndpointSliceForAllNamespaces())],
-      // Only TLS Secrets: Portico has no business reading the others.
+      // TLS Secrets (certificates) and Opaque ones (htpasswd files for basic auth); never
+      // service-account tokens, Helm releases or other kinds Portico has no business reading.
       ['Secret', scoped('/api/v1', 'secrets'), () => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: tls }) : core.listSecretForAllNamespaces({ fieldSelector: tls })), tls],
+      ['Opaque Secret', scoped('/api/v1', 'secrets'), () => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: opaque }) : core.listSecretForAllNamespaces({ fieldSelector: opaque })), opaque],
     ];
     this.watched = lists.map(([name, path, list, fieldSelector]) => {
       const informer = new ListWatch<KubernetesObject>(path, watch, list, false, undefined, fieldSelector);
@@ -163,7 +166,7 @@ export class KubernetesSource {
       ingresses: byName.get('Ingress')!,
       services: byName.get('Service')!,
       endpointSlices: byName.get('EndpointSlice')!,
-      secrets: byName.get('Secret')!,
+      secrets: new Map([...byName.get('Secret')!, ...byName.get('Opaque Secret')!]),
     } as unknown as ObjectSnapshot);
   }
 }

@@ -54,3 +54,6 @@ export function resolveSegments(segments: readonly string[]): string | undefined
 export function escapePath(path: string): string {
   return encodeURI(path).replace(/[?#]/g, (c) => (c === '?' ? '%3F' : '%23'));
 }
+
+/** RFC 8555 §8.3: where HTTP-01 challenge tokens are fetched; exempt from HTTPS redirects. */
+export const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';

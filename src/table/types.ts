@@ -1,5 +1,6 @@
 import type { PatternSet } from './pattern-set.ts';
 import type { Diagnostic } from '../diagnostics.ts';
+import type { AccessPolicy, BasicAuthPolicy, CorsPolicy, RateLimitPolicy, RequestStep } from './steps.ts';
 
 /**
  * The routing table: what build produces and the data plane reads. Everything here is
@@ -70,6 +71,8 @@ export interface Route {
   readonly pathType: PathType;
   readonly backend: Backend;
   readonly options: RouteOptions;
+  /** What Portico checks or answers before forwarding, in nginx's phase order; empty for a plain route. */
+  readonly steps: readonly RequestStep[];
 }
 
 export interface RouteOptions {
@@ -99,6 +102,10 @@ export interface RouteOptions {
   readonly preserveTrailingSlash: boolean;
   /** `hsts`: send Strict-Transport-Security on HTTPS responses. */
   readonly hsts: boolean;
+  readonly cors: CorsPolicy | undefined;
+  readonly access: AccessPolicy | undefined;
+  readonly rateLimit: RateLimitPolicy | undefined;
+  readonly basicAuth: BasicAuthPolicy | undefined;
 }
 
 export interface NextUpstreamPolicy {

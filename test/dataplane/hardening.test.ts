@@ -135,8 +135,8 @@ describe('upgrades and fail-closed routes', () => {
         ingress({ name: 'root', host: 'root.test', service: 'ws', annotations: { [`${NGINX}app-root`]: '/app' } }),
         guarded('auth-url', { [`${NGINX}auth-url`]: 'http://auth.example/check' }),
         guarded('basic', { [`${NGINX}auth-type`]: 'basic', [`${NGINX}auth-secret`]: 'htpasswd' }),
-        guarded('allowlist', { [`${NGINX}whitelist-source-range`]: '10.0.0.0/8' }),
-        guarded('denylist', { [`${NGINX}denylist-source-range`]: '127.0.0.0/8' }),
+        guarded('allowlist', { [`${NGINX}whitelist-source-range`]: '10.0.0.0/33' }),
+        guarded('denylist', { [`${NGINX}denylist-source-range`]: '127.0.0.0/8,localhost' }),
         guarded('mtls', { [`${NGINX}auth-tls-secret`]: 'default/ca' }),
         ingress({ name: 'guarded-ws', host: 'guarded-ws.test', service: 'ws', annotations: { [`${NGINX}auth-url`]: 'http://auth.example/check' } }),
       ].join('---\n'),
@@ -168,7 +168,7 @@ describe('upgrades and fail-closed routes', () => {
     expect(await metrics()).toMatch(/nginx_ingress_controller_requests\{[^}]*status="200",method="GET",host="open\.test"[^}]*\} 2/);
   });
 
-  it.each(['auth-url', 'basic', 'allowlist', 'denylist', 'mtls'])('fails closed: %s.test answers 503 while its annotation is not enforced', async (name) => {
+  it.each(['auth-url', 'basic', 'allowlist', 'denylist', 'mtls'])('fails closed: %s.test answers 503 while its annotation is not enforced or unusable', async (name) => {
     expect((await send(portico.httpPort, `${name}.test`, '/')).status).toBe(503);
     expect((await send(portico.httpPort, `${name}.test`, '/', { method: 'POST', body: 'x' })).status).toBe(503);
   });
@@ -178,7 +178,7 @@ describe('upgrades and fail-closed routes', () => {
     const diagnostics = await (await fetch(`http://127.0.0.1:${portico.adminPort}/debug/diagnostics`)).json() as { field: string; message: string }[];
     expect(diagnostics).toContainEqual(expect.objectContaining({ field: `metadata.annotations[${NGINX}auth-url]`, message: expect.stringContaining('answers 503') }));
     const routes = await (await fetch(`http://127.0.0.1:${portico.adminPort}/debug/routes`)).json() as { hosts: { host: string; paths: { options: { denyReason: string | null } }[] }[] };
-    expect(routes.hosts.find((h) => h.host === 'basic.test')!.paths[0]!.options.denyReason).toContain(`${NGINX}auth-type`);
+    expect(routes.hosts.find((h) => h.host === 'basic.test')!.paths[0]!.options.denyReason).toContain(`${NGINX}auth-secret`);
     expect(routes.hosts.find((h) => h.host === 'open.test')!.paths[0]!.options.denyReason).toBeNull();
   });
 

@@ -149,9 +149,9 @@ describe('invalid annotations', () => {
   });
   it('name the Ingress, the annotation and the reason', () => {
     expect(codes(r)).toEqual([
-      'UnsupportedAnnotation typos metadata.annotations[nginx.ingress.kubernetes.io/enable-cors]',
-      'InvalidAnnotation typos metadata.annotations[nginx.ingress.kubernetes.io/proxy-body-size]',
+      'UnsupportedAnnotation typos metadata.annotations[nginx.ingress.kubernetes.io/proxy-cookie-path]',
       'InvalidAnnotation typos metadata.annotations[nginx.ingress.kubernetes.io/proxy-read-timeout]',
+      'InvalidAnnotation typos metadata.annotations[nginx.ingress.kubernetes.io/proxy-body-size]',
       'InvalidAnnotation typos metadata.annotations[nginx.ingress.kubernetes.io/upstream-vhost]',
     ]);
     expect(r.diagnostics.find((d) => d.field?.includes('upstream-vhost'))!.message).toContain('CR or LF');

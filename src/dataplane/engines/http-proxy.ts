@@ -53,7 +53,7 @@ export class HttpProxyEngine implements ForwardEngine {
         return;
       }
       f.responded = true;
-      res.writeHead(status, downstreamHeaders(proxyRes.headers));
+      res.writeHead(status, downstreamHeaders(proxyRes.headers, f.attempt.responseHeaders));
       proxyRes.setTimeout(f.attempt.readTimeoutMs, () => proxyRes.destroy(new ReadTimeoutError('upstream read timed out')));
       proxyRes.on('error', () => res.destroy());
       proxyRes.pipe(res);
@@ -113,6 +113,8 @@ export class HttpProxyEngine implements ForwardEngine {
   /** Tunnels an upgrade (WebSocket) to one endpoint. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, t: UpgradeTarget): void {
     req.url = t.path;
+    // http-proxy starts from the client's headers: give it only those we decided to forward.
+    req.headers = t.headers;
     this.server.ws(req, socket, head, {
       target: { protocol: t.tls ? 'https:' : 'http:', host: t.endpoint.address, port: t.endpoint.port },
       headers: t.headers,

@@ -1,4 +1,5 @@
-import type { Backend, HostRoutes, Route, RoutingTable } from './types.ts';
+import { describeRouteOptions } from '../routing/annotations/index.ts';
+import type { Backend, HostRoutes, Route, RoutingTable } from '../table/types.ts';
 
 /** The table as plain JSON for /debug/routes: what an operator needs to see why a request went where it did. */
 export function describeTable(table: RoutingTable) {
@@ -27,25 +28,13 @@ function describeHost(h: HostRoutes) {
 }
 
 function describeRoute(r: Route) {
-  const o = r.options;
   return {
     path: r.path,
     pathType: r.pathType,
     ingress: r.ingress,
     backend: r.backend.id,
-    options: {
-      denyReason: o.denyReason ?? null,
-      connectTimeoutMs: o.connectTimeoutMs,
-      sendTimeoutMs: o.sendTimeoutMs,
-      readTimeoutMs: o.readTimeoutMs,
-      bodyLimit: Number.isFinite(o.bodyLimit) ? o.bodyLimit : 'unlimited',
-      nextUpstream: { ...o.nextUpstream, onStatus: [...o.nextUpstream.onStatus] },
-      rewriteTarget: o.rewrite?.source ?? null,
-      redirect: o.redirect ?? null,
-      upstreamVhost: o.upstreamVhost ?? null,
-      forwardedPrefix: o.forwardedPrefix ?? null,
-      backendProtocol: o.backendProtocol,
-    },
+    steps: r.steps.map((s) => s.kind),
+    options: describeRouteOptions(r.options),
   };
 }
 

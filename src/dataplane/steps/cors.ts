@@ -1,0 +1,50 @@
+import type { CorsPolicy, RequestStep } from '../../table/steps.ts';
+import type { StepRunner } from './types.ts';
+
+const LABEL = /^[a-z0-9-]+$/;
+/** The headers that do not depend on the request, made once per policy. */
+const fixedHeaders = new WeakMap<CorsPolicy, Record<string, string>>();
+
+function headersOf(policy: CorsPolicy): Record<string, string> {
+  let headers = fixedHeaders.get(policy);
+  if (!headers) {
+    headers = {};
+    if (policy.allowCredentials) headers['access-control-allow-credentials'] = 'true';
+    headers['access-control-allow-methods'] = policy.allowMethods;
+    headers['access-control-allow-headers'] = policy.allowHeaders;
+    if (policy.exposeHeaders !== '') headers['access-control-expose-headers'] = policy.exposeHeaders;
+    headers['access-control-max-age'] = String(policy.maxAgeSeconds);
+    fixedHeaders.set(policy, headers);
+  }
+  return headers;
+}
+
+function originAllowed(policy: CorsPolicy, origin: string): boolean {
+  const lower = origin.toLowerCase();
+  if (policy.origins.has(lower)) return true;
+  for (const w of policy.wildcardOrigins) {
+    if (!lower.startsWith(w.scheme) || !lower.endsWith(w.suffix)) continue;
+    if (LABEL.test(lower.slice(w.scheme.length, lower.length - w.suffix.length))) return true;
+  }
+  return false;
+}
+
+/**
+ * ingress-nginx's CORS block: with origin `*` every response carries the headers (`*` as the
+ * origin, Origin header or not); with a list, only requests whose Origin matches, echoed back.
+ * Any such OPTIONS request is a preflight, answered 204 here, before access lists and auth.
+ */
+export const cors: StepRunner<Extract<RequestStep, { kind: 'cors' }>> = ({ policy }, context) => {
+  let origin: string;
+  if (policy.anyOrigin) {
+    origin = '*';
+  } else {
+    const header = context.req.headers.origin;
+    if (header === undefined || !originAllowed(policy, header)) return undefined;
+    origin = header;
+  }
+  const headers = { 'access-control-allow-origin': origin, ...headersOf(policy) };
+  if (context.req.method === 'OPTIONS') return { status: 204, headers: { ...headers, 'content-type': 'text/plain charset=UTF-8', 'content-length': '0' }, body: '' };
+  context.responseHeaders = context.responseHeaders ? Object.assign(context.responseHeaders, headers) : headers;
+  return undefined;
+};

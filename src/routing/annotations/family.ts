@@ -1,0 +1,56 @@
+import type { ObjectSnapshot } from '../../snapshot.ts';
+import type { RouteOptions } from '../../table/types.ts';
+import type { RequestStep } from '../../table/steps.ts';
+import type { AnnotationReader } from './reader.ts';
+
+/** Settings that apply to the whole host the Ingress's rules name (ingress-nginx's server block). */
+export interface HostSettings {
+  /** `use-regex` or a valid `rewrite-target`: every path of the host is a regex (ingress-nginx). */
+  readonly regexMode: boolean;
+  /** `app-root`: `/` answers 302 there, before any path matching. */
+  readonly appRoot: string | undefined;
+}
+
+/** Settings that change how a backend is resolved. */
+export interface BackendSettings {
+  /** `service-upstream`: send to the Service's cluster IP instead of the pod endpoints. */
+  readonly serviceUpstream: boolean;
+}
+
+/** Everything Portico reads from one Ingress's annotations, by where it acts. */
+export interface IngressSettings {
+  readonly route: RouteOptions;
+  readonly host: HostSettings;
+  readonly backend: BackendSettings;
+}
+
+export interface SettingsPart {
+  readonly route?: Partial<RouteOptions>;
+  readonly host?: Partial<HostSettings>;
+  readonly backend?: Partial<BackendSettings>;
+}
+
+/** What a family may look at besides the annotations: the Ingress's namespace and the objects it refers to. */
+export interface ParseContext {
+  readonly namespace: string;
+  readonly snapshot: ObjectSnapshot | undefined;
+}
+
+/**
+ * One family of ingress-nginx annotations (Traefik's one `buildX` per family): the names it
+ * owns, its parse into typed settings, how /debug/routes shows it and the request step it needs.
+ * Its defaults are what `parse` gives for an Ingress without its annotations. Everything else
+ * (the supported list, the defaults, the debug view) is derived from the registry of families.
+ */
+export interface AnnotationFamily {
+  readonly name: string;
+  /** Annotation names without prefix. */
+  readonly annotations: readonly string[];
+  /** Where the settings act: every path of the Ingress, the whole host, or the backend. */
+  readonly scope: 'route' | 'host' | 'backend';
+  parse(read: AnnotationReader, context: ParseContext): SettingsPart;
+  /** The family's route options as /debug/routes shows them. */
+  describe?(options: RouteOptions): Record<string, unknown>;
+  /** The step the route needs for these options, if any. */
+  step?(options: RouteOptions): RequestStep | undefined;
+}

@@ -1,0 +1,102 @@
+// One build fixture per annotation family: a valid use, a defaulted one and an invalid one with its diagnostic.
+import { describe, expect, it } from 'vitest';
+import type { Route } from '../../src/table/types.ts';
+import { buildFixture } from '../helpers/build-fixture.ts';
+
+type Result = ReturnType<typeof buildFixture>;
+const routeAt = (r: Result, host: string): Route => r.table.exactHosts.get(host)!.prefix.get('/')!;
+const steps = (r: Result, host: string) => routeAt(r, host).steps.map((s) => s.kind);
+const problems = (r: Result) => r.diagnostics.map((d) => `${d.code} ${d.object.name} ${d.field ?? ''}`.trim());
+
+describe('access family', () => {
+  const r = buildFixture('annotations-access');
+  it('parses IPv4, IPv6 and single addresses into networks', () => {
+    const access = routeAt(r, 'valid.example.com').options.access!;
+    expect(access.allow!.text).toEqual(['10.0.0.0/8', '192.168.1.7/32', '2001:db8::/32']);
+    expect(access.deny!.text).toEqual(['10.1.0.0/16']);
+    expect(steps(r, 'valid.example.com')).toEqual(['https-redirect', 'access', 'body-limit']);
+    expect(routeAt(r, 'deny.example.com').options.access).toMatchObject({ allow: undefined, deny: { text: ['203.0.113.0/24'] } });
+  });
+  it('fails closed on a list it cannot read', () => {
+    expect(steps(r, 'invalid.example.com')).toEqual(['deny']);
+    expect(problems(r)).toEqual(['InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/whitelist-source-range]']);
+    expect(r.diagnostics[0]!.message).toContain('"0x7f.1" is not an IPv4 or IPv6 address');
+  });
+});
+
+describe('cors family', () => {
+  const r = buildFixture('annotations-cors');
+  it('reads origins, methods, credentials and max-age', () => {
+    expect(routeAt(r, 'valid.example.com').options.cors).toMatchObject({
+      anyOrigin: false, origins: new Set(['https://app.example.com']), wildcardOrigins: [{ scheme: 'https://', suffix: '.example.org' }],
+      allowMethods: 'GET, POST', allowCredentials: false, maxAgeSeconds: 60,
+    });
+    expect(steps(r, 'valid.example.com')[0]).toBe('cors');
+  });
+  it('gives ingress-nginx’s defaults', () => {
+    expect(routeAt(r, 'defaulted.example.com').options.cors).toMatchObject({
+      anyOrigin: true, allowMethods: 'GET, PUT, POST, DELETE, PATCH, OPTIONS', allowCredentials: true, maxAgeSeconds: 1728000, exposeHeaders: '',
+      allowHeaders: 'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization',
+    });
+  });
+  it('does nothing without enable-cors, and keeps the defaults for values it cannot use', () => {
+    expect(routeAt(r, 'disabled.example.com').options.cors).toBeUndefined();
+    expect(routeAt(r, 'invalid.example.com').options.cors).toMatchObject({ anyOrigin: true, maxAgeSeconds: 1728000 });
+    expect(problems(r)).toEqual([
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/cors-allow-origin]',
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/cors-allow-headers]',
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/cors-max-age]',
+    ]);
+  });
+});
+
+describe('rate-limit family', () => {
+  const r = buildFixture('annotations-rate-limit');
+  it('reads the limits into one zone per Ingress', () => {
+    expect(routeAt(r, 'valid.example.com').options.rateLimit).toMatchObject({
+      zone: 'default/valid', requestsPerSecond: 10, requestsPerMinute: 300, connections: 4, burstMultiplier: 2, exempt: { text: ['10.0.0.0/8'] }, status: 503,
+    });
+    expect(routeAt(r, 'defaulted.example.com').options.rateLimit).toMatchObject({ requestsPerSecond: 5, requestsPerMinute: undefined, burstMultiplier: 5, exempt: undefined });
+  });
+  it('keeps the usable limits when one value is not', () => {
+    expect(routeAt(r, 'invalid.example.com').options.rateLimit).toMatchObject({ requestsPerSecond: undefined, requestsPerMinute: 60, exempt: undefined });
+    expect(problems(r)).toEqual([
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/limit-rps]',
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/limit-whitelist]',
+    ]);
+  });
+});
+
+describe('basic-auth family', () => {
+  const r = buildFixture('annotations-basic-auth');
+  it('reads htpasswd files and auth-map Secrets, with the realm', () => {
+    const auth = routeAt(r, 'valid.example.com').options.basicAuth!;
+    expect([...auth.users.keys()]).toEqual(['alice', 'bob']);
+    expect(auth.users.get('bob')!.scheme).toBe('apr1');
+    expect(auth.challenge).toBe('Basic realm="Authentication Required"');
+    expect(routeAt(r, 'map.example.com').options.basicAuth!.users.get('dave')).toEqual({ scheme: 'sha1', hash: 'lKsjh5LDiBR3NhWqPUFUPO8CGyk=' });
+  });
+  it('fails closed when the Secret is missing, for digest and for an auth-secret without auth-type', () => {
+    for (const host of ['missing', 'digest', 'orphan']) expect(steps(r, `${host}.example.com`)).toEqual(['deny']);
+    expect(problems(r)).toEqual([
+      'InvalidAnnotation digest metadata.annotations[nginx.ingress.kubernetes.io/auth-type]',
+      'InvalidAnnotation missing metadata.annotations[nginx.ingress.kubernetes.io/auth-secret]',
+      'InvalidAnnotation orphan metadata.annotations[nginx.ingress.kubernetes.io/auth-secret]',
+      'InvalidAuthSecret htpasswd data[auth] line 3',
+    ]);
+    expect(r.diagnostics[1]!.message).toBe('Secret default/nope not found; every path of this Ingress answers 503 until it is fixed (fail closed)');
+  });
+});
+
+describe('snippets', () => {
+  const r = buildFixture('annotations-snippets');
+  it('are refused with ingress-nginx’s message while the rest of the Ingress serves', () => {
+    expect(problems(r)).toEqual([
+      'RefusedSnippet snippets metadata.annotations[nginx.ingress.kubernetes.io/configuration-snippet]',
+      'RefusedSnippet snippets metadata.annotations[nginx.ingress.kubernetes.io/server-snippet]',
+    ]);
+    expect(r.diagnostics[0]!.message).toBe('nginx.ingress.kubernetes.io/configuration-snippet annotation cannot be used. Snippet directives are disabled by the Ingress administrator');
+    expect(routeAt(r, 'snippets.example.com').options.readTimeoutMs).toBe(30_000);
+    expect(steps(r, 'snippets.example.com')).not.toContain('deny');
+  });
+});
