@@ -33,6 +33,7 @@ function describeRoute(r: Route) {
     pathType: r.pathType,
     ingress: r.ingress,
     backend: r.backend.id,
+    canary: r.choice.kind === 'canary' ? { backend: r.choice.canary.id, ingress: r.choice.ingress, ...r.choice.rules, headerPattern: r.choice.rules.headerPattern?.source ?? null } : null,
     steps: r.steps.map((s) => s.kind),
     options: describeRouteOptions(r.options),
   };

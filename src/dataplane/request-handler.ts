@@ -4,8 +4,9 @@ import type { Duplex } from 'node:stream';
 import { ACME_CHALLENGE_PREFIX, escapePath } from '../table/paths.ts';
 import { parseClientAddress } from '../table/address-ranges.ts';
 import { hostRoutes, matchReadings } from '../table/match.ts';
-import type { Endpoint, Route, RoutingTable } from '../table/types.ts';
+import type { Backend, Endpoint, Route, RoutingTable } from '../table/types.ts';
 import type { Balancer } from './balancer.ts';
+import { chooseBackend } from './backend-choice.ts';
 import type { Attempt, FailureKind, ForwardEngine, UpgradeTarget } from './engines/types.ts';
 import { requestIdOf, upstreamHeaders, type ForwardedFacts } from './headers.ts';
 import { closeLingeringAfter } from './lingering-close.ts';
@@ -57,6 +58,8 @@ export interface RequestHandlerOptions {
 interface Trace {
   host: string;
   route: Route | undefined;
+  /** The canary backend, when the route's canary took the request. */
+  canary: Backend | undefined;
   upstream: UpstreamRecord | undefined;
   upstreamStarted: number;
   retries: number;
@@ -165,10 +168,10 @@ export class RequestHandler {
     const started = performance.now();
     const time = Date.now();
     if (decision.onDone) for (const done of decision.onDone) socket.once('close', done);
-    const observe = (status: number, route: Route | undefined, endpoint?: Endpoint): void => {
+    const observe = (status: number, route: Route | undefined, endpoint?: Endpoint, canary?: Backend): void => {
       this.options.observer?.requestDone({
         time, requestId, clientAddress: req.socket.remoteAddress ?? '', method: req.method ?? '', host: decision.host, path: req.url ?? '',
-        status, bytesIn: requestHeadBytes(req), bytesOut: 0, durationMs: performance.now() - started, route,
+        status, bytesIn: requestHeadBytes(req), bytesOut: 0, durationMs: performance.now() - started, route, canary,
         upstream: endpoint && { address: endpoint.key, status, connectMs: 0, headerMs: undefined, responseMs: performance.now() - started }, retries: 0,
       });
     };
@@ -178,14 +181,16 @@ export class RequestHandler {
       return;
     }
     const route = decision.route;
-    const endpoint = this.balancer.pick(route.backend, req.socket.remoteAddress ?? '');
+    const chosen = chooseBackend(route, req);
+    const canary = chosen.canary ? chosen.backend : undefined;
+    const endpoint = this.balancer.pick(chosen.backend, req.socket.remoteAddress ?? '');
     if (!endpoint || !this.upgrade) {
       writeRawStatus(socket, 503, { 'x-request-id': requestId });
-      observe(503, route);
+      observe(503, route, undefined, canary);
       return;
     }
     const o = route.options;
-    socket.once('close', () => observe(101, route, endpoint));
+    socket.once('close', () => observe(101, route, endpoint, canary));
     this.upgrade(req, socket, head, {
       endpoint,
       tls: o.backendProtocol === 'HTTPS',
@@ -272,7 +277,7 @@ export class RequestHandler {
     const started = performance.now();
     const socket = req.socket;
     const written = socket.bytesWritten;
-    const trace: Trace = { host: '', route: undefined, upstream: undefined, upstreamStarted: 0, retries: 0 };
+    const trace: Trace = { host: '', route: undefined, canary: undefined, upstream: undefined, upstreamStarted: 0, retries: 0 };
     res.once('close', () => {
       const now = performance.now();
       if (trace.upstream) trace.upstream.responseMs = now - trace.upstreamStarted;
@@ -288,6 +293,7 @@ export class RequestHandler {
         bytesOut: socket.bytesWritten - written,
         durationMs: now - started,
         route: trace.route,
+        canary: trace.canary,
         upstream: trace.upstream,
         retries: trace.retries,
       });
@@ -297,7 +303,9 @@ export class RequestHandler {
 
   private async forward(req: IncomingMessage, res: ServerResponse, f: Forward, requestId: string, trace: Trace | undefined): Promise<void> {
     const o = f.route.options;
-    const backend = f.route.backend;
+    const chosen = chooseBackend(f.route, req);
+    const backend = chosen.backend;
+    if (trace && chosen.canary) trace.canary = backend;
     const clientAddress = req.socket.remoteAddress ?? '';
     const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
     let body: Buffer | RequestBody | null = null;

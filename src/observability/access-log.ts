@@ -46,6 +46,8 @@ function json(r: RequestRecord): string {
     namespace: route?.backend.namespace ?? null,
     ingress: route ? route.ingress.slice(route.ingress.indexOf('/') + 1) : null,
     service: route?.backend.service ?? null,
+    // ingress-nginx's $proxy_alternative_upstream_name: the canary backend that took the request.
+    alternative_upstream: r.canary?.id ?? null,
   }) + '\n';
 }
 

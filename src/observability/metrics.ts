@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Diagnostic } from '../diagnostics.ts';
-import type { Route, RoutingTable } from '../table/types.ts';
+import type { Backend, Route, RoutingTable } from '../table/types.ts';
 import type { RequestObserver, RequestRecord } from './request-record.ts';
 import { LabelledCounter, LabelledHistogram, type CounterSeries, type HistogramSeries } from './series.ts';
 
@@ -125,7 +125,7 @@ export class Metrics implements RequestObserver {
   }
 
   private childrenFor(r: RequestRecord): Children {
-    const key = `${r.status} ${r.method}`;
+    const key = r.canary ? `${r.status} ${r.method} canary` : `${r.status} ${r.method}`;
     const route = r.route;
     let byKey: Map<string, Children>;
     if (route) {
@@ -139,7 +139,7 @@ export class Metrics implements RequestObserver {
       // Only standard methods become label values; anything else is one bucket.
       const method = STANDARD_METHODS.has(r.method) ? r.method : 'OTHER';
       const labels = route
-        ? [String(r.status), method, route.host, route.path, route.backend.namespace, route.ingress.slice(route.ingress.indexOf('/') + 1), route.backend.service, '']
+        ? [String(r.status), method, route.host, route.path, route.backend.namespace, route.ingress.slice(route.ingress.indexOf('/') + 1), route.backend.service, r.canary ? upstreamName(r.canary) : '']
         : [String(r.status), method, UNMATCHED, UNMATCHED, '', '', '', ''];
       c = {
         requests: this.requests.child(labels), duration: this.duration.child(labels), response: this.response.child(labels),
@@ -184,3 +184,8 @@ export class Metrics implements RequestObserver {
 }
 
 const STANDARD_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+/** ingress-nginx's upstream name, `namespace-service-port`: the value of the `canary` label. */
+function upstreamName(b: Backend): string {
+  return `${b.namespace}-${b.service}-${b.port}`;
+}

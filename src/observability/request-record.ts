@@ -1,4 +1,4 @@
-import type { Route } from '../table/types.ts';
+import type { Backend, Route } from '../table/types.ts';
 
 /** One finished request as the access log and the metrics see it. Built once, when the response ends. */
 export interface RequestRecord {
@@ -17,6 +17,8 @@ export interface RequestRecord {
   durationMs: number;
   /** Undefined when no rule matched. */
   route: Route | undefined;
+  /** The canary Ingress's backend, when it took the request (ingress-nginx's alternative upstream). */
+  canary?: Backend | undefined;
   upstream: UpstreamRecord | undefined;
   /** Attempts after the first (retries). */
   retries: number;

@@ -1,7 +1,7 @@
 import type { V1Ingress, V1IngressBackend } from '@kubernetes/client-node';
 import type { ObjectSnapshot } from '../snapshot.ts';
-import type { Backend, BuildResult, HostRoutes, PathType, Route, RouteOptions } from '../table/types.ts';
-import { parseIngressAnnotations } from './annotations/index.ts';
+import type { Backend, BackendChoice, BuildResult, CanaryRules, HostRoutes, PathType, Route, RouteOptions } from '../table/types.ts';
+import { parseIngressAnnotations, settingsIgnoredOnCanary } from './annotations/index.ts';
 import type { RequestStep } from '../table/steps.ts';
 import { BackendResolver } from './backends.ts';
 import type { Diagnostic, ObjectRef } from '../diagnostics.ts';
@@ -37,8 +37,20 @@ interface Candidate {
   regexMode: boolean;
 }
 
+/** A path of a canary Ingress: an alternative backend for the same path of another Ingress. */
+interface CanaryCandidate {
+  ingress: string;
+  ref: ObjectRef;
+  field: string;
+  path: string;
+  pathType: PathType;
+  backend: Backend;
+  rules: CanaryRules;
+}
+
 interface HostDraft {
   candidates: Candidate[];
+  canaries: CanaryCandidate[];
   fallback: Route | undefined;
   appRoot: string | undefined;
 }
@@ -57,7 +69,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
 
   const draft = (host: string): HostDraft => {
     let d = hosts.get(host);
-    if (!d) hosts.set(host, (d = { candidates: [], fallback: undefined, appRoot: undefined }));
+    if (!d) hosts.set(host, (d = { candidates: [], canaries: [], fallback: undefined, appRoot: undefined }));
     return d;
   };
 
@@ -75,6 +87,11 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
     const namespace = ref.namespace!;
     const annotations = parseIngressAnnotations(ingress.metadata?.annotations, ref, { namespace, snapshot });
     diagnostics.push(...annotations.diagnostics);
+    const canary = annotations.backend.canary;
+    if (canary) {
+      const ignored = settingsIgnoredOnCanary(ingress.metadata?.annotations);
+      if (ignored.length > 0) diagnostics.push({ severity: 'Warning', code: 'InvalidAnnotation', object: ref, field: 'metadata.annotations', message: `a canary Ingress takes its settings from the Ingress it is a canary for: ${ignored.join(', ')} ignored` });
+    }
 
     const resolveBackend = (b: V1IngressBackend | undefined, field: string): Backend | undefined => {
       if (!b?.service?.name) {
@@ -85,10 +102,10 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
     };
 
     let ingressDefault: Route | undefined;
-    if (ingress.spec?.defaultBackend) {
+    if (ingress.spec?.defaultBackend && !canary) {
       const backend = resolveBackend(ingress.spec.defaultBackend, 'spec.defaultBackend');
       if (backend) {
-        ingressDefault = { ingress: name, host: ANY_HOST, path: '/', pathType: 'Prefix', backend, options: annotations.route, steps: annotations.steps };
+        ingressDefault = { ingress: name, host: ANY_HOST, path: '/', pathType: 'Prefix', backend, choice: SINGLE, options: annotations.route, steps: annotations.steps };
         if (!defaultRoute) {
           defaultRoute = ingressDefault;
           defaultRouteOwner = name;
@@ -117,6 +134,10 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
         }
         const backend = resolveBackend(p.backend, `${field}.backend`);
         if (!backend) return;
+        if (canary) {
+          d.canaries.push({ ingress: name, ref, field, path: p.path || '/', pathType, backend, rules: canary });
+          return;
+        }
         d.candidates.push({ ingress: name, ref, field, path: p.path || '/', pathType, backend, options: annotations.route, steps: annotations.steps, regexMode: annotations.host.regexMode });
       });
     });
@@ -166,9 +187,10 @@ function buildHost(host: string, d: HostDraft, regexes: RegexCache, diagnostics:
   const prefix = new Map<string, Route>();
   const regex: Route[] = [];
   const overLimit = new Map<string, { ref: ObjectRef; field: string; count: number }>();
+  const canaries = canariesByPath(host, d, diagnostics);
 
   for (const c of d.candidates) {
-    const route: Route = { ingress: c.ingress, host, path: c.path, pathType: c.pathType, backend: c.backend, options: c.options, steps: c.steps };
+    const route: Route = { ingress: c.ingress, host, path: c.path, pathType: c.pathType, backend: c.backend, choice: canaries.get(`${c.pathType}:${c.path}`) ?? SINGLE, options: c.options, steps: c.steps };
     const invalid = (message: string): void => {
       diagnostics.push({ severity: 'Warning', code: 'InvalidPath', object: c.ref, field: `${c.field}.path`, message: `"${c.path}" ${message}; path ignored` });
     };
@@ -212,6 +234,32 @@ function buildHost(host: string, d: HostDraft, regexes: RegexCache, diagnostics:
   regex.sort((a, b) => b.path.length - a.path.length || (a.path < b.path ? 1 : a.path > b.path ? -1 : 0));
   const patterns = regex.length > 0 ? regexes.patternSet(regex.map((r) => r.path)) : undefined;
   return { host, regexMode, exact, prefix, regex, patterns, fallback: d.fallback, appRoot: d.appRoot };
+}
+
+const SINGLE: BackendChoice = Object.freeze({ kind: 'single' });
+
+type CanaryChoice = Extract<BackendChoice, { kind: 'canary' }>;
+
+/**
+ * The canary of each path (keyed by path type and path as the main Ingress writes them): one
+ * per path, the oldest, as ingress-nginx allows. A canary for a path no Ingress serves is reported.
+ */
+function canariesByPath(host: string, d: HostDraft, diagnostics: Diagnostic[]): Map<string, CanaryChoice> {
+  const main = new Set(d.candidates.map((c) => `${c.pathType}:${c.path}`));
+  const byPath = new Map<string, CanaryChoice>();
+  for (const c of d.canaries) {
+    const key = `${c.pathType}:${c.path}`;
+    const field = `${c.field}.path`;
+    const existing = byPath.get(key);
+    if (existing) {
+      diagnostics.push({ severity: 'Warning', code: 'PathConflict', object: c.ref, field, message: `host "${host}" path "${c.path}" already has the canary of older Ingress ${existing.ingress} (one canary per path); this canary is ignored` });
+    } else if (!main.has(key)) {
+      diagnostics.push({ severity: 'Warning', code: 'InvalidBackend', object: c.ref, field, message: `no other Ingress serves host "${host}" path "${c.path}" (${c.pathType}); a canary needs one, so this path is ignored` });
+    } else {
+      byPath.set(key, { kind: 'canary', canary: c.backend, rules: c.rules, ingress: c.ingress });
+    }
+  }
+  return byPath;
 }
 
 function oldestFirst(ingresses: Iterable<V1Ingress>): V1Ingress[] {

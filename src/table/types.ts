@@ -69,7 +69,9 @@ export interface Route {
   /** The path as written in the Ingress (the metrics label, the /debug view). */
   readonly path: string;
   readonly pathType: PathType;
+  /** The main backend (metrics, /debug); which backend a request goes to is `choice`'s. */
   readonly backend: Backend;
+  readonly choice: BackendChoice;
   readonly options: RouteOptions;
   /** What Portico checks or answers before forwarding, in nginx's phase order; empty for a plain route. */
   readonly steps: readonly RequestStep[];
@@ -106,6 +108,27 @@ export interface RouteOptions {
   readonly access: AccessPolicy | undefined;
   readonly rateLimit: RateLimitPolicy | undefined;
   readonly basicAuth: BasicAuthPolicy | undefined;
+}
+
+/**
+ * Which backend a request of the route goes to: the route's own, or a canary Ingress's
+ * backend for the requests its rules pick (ingress-nginx's alternative backend).
+ */
+export type BackendChoice =
+  | { readonly kind: 'single' }
+  | { readonly kind: 'canary'; readonly canary: Backend; readonly rules: CanaryRules; readonly ingress: string };
+
+/** `canary-by-header`, `-value`, `-pattern`, `canary-by-cookie`, `canary-weight(-total)`: tried in that order. */
+export interface CanaryRules {
+  /** Lower case. */
+  readonly header: string | undefined;
+  readonly headerValue: string | undefined;
+  /** RE2, unanchored, as ingress-nginx's `ngx.re.match`. */
+  readonly headerPattern: { readonly source: string; test(value: string): boolean } | undefined;
+  readonly cookie: string | undefined;
+  readonly weight: number;
+  /** ingress-nginx honours a total only above 100. */
+  readonly weightTotal: number;
 }
 
 export interface NextUpstreamPolicy {

@@ -100,3 +100,31 @@ describe('snippets', () => {
     expect(steps(r, 'snippets.example.com')).not.toContain('deny');
   });
 });
+
+describe('canary family', () => {
+  const r = buildFixture('annotations-canary');
+  const route = routeAt(r, 'app.example.com');
+  it('makes the canary an alternative backend of the main path, with its rules', () => {
+    expect(route.backend.id).toBe('default/svc-a:80');
+    expect(route.ingress).toBe('default/main');
+    expect(route.choice).toMatchObject({ kind: 'canary', ingress: 'default/canary', canary: { id: 'default/svc-b:80' }, rules: { header: 'x-canary', cookie: 'canary', weight: 300, weightTotal: 1000 } });
+    const rules = (route.choice as Extract<Route['choice'], { kind: 'canary' }>).rules;
+    expect(rules.headerPattern!.test('beta')).toBe(true);
+    expect(rules.headerPattern!.test('stable')).toBe(false);
+    // The canary's own settings do not apply: the route keeps the main Ingress's.
+    expect(route.options.readTimeoutMs).toBe(60_000);
+  });
+  it('reports what it ignores: other annotations, a second canary, a canary without a main path, rules without canary "true"', () => {
+    expect(problems(r)).toEqual([
+      'InvalidAnnotation canary metadata.annotations',
+      'InvalidAnnotation second-canary metadata.annotations[nginx.ingress.kubernetes.io/canary-by-header-pattern]',
+      'InvalidAnnotation not-enabled metadata.annotations[nginx.ingress.kubernetes.io/canary-weight]',
+      'InvalidBackend canary spec.rules[0].http.paths[1].path',
+      'PathConflict second-canary spec.rules[0].http.paths[0].path',
+    ]);
+    expect(r.diagnostics[0]!.message).toBe('a canary Ingress takes its settings from the Ingress it is a canary for: nginx.ingress.kubernetes.io/proxy-read-timeout ignored');
+    expect(r.diagnostics[2]!.message).toContain('configured but not enabled');
+    expect(r.table.exactHosts.get('app.example.com')!.prefix.has('/only-canary')).toBe(false);
+    expect(routeAt(r, 'other.example.com').choice.kind).toBe('single');
+  });
+});

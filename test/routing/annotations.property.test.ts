@@ -64,7 +64,7 @@ describe('annotations (property)', () => {
         for (const text of [o.upstreamVhost, o.forwardedPrefix, o.redirect?.url, o.rewrite?.source]) expect(text ?? '').not.toMatch(/[\r\n]/);
         if (o.redirect) expect(o.redirect.url).toMatch(/^https?:\/\//);
         // Whatever reaches a response header must be a valid header value.
-        const headerValues = [o.cors?.allowMethods, o.cors?.allowHeaders, o.cors?.exposeHeaders, o.basicAuth?.challenge].filter((v) => v !== undefined && v !== '');
+        const headerValues = [o.cors?.allowMethods, o.cors?.allowHeaders, o.cors?.exposeHeaders, o.basicAuth?.challenge].filter((v): v is string => v !== undefined && v !== "");
         for (const v of headerValues) validateHeaderValue('x-test', v);
         if (o.cors) expect(Number.isSafeInteger(o.cors.maxAgeSeconds)).toBe(true);
         for (const n of [o.rateLimit?.requestsPerSecond, o.rateLimit?.requestsPerMinute, o.rateLimit?.connections]) if (n !== undefined) expect(Number.isSafeInteger(n) && n > 0).toBe(true);

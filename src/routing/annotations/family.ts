@@ -1,5 +1,5 @@
 import type { ObjectSnapshot } from '../../snapshot.ts';
-import type { RouteOptions } from '../../table/types.ts';
+import type { CanaryRules, RouteOptions } from '../../table/types.ts';
 import type { RequestStep } from '../../table/steps.ts';
 import type { AnnotationReader } from './reader.ts';
 
@@ -15,6 +15,8 @@ export interface HostSettings {
 export interface BackendSettings {
   /** `service-upstream`: send to the Service's cluster IP instead of the pod endpoints. */
   readonly serviceUpstream: boolean;
+  /** `canary: "true"`: the Ingress's backends are alternatives for another Ingress's paths. */
+  readonly canary: CanaryRules | undefined;
 }
 
 /** Everything Portico reads from one Ingress's annotations, by where it acts. */

@@ -4,6 +4,7 @@ import { STEP_ORDER, type RequestStep } from '../../table/steps.ts';
 import { access } from './access.ts';
 import { basicAuth } from './basic-auth.ts';
 import { body } from './body.ts';
+import { canary } from './canary.ts';
 import { cors } from './cors.ts';
 import type { AnnotationFamily, BackendSettings, HostSettings, IngressSettings, ParseContext } from './family.ts';
 import { guardsAccess, INGRESS_NGINX_ANNOTATIONS } from './ingress-nginx-names.ts';
@@ -22,7 +23,7 @@ export type { IngressSettings, HostSettings, BackendSettings } from './family.ts
 /** The registry: every annotation family Portico reads. Adding one is one file and one entry here. */
 export const FAMILIES: readonly AnnotationFamily[] = [
   timeouts, body, rewrite, appRoot, redirects, nextUpstream, tlsRedirect, upstream, serviceUpstream,
-  access, cors, rateLimit, basicAuth, snippets,
+  access, cors, rateLimit, basicAuth, canary, snippets,
 ];
 
 /** Annotation names (without prefix) Portico reads, from the registry. */
@@ -81,6 +82,18 @@ function compileSteps(options: RouteOptions): RequestStep[] {
     if (step) steps.push(step);
   }
   return steps.sort((a, b) => STEP_ORDER.indexOf(a.kind) - STEP_ORDER.indexOf(b.kind));
+}
+
+/** Families a canary Ingress keeps (ingress-nginx: load balancing and session affinity); the rest come from the main Ingress. */
+const KEPT_ON_CANARY = new Set(['canary']);
+
+/** Annotations of a canary Ingress that have no effect there, for a diagnostic. */
+export function settingsIgnoredOnCanary(annotations: Readonly<Record<string, string>> | undefined): string[] {
+  const ignored = new Set(FAMILIES.filter((f) => !KEPT_ON_CANARY.has(f.name)).flatMap((f) => f.annotations));
+  return Object.keys(annotations ?? {}).filter((key) => {
+    const prefix = key.startsWith(NGINX_PREFIX) ? NGINX_PREFIX : key.startsWith(PORTICO_PREFIX) ? PORTICO_PREFIX : undefined;
+    return prefix !== undefined && ignored.has(key.slice(prefix.length));
+  });
 }
 
 /** ingress-nginx's defaults: what the families give for an Ingress without annotations. */

@@ -1,0 +1,48 @@
+import type { IncomingMessage } from 'node:http';
+import { parseCookie } from 'cookie';
+import type { Backend, CanaryRules, Route } from '../table/types.ts';
+
+export interface ChosenBackend {
+  readonly backend: Backend;
+  /** The canary Ingress's backend was chosen (the `canary` label of the request metrics). */
+  readonly canary: boolean;
+}
+
+/** The value of one cookie of the request, or undefined. */
+export function cookieOf(req: IncomingMessage, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (header === undefined || !header.includes(name)) return undefined;
+  return parseCookie(header)[name];
+}
+
+/** ingress-nginx's balancer.lua: the header rule, then the cookie rule, then the weight. */
+function toCanary(rules: CanaryRules, req: IncomingMessage, random: () => number): boolean {
+  if (rules.header !== undefined) {
+    const value = req.headers[rules.header];
+    if (typeof value === 'string') {
+      if (rules.headerValue !== undefined) {
+        if (value === rules.headerValue) return true;
+      } else if (rules.headerPattern !== undefined) {
+        if (rules.headerPattern.test(value)) return true;
+      } else if (value === 'always') {
+        return true;
+      } else if (value === 'never') {
+        return false;
+      }
+    }
+  }
+  if (rules.cookie !== undefined) {
+    const value = cookieOf(req, rules.cookie);
+    if (value === 'always') return true;
+    if (value === 'never') return false;
+  }
+  // Lua's math.random(total) is 1…total.
+  return Math.floor(random() * rules.weightTotal) + 1 <= rules.weight;
+}
+
+/** The backend this request of the route goes to. */
+export function chooseBackend(route: Route, req: IncomingMessage, random: () => number = Math.random): ChosenBackend {
+  const choice = route.choice;
+  if (choice.kind === 'canary' && toCanary(choice.rules, req, random)) return { backend: choice.canary, canary: true };
+  return { backend: route.backend, canary: false };
+}
