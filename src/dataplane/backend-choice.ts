@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parseCookie } from 'cookie';
 import type { Backend, CanaryRules, Route } from '../table/types.ts';
+import { token } from './hashing.ts';
 
 export interface ChosenBackend {
   readonly backend: Backend;
@@ -13,6 +14,27 @@ export function cookieOf(req: IncomingMessage, name: string): string | undefined
   const header = req.headers.cookie;
   if (header === undefined || !header.includes(name)) return undefined;
   return parseCookie(header)[name];
+}
+
+/** The affinity cookie's second half: which backend the pin belongs to (a canary's or the main one). */
+export function backendToken(backend: Backend): string {
+  return token(backend.id).slice(0, 8);
+}
+
+/**
+ * `affinity-canary-behavior: sticky` (the default): a client whose affinity cookie pins it to the
+ * canary, or to the main backend, stays there whatever the canary rules say.
+ */
+function stickyBackend(route: Route, canary: Backend, req: IncomingMessage): Backend | undefined {
+  const affinity = route.options.affinity;
+  if (!affinity || affinity.canaryBehavior !== 'sticky') return undefined;
+  const cookie = cookieOf(req, affinity.name);
+  const bar = cookie?.indexOf('|') ?? -1;
+  if (bar === -1) return undefined;
+  const pinnedTo = cookie!.slice(bar + 1);
+  if (pinnedTo === backendToken(canary)) return canary;
+  if (pinnedTo === backendToken(route.backend)) return route.backend;
+  return undefined;
 }
 
 /** ingress-nginx's balancer.lua: the header rule, then the cookie rule, then the weight. */
@@ -43,6 +65,8 @@ function toCanary(rules: CanaryRules, req: IncomingMessage, random: () => number
 /** The backend this request of the route goes to. */
 export function chooseBackend(route: Route, req: IncomingMessage, random: () => number = Math.random): ChosenBackend {
   const choice = route.choice;
-  if (choice.kind === 'canary' && toCanary(choice.rules, req, random)) return { backend: choice.canary, canary: true };
-  return { backend: route.backend, canary: false };
+  if (choice.kind !== 'canary') return { backend: route.backend, canary: false };
+  const sticky = stickyBackend(route, choice.canary, req);
+  if (sticky) return { backend: sticky, canary: sticky === choice.canary };
+  return toCanary(choice.rules, req, random) ? { backend: choice.canary, canary: true } : { backend: route.backend, canary: false };
 }

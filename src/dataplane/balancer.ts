@@ -1,5 +1,6 @@
 import type { Backend, Endpoint } from '../table/types.ts';
 import { EndpointHealth } from './endpoint-health.ts';
+import { rendezvous } from './hashing.ts';
 
 interface Pin {
   endpoint: string;
@@ -7,6 +8,14 @@ interface Pin {
 }
 
 const SWEEP_EVERY = 1024;
+/** EWMA latency decays with this time constant (ingress-nginx's ewma balancer: 10 s). */
+const EWMA_DECAY_MS = 10_000;
+
+interface Load {
+  ewmaMs: number;
+  at: number;
+  inFlight: number;
+}
 
 /**
  * Picks endpoints: round robin per backend, and ClientIP session affinity where the
@@ -16,6 +25,7 @@ const SWEEP_EVERY = 1024;
 export class Balancer {
   private readonly next = new Map<string, number>();
   private readonly pins = new Map<string, Map<string, Pin>>();
+  private readonly load = new Map<string, Load>();
   private picks = 0;
   private readonly now: () => number;
   readonly health: EndpointHealth;
@@ -71,8 +81,54 @@ export class Balancer {
     return endpoint;
   }
 
+  /** Endpoints that may take a request: not excluded, and not ejected unless every one is. */
+  available(backend: Backend, exclude?: ReadonlySet<Endpoint>): Endpoint[] {
+    const candidates = exclude ? backend.endpoints.filter((e) => !exclude.has(e)) : backend.endpoints;
+    const healthy = candidates.filter((e) => !this.health.isEjected(e.key));
+    return healthy.length > 0 ? healthy : candidates.slice();
+  }
+
+  /** Consistent hashing of `key` (upstream-hash-by, balanced cookie affinity). */
+  pickHashed(backend: Backend, key: string, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
+    return rendezvous(key, this.available(backend, exclude));
+  }
+
+  /**
+   * `load-balance: ewma`: of two random endpoints, the one with the lower latency average times
+   * requests in progress (an endpoint not yet measured goes first).
+   */
+  pickEwma(backend: Backend, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
+    const candidates = this.available(backend, exclude);
+    if (candidates.length <= 1) return candidates[0];
+    const a = candidates[Math.floor(Math.random() * candidates.length)]!;
+    let b = candidates[Math.floor(Math.random() * (candidates.length - 1))]!;
+    if (b === a) b = candidates[candidates.length - 1]!;
+    return this.score(a) <= this.score(b) ? a : b;
+  }
+
+  private score(e: Endpoint): number {
+    const l = this.load.get(e.key);
+    return l ? l.ewmaMs * (l.inFlight + 1) : 0;
+  }
+
+  /** An ewma-balanced attempt starts; call the returned function with its latency when it ends. */
+  started(endpoint: Endpoint): (latencyMs: number) => void {
+    let l = this.load.get(endpoint.key);
+    if (!l) this.load.set(endpoint.key, (l = { ewmaMs: 0, at: this.now(), inFlight: 0 }));
+    const load = l;
+    load.inFlight++;
+    return (latencyMs) => {
+      load.inFlight--;
+      const now = this.now();
+      const w = Math.exp(-(now - load.at) / EWMA_DECAY_MS);
+      load.ewmaMs = load.ewmaMs === 0 ? latencyMs : load.ewmaMs * w + latencyMs * (1 - w);
+      load.at = now;
+    };
+  }
+
   /** Forgets backends that left the table, so state does not grow with churn. */
-  retain(backendIds: ReadonlySet<string>): void {
+  retain(backendIds: ReadonlySet<string>, endpointKeys?: ReadonlySet<string>): void {
+    if (endpointKeys) for (const key of this.load.keys()) if (!endpointKeys.has(key)) this.load.delete(key);
     for (const id of this.next.keys()) if (!backendIds.has(id)) this.next.delete(id);
     for (const id of this.pins.keys()) if (!backendIds.has(id)) this.pins.delete(id);
   }

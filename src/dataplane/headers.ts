@@ -88,5 +88,11 @@ export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, 
     out[name] = value;
   }
   if (connection) for (const token of connection.toLowerCase().split(',')) delete out[token.trim()];
-  return extra ? Object.assign(out, extra) : out;
+  if (!extra) return out;
+  for (const name in extra) {
+    const pod = out[name];
+    // Portico's Set-Cookie (an affinity pin) joins the pod's; any other header replaces the pod's.
+    out[name] = name === 'set-cookie' && pod !== undefined ? [...(Array.isArray(pod) ? pod : [String(pod)]), extra[name]!] : extra[name];
+  }
+  return out;
 }

@@ -7,6 +7,7 @@ import { hostRoutes, matchReadings } from '../table/match.ts';
 import type { Backend, Endpoint, Route, RoutingTable } from '../table/types.ts';
 import type { Balancer } from './balancer.ts';
 import { chooseBackend } from './backend-choice.ts';
+import { pickEndpoint } from './endpoint-choice.ts';
 import type { Attempt, FailureKind, ForwardEngine, UpgradeTarget } from './engines/types.ts';
 import { requestIdOf, upstreamHeaders, type ForwardedFacts } from './headers.ts';
 import { closeLingeringAfter } from './lingering-close.ts';
@@ -24,6 +25,7 @@ const STATUS_OF_FAILURE: Record<FailureKind, number> = {
   'body-too-large': 413, 'client-gone': 499,
 };
 const NO_RETRY = new Set<number>();
+const NO_ENDPOINTS = new Set<Endpoint>();
 /** Failures that say the endpoint itself is unwell (passive health), not the request or the client. */
 const EJECTING = new Set<FailureKind>(['refused', 'reset', 'connect-timeout']);
 /** Bodies up to this size with a Content-Length are read whole first, so they can be retried. */
@@ -183,7 +185,7 @@ export class RequestHandler {
     const route = decision.route;
     const chosen = chooseBackend(route, req);
     const canary = chosen.canary ? chosen.backend : undefined;
-    const endpoint = this.balancer.pick(chosen.backend, req.socket.remoteAddress ?? '');
+    const endpoint = pickEndpoint(this.balancer, { req, head: decision.head, route, backend: chosen.backend, clientAddress: req.socket.remoteAddress ?? '', proto: this.options.proto }, NO_ENDPOINTS, false)?.endpoint;
     if (!endpoint || !this.upgrade) {
       writeRawStatus(socket, 503, { 'x-request-id': requestId });
       observe(503, route, undefined, canary);
@@ -328,9 +330,11 @@ export class RequestHandler {
     const tried = new Set<Endpoint>();
     let lastFailure: FailureKind | undefined;
 
+    const choosing = { req, head: f.head, route: f.route, backend, clientAddress, proto: this.options.proto };
     for (let attemptNo = 1; attemptNo <= maxTries; attemptNo++) {
-      const endpoint = this.balancer.pick(backend, clientAddress, tried);
-      if (!endpoint) break;
+      const picked = pickEndpoint(this.balancer, choosing, tried, attemptNo > 1);
+      if (!picked) break;
+      const endpoint = picked.endpoint;
       tried.add(endpoint);
       const last = attemptNo === maxTries;
       const attempt: Attempt = {
@@ -344,10 +348,13 @@ export class RequestHandler {
         readTimeoutMs: o.readTimeoutMs,
         failOnStatus: last ? NO_RETRY : policy.onStatus,
         res,
-        responseHeaders: f.responseHeaders,
+        responseHeaders: picked.setCookie === undefined ? f.responseHeaders : { ...f.responseHeaders, 'set-cookie': picked.setCookie },
         record: trace ? this.startAttempt(trace, endpoint, attemptNo) : undefined,
       };
+      const ewma = o.loadBalance === 'ewma' ? this.balancer.started(endpoint) : undefined;
+      const attemptStarted = ewma && performance.now();
       const outcome = await this.engine.forward(attempt);
+      ewma?.(performance.now() - attemptStarted!);
       if (outcome.kind === 'responded') {
         this.balancer.health.succeeded(endpoint.key);
         return;

@@ -80,7 +80,7 @@ export class DataPlane {
     for (const backend of table.backends.values()) for (const e of backend.endpoints) live.add(e.key);
     this.engine.retain(live);
     if (this.engine !== this.upgrades) this.upgrades.retain(live);
-    this.balancer.retain(new Set(table.backends.keys()));
+    this.balancer.retain(new Set(table.backends.keys()), live);
     this.balancer.health.retain(live);
   }
 

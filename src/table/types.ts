@@ -108,7 +108,44 @@ export interface RouteOptions {
   readonly access: AccessPolicy | undefined;
   readonly rateLimit: RateLimitPolicy | undefined;
   readonly basicAuth: BasicAuthPolicy | undefined;
+  /** `affinity: cookie`: a cookie pins the client to an endpoint, on every replica. */
+  readonly affinity: CookieAffinity | undefined;
+  /** `upstream-hash-by`: consistent hashing of this key over the endpoints. */
+  readonly upstreamHash: HashKey | undefined;
+  /** `load-balance`: how endpoints are picked without affinity or hashing. */
+  readonly loadBalance: 'round_robin' | 'ewma';
 }
+
+export interface CookieAffinity {
+  readonly name: string;
+  /** balanced: the cookie holds a key hashed over the endpoints (scaling moves a share of sessions); persistent: it names the endpoint. */
+  readonly mode: 'balanced' | 'persistent';
+  /** Undefined: the route's path (`/` for regex paths). */
+  readonly path: string | undefined;
+  readonly domain: string | undefined;
+  readonly sameSite: 'None' | 'Lax' | 'Strict' | undefined;
+  /** Leave out `SameSite=None` for clients known to mishandle it. */
+  readonly conditionalSameSiteNone: boolean;
+  /** Undefined: Secure on HTTPS requests only. */
+  readonly secure: boolean | undefined;
+  readonly expiresSeconds: number | undefined;
+  readonly maxAgeSeconds: number | undefined;
+  /** After a failed attempt, pin the client to the endpoint that answered instead. */
+  readonly changeOnFailure: boolean;
+  /** sticky: a client pinned to the canary (or the main backend) stays there; legacy: canary rules decide alone. */
+  readonly canaryBehavior: 'sticky' | 'legacy';
+}
+
+/** `upstream-hash-by` parsed into parts at build time (nginx variables become typed lookups; text is never evaluated). */
+export interface HashKey {
+  readonly source: string;
+  readonly parts: readonly HashKeyPart[];
+}
+
+export type HashKeyPart =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'remote_addr' | 'request_uri' | 'uri' | 'host' | 'scheme' | 'args' }
+  | { readonly kind: 'header' | 'cookie' | 'arg'; readonly name: string };
 
 /**
  * Which backend a request of the route goes to: the route's own, or a canary Ingress's

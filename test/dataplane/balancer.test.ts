@@ -91,3 +91,34 @@ describe('passive health', () => {
     expect(b.health.stats('10.0.0.1:80')).toMatchObject({ requests: 4, errorRate: 0.25, ejected: true });
   });
 });
+
+describe('consistent hashing', () => {
+  it('maps a key to one endpoint, and removing an endpoint moves only its own keys', () => {
+    const b = new Balancer();
+    const four = backend();
+    const wide: Backend = { ...four, endpoints: [...four.endpoints, { address: '10.0.0.4', port: 80, key: '10.0.0.4:80', target: undefined }] };
+    const keys = Array.from({ length: 400 }, (_, i) => `user-${i}`);
+    const before = new Map(keys.map((k) => [k, b.pickHashed(wide, k)!.key]));
+    for (const k of keys.slice(0, 20)) expect(b.pickHashed(wide, k)!.key).toBe(before.get(k));
+    const counts = new Map<string, number>();
+    for (const key of before.values()) counts.set(key, (counts.get(key) ?? 0) + 1);
+    for (const n of counts.values()) expect(n).toBeGreaterThan(60); // 100 expected each
+    const narrower: Backend = { ...wide, endpoints: wide.endpoints.filter((e) => e.key !== '10.0.0.4:80') };
+    for (const k of keys) {
+      if (before.get(k) !== '10.0.0.4:80') expect(b.pickHashed(narrower, k)!.key).toBe(before.get(k));
+    }
+  });
+
+  it('ewma prefers the endpoint that answers faster', () => {
+    let now = 0;
+    const b = new Balancer(() => now);
+    const two: Backend = { ...backend(), endpoints: backend().endpoints.slice(0, 2) };
+    for (let i = 0; i < 20; i++) {
+      now += 100;
+      b.started(two.endpoints[0]!)(5);
+      b.started(two.endpoints[1]!)(200);
+    }
+    const picks = Array.from({ length: 50 }, () => b.pickEwma(two)!.address);
+    expect(picks.every((a) => a === '10.0.0.1')).toBe(true);
+  });
+});

@@ -128,3 +128,29 @@ describe('canary family', () => {
     expect(routeAt(r, 'other.example.com').choice.kind).toBe('single');
   });
 });
+
+describe('affinity and load-balancing families', () => {
+  const r = buildFixture('annotations-affinity');
+  it('reads every session-cookie setting', () => {
+    expect(routeAt(r, 'valid.example.com').options.affinity).toEqual({
+      name: 'route', mode: 'persistent', path: '/shop', domain: '.example.com', sameSite: 'Strict', conditionalSameSiteNone: false,
+      secure: true, expiresSeconds: 172800, maxAgeSeconds: 172800, changeOnFailure: true, canaryBehavior: 'legacy',
+    });
+  });
+  it('gives ingress-nginx’s defaults, and parses upstream-hash-by into typed parts', () => {
+    const o = routeAt(r, 'defaulted.example.com').options;
+    expect(o.affinity).toMatchObject({ name: 'INGRESSCOOKIE', mode: 'balanced', path: undefined, secure: undefined, sameSite: undefined, canaryBehavior: 'sticky' });
+    expect(o.upstreamHash!.parts).toEqual([{ kind: 'request_uri' }, { kind: 'header', name: 'x-tenant' }]);
+    expect(o.loadBalance).toBe('ewma');
+  });
+  it('refuses what it cannot use, keeping the defaults', () => {
+    const o = routeAt(r, 'invalid.example.com').options;
+    expect([o.affinity, o.upstreamHash, o.loadBalance]).toEqual([undefined, undefined, 'round_robin']);
+    expect(problems(r)).toEqual([
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/affinity]',
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/upstream-hash-by]',
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/load-balance]',
+    ]);
+    expect(r.diagnostics[1]!.message).toContain('the variable $request_body is not one Portico can hash');
+  });
+});

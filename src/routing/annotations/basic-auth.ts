@@ -82,7 +82,7 @@ export const basicAuth: AnnotationFamily = {
       return { route: { basicAuth: undefined } };
     }
     const secretName = `${match[1] ?? context.namespace}/${match[3]}`;
-    const secretType = read.oneOf('auth-secret-type', ['auth-file', 'auth-map'], 'auth-file');
+    const secretType = read.oneOf('auth-secret-type', ['auth-file', 'auth-map'] as const, 'auth-file');
     let realm = read.get('auth-realm')?.value ?? '';
     if (!PRINTABLE.test(realm)) {
       read.invalid(read.get('auth-realm')!.key, 'the realm must be printable ASCII', 'empty realm');

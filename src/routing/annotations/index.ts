@@ -2,12 +2,14 @@ import type { Diagnostic, ObjectRef } from '../../diagnostics.ts';
 import type { RouteOptions } from '../../table/types.ts';
 import { STEP_ORDER, type RequestStep } from '../../table/steps.ts';
 import { access } from './access.ts';
+import { affinity } from './affinity.ts';
 import { basicAuth } from './basic-auth.ts';
 import { body } from './body.ts';
 import { canary } from './canary.ts';
 import { cors } from './cors.ts';
 import type { AnnotationFamily, BackendSettings, HostSettings, IngressSettings, ParseContext } from './family.ts';
 import { guardsAccess, INGRESS_NGINX_ANNOTATIONS } from './ingress-nginx-names.ts';
+import { loadBalancing } from './load-balancing.ts';
 import { nextUpstream } from './next-upstream.ts';
 import { rateLimit } from './rate-limit.ts';
 import { AnnotationReader, NGINX_PREFIX, PORTICO_PREFIX } from './reader.ts';
@@ -23,7 +25,7 @@ export type { IngressSettings, HostSettings, BackendSettings } from './family.ts
 /** The registry: every annotation family Portico reads. Adding one is one file and one entry here. */
 export const FAMILIES: readonly AnnotationFamily[] = [
   timeouts, body, rewrite, appRoot, redirects, nextUpstream, tlsRedirect, upstream, serviceUpstream,
-  access, cors, rateLimit, basicAuth, canary, snippets,
+  access, cors, rateLimit, basicAuth, canary, affinity, loadBalancing, snippets,
 ];
 
 /** Annotation names (without prefix) Portico reads, from the registry. */
