@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import type { Backend, CookieAffinity, Endpoint, HashKey, Route } from '../table/types.ts';
+import type { Backend, CookieAffinity, Endpoint, Route } from '../table/types.ts';
 import { backendToken, cookieOf } from './backend-choice.ts';
 import type { Balancer } from './balancer.ts';
 import { token } from './hashing.ts';
+import { renderTemplate } from './request-template.ts';
 import type { RequestHead } from './request-head.ts';
 
 /** What endpoint choice may look at. */
@@ -43,7 +44,7 @@ export function pickEndpoint(balancer: Balancer, r: EndpointRequest, exclude: Re
   const o = r.route.options;
   if (o.affinity) return pickPinned(balancer, r, o.affinity, exclude, retry);
   let endpoint: Endpoint | undefined;
-  if (o.upstreamHash) endpoint = balancer.pickHashed(r.backend, hashKeyOf(o.upstreamHash, r), exclude);
+  if (o.upstreamHash) endpoint = balancer.pickHashed(r.backend, renderTemplate(o.upstreamHash, r), exclude);
   else if (o.loadBalance === 'ewma') endpoint = balancer.pickEwma(r.backend, exclude);
   else endpoint = balancer.pick(r.backend, r.clientAddress, exclude);
   return endpoint && { endpoint, setCookie: undefined };
@@ -97,28 +98,4 @@ function mishandlesSameSiteNone(userAgent: string | undefined): boolean {
   return /Chrom(e|ium)\/(5[1-9]|6[0-6])\./.test(userAgent) ||
     /\(iP.+; CPU .*OS 12[_\d]*.*\) AppleWebKit\//.test(userAgent) ||
     (/\(Macintosh;.*Mac OS X 10_14[_\d]*.*\) AppleWebKit\//.test(userAgent) && /Version\/.* Safari\//.test(userAgent));
-}
-
-/** The upstream-hash-by key of a request, from its typed parts. */
-function hashKeyOf(key: HashKey, r: EndpointRequest): string {
-  let out = '';
-  for (const part of key.parts) {
-    switch (part.kind) {
-      case 'text': out += part.text; break;
-      case 'remote_addr': out += r.clientAddress; break;
-      case 'request_uri': out += r.req.url ?? ''; break;
-      case 'uri': out += r.head.path; break;
-      case 'host': out += r.head.host; break;
-      case 'scheme': out += r.proto; break;
-      case 'args': out += r.head.query.slice(1); break;
-      case 'header': {
-        const value = r.req.headers[part.name];
-        out += Array.isArray(value) ? value.join(',') : (value ?? '');
-        break;
-      }
-      case 'cookie': out += cookieOf(r.req, part.name) ?? ''; break;
-      case 'arg': out += new URLSearchParams(r.head.query.slice(1)).get(part.name) ?? ''; break;
-    }
-  }
-  return out;
 }

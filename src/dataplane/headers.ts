@@ -2,9 +2,41 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { randomUUID } from 'node:crypto';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus `proxy` (httpoxy): never forwarded in either direction. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy', 'expect']);
+export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy', 'expect']);
 /** Set by Portico itself; incoming values are not trusted (ingress-nginx default `use-forwarded-headers: false`). */
 const OURS = new Set(['host', 'x-forwarded-for', 'x-real-ip', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-scheme', 'x-scheme', 'x-request-id', 'x-forwarded-prefix', 'x-original-forwarded-for']);
+
+/** Statuses nginx's `add_header` (without `always`) covers: where an auth service's Set-Cookie is passed on. */
+const ADD_HEADER_STATUSES = new Set([200, 201, 204, 206, 301, 302, 303, 304, 307, 308]);
+
+/** What a route's steps change on a request's exchange; each part is absent when no step set it. */
+export interface HeaderChanges {
+  /** On the client's response whatever its status (CORS, an affinity pin), replacing the pod's; Set-Cookie joins the pod's. */
+  response?: Record<string, string | string[]>;
+  /** On the client's response for the statuses nginx's add_header covers only (an auth service's Set-Cookie). */
+  responseOnSuccess?: Record<string, string[]>;
+  /** On the pod's request, replacing the client's (auth-response-headers). */
+  request?: Record<string, string>;
+  /** Client headers the pod must not see, lower case (Authorization after basic auth). */
+  dropFromRequest?: string[];
+}
+
+/** The headers `changes` adds to a response with this status (Portico's own answers). */
+export function responseChanges(changes: HeaderChanges, status: number): Record<string, string | string[]> | undefined {
+  if (!changes.responseOnSuccess || !ADD_HEADER_STATUSES.has(status)) return changes.response;
+  return mergeHeaders({ ...changes.response }, changes.responseOnSuccess);
+}
+
+/** Adds `extra` to `out`: a Set-Cookie joins the ones there, any other header replaces its namesake. */
+function mergeHeaders<T extends Record<string, unknown>>(out: T, extra: Record<string, string | string[]>): T {
+  const o = out as Record<string, unknown>;
+  for (const name in extra) {
+    const present = o[name];
+    const value = extra[name]!;
+    o[name] = name === 'set-cookie' && present !== undefined ? [...(Array.isArray(present) ? present : [String(present)]), ...(Array.isArray(value) ? value : [value])] : value;
+  }
+  return out;
+}
 
 export interface ForwardedFacts {
   clientAddress: string;
@@ -17,8 +49,8 @@ export interface ForwardedFacts {
   forwardedPrefix: string | undefined;
   /** Set for upgrades: keep `connection: upgrade` and `upgrade`. */
   upgrade?: string;
-  /** Client headers the pod must not see (lower case), e.g. `authorization` after basic auth. */
-  drop?: readonly string[] | undefined;
+  /** What the route's steps add or drop. */
+  changes?: HeaderChanges | undefined;
 }
 
 /** The request id: the client's `X-Request-ID` if it sent a sane one, else 32 random hex digits like nginx's `$request_id`. */
@@ -50,7 +82,9 @@ export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedF
     out[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
   }
   if (connectionTokens) for (const token of connectionTokens) delete out[token];
-  if (facts.drop) for (const name of facts.drop) delete out[name];
+  const changes = facts.changes;
+  if (changes?.dropFromRequest) for (const name of changes.dropFromRequest) delete out[name];
+  if (changes?.request) Object.assign(out, changes.request);
 
   out['host'] = facts.upstreamHost;
   out['x-request-id'] = facts.requestId;
@@ -72,9 +106,9 @@ export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedF
 
 /**
  * Headers towards the client: the pod's minus hop-by-hop and `Server` (ingress-nginx hides the
- * backend's), then Portico's own (`extra`, e.g. CORS), which replace the pod's of the same name.
+ * backend's), then what the route's steps add for this status.
  */
-export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, extra?: Record<string, string>): OutgoingHttpHeaders {
+export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, status: number, changes?: HeaderChanges): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   let connection: string | undefined;
   for (const name in headers) {
@@ -88,11 +122,8 @@ export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, 
     out[name] = value;
   }
   if (connection) for (const token of connection.toLowerCase().split(',')) delete out[token.trim()];
-  if (!extra) return out;
-  for (const name in extra) {
-    const pod = out[name];
-    // Portico's Set-Cookie (an affinity pin) joins the pod's; any other header replaces the pod's.
-    out[name] = name === 'set-cookie' && pod !== undefined ? [...(Array.isArray(pod) ? pod : [String(pod)]), extra[name]!] : extra[name];
-  }
+  if (!changes) return out;
+  if (changes.response) mergeHeaders(out, changes.response);
+  if (changes.responseOnSuccess && ADD_HEADER_STATUSES.has(status)) mergeHeaders(out, changes.responseOnSuccess);
   return out;
 }

@@ -9,7 +9,7 @@ import type { Balancer } from './balancer.ts';
 import { chooseBackend } from './backend-choice.ts';
 import { pickEndpoint } from './endpoint-choice.ts';
 import type { Attempt, FailureKind, ForwardEngine, UpgradeTarget } from './engines/types.ts';
-import { requestIdOf, upstreamHeaders, type ForwardedFacts } from './headers.ts';
+import { requestIdOf, responseChanges, upstreamHeaders, type ForwardedFacts, type HeaderChanges } from './headers.ts';
 import { closeLingeringAfter } from './lingering-close.ts';
 import { isRejection, readRequestHead, type RequestHead } from './request-head.ts';
 import { readSmallBody, RequestBody } from './request-body.ts';
@@ -92,9 +92,8 @@ interface Forward {
   /** Path and query as the pod receives them. */
   readonly upstreamPath: string;
   readonly rewritten: boolean;
-  /** Set by the route's steps: headers for the client's response, request headers the pod must not see. */
-  readonly responseHeaders: Record<string, string> | undefined;
-  readonly dropRequestHeaders: readonly string[] | undefined;
+  /** Set by the route's steps: headers for the client's response and the pod's request. */
+  readonly changes: HeaderChanges;
   readonly onDone: (() => void)[] | undefined;
 }
 
@@ -128,7 +127,7 @@ export class RequestHandler {
     res.setHeader('x-request-id', requestId);
     if (this.tables.draining) res.shouldKeepAlive = false;
     const trace = this.options.observer ? this.trace(req, res, requestId) : undefined;
-    const decision = this.decide(req);
+    const decision = this.decide(req, requestId);
     if (decision instanceof Promise) {
       decision.then((d) => this.respond(req, res, d, requestId, trace, expectsContinue), () => this.respond(req, res, { kind: 'answer', status: 500, host: '' }, requestId, trace, false));
     } else {
@@ -158,7 +157,7 @@ export class RequestHandler {
    */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const requestId = requestIdOf(req.headers);
-    const decision = this.decide(req);
+    const decision = this.decide(req, requestId);
     if (decision instanceof Promise) {
       decision.then((d) => this.upgradeDecided(req, socket, head, d, requestId), () => writeRawStatus(socket, 500, { 'x-request-id': requestId }));
     } else {
@@ -207,7 +206,7 @@ export class RequestHandler {
    * head, ACME challenges, app-root, the match, then the route's steps. Synchronous unless a
    * step is not (external checks); then the decision comes as a promise.
    */
-  private decide(req: IncomingMessage): Decision | Promise<Decision> {
+  private decide(req: IncomingMessage, requestId: string): Decision | Promise<Decision> {
     const head = readRequestHead(req);
     if (isRejection(head)) return { kind: 'answer', status: head.status, host: '' };
     const host = head.host;
@@ -227,13 +226,12 @@ export class RequestHandler {
     const clientAddress = req.socket.remoteAddress ?? '';
     let parsedClient: ReturnType<StepContext['client']> | null = null;
     const context: StepContext = {
-      req, head, route, table, clientAddress,
+      req, head, route, table, clientAddress, requestId,
       proto: this.options.proto,
       httpsPort: this.options.httpsPort,
       state: this.options.stepState,
       client: () => (parsedClient === null ? (parsedClient = parseClientAddress(clientAddress)) : parsedClient),
-      responseHeaders: undefined,
-      dropRequestHeaders: undefined,
+      changes: {},
       onDone: undefined,
     };
     const outcome = runSteps(route.steps, context);
@@ -243,9 +241,10 @@ export class RequestHandler {
 
   /** The steps ran: Portico's answer (with the headers the steps set), or where to forward. */
   private decided(context: StepContext, groups: readonly (string | undefined)[] | undefined, answer: StepAnswer | undefined): Decision {
-    const { head, route, responseHeaders, onDone } = context;
+    const { head, route, changes, onDone } = context;
     if (answer) {
-      const headers = responseHeaders ? { ...responseHeaders, ...answer.headers } : answer.headers;
+      const added = responseChanges(changes, answer.status);
+      const headers = added ? { ...(added as Record<string, string>), ...answer.headers } : answer.headers;
       return { kind: 'answer', status: answer.status, headers, body: answer.body, host: head.host, route, onDone };
     }
     let upstreamPath = head.rawPath + head.query;
@@ -258,7 +257,7 @@ export class RequestHandler {
       upstreamPath = escapePath(target) + head.query;
       rewritten = target !== head.path;
     }
-    return { kind: 'forward', host: head.host, head, route, upstreamPath, rewritten, responseHeaders, dropRequestHeaders: context.dropRequestHeaders, onDone };
+    return { kind: 'forward', host: head.host, head, route, upstreamPath, rewritten, changes, onDone };
   }
 
   /** Our own answer; a request body left unread is drained before the connection closes (no reset). */
@@ -348,7 +347,7 @@ export class RequestHandler {
         readTimeoutMs: o.readTimeoutMs,
         failOnStatus: last ? NO_RETRY : policy.onStatus,
         res,
-        responseHeaders: picked.setCookie === undefined ? f.responseHeaders : { ...f.responseHeaders, 'set-cookie': picked.setCookie },
+        changes: picked.setCookie === undefined ? f.changes : { ...f.changes, response: { ...f.changes.response, 'set-cookie': picked.setCookie } },
         record: trace ? this.startAttempt(trace, endpoint, attemptNo) : undefined,
       };
       const ewma = o.loadBalance === 'ewma' ? this.balancer.started(endpoint) : undefined;
@@ -399,7 +398,7 @@ export class RequestHandler {
       proto: this.options.proto,
       requestId,
       forwardedPrefix: f.rewritten ? o.forwardedPrefix : undefined,
-      drop: f.dropRequestHeaders,
+      changes: f.changes,
     };
   }
 }

@@ -194,6 +194,7 @@ export class DataPlane {
     })));
     await this.engine.close();
     if (this.engine !== this.upgrades) await this.upgrades.close();
+    await this.stepState.close();
   }
 }
 

@@ -1,4 +1,5 @@
 import type { AddressRanges } from './address-ranges.ts';
+import type { RequestTemplate } from './types.ts';
 
 /**
  * The request steps of a route: what Portico checks or answers itself before a pod is
@@ -14,6 +15,7 @@ export type RequestStep =
   | { readonly kind: 'access'; readonly policy: AccessPolicy }
   | { readonly kind: 'rate-limit'; readonly policy: RateLimitPolicy }
   | { readonly kind: 'basic-auth'; readonly policy: BasicAuthPolicy }
+  | { readonly kind: 'external-auth'; readonly policy: ExternalAuthPolicy }
   | { readonly kind: 'body-limit'; readonly bytes: number };
 
 export type StepKind = RequestStep['kind'];
@@ -24,7 +26,7 @@ export type StepKind = RequestStep['kind'];
  * access (allow/deny lists, then rate limits, as ingress-nginx documents); authentication; and
  * the body limit, which nginx applies when the proxy reads the body.
  */
-export const STEP_ORDER: readonly StepKind[] = ['deny', 'cors', 'redirect', 'https-redirect', 'access', 'rate-limit', 'basic-auth', 'body-limit'];
+export const STEP_ORDER: readonly StepKind[] = ['deny', 'cors', 'redirect', 'https-redirect', 'access', 'rate-limit', 'basic-auth', 'external-auth', 'body-limit'];
 
 export interface HttpsRedirectPolicy {
   /** `force-ssl-redirect`: redirect even when the host has no TLS section. */
@@ -82,4 +84,25 @@ export interface BasicAuthPolicy {
   readonly users: ReadonlyMap<string, PasswordHash>;
   /** `namespace/name` of the Secret, for /debug. */
   readonly secret: string;
+}
+
+/** `auth-url` and its family: nginx's auth_request, a subrequest per request (or a cached answer). */
+export interface ExternalAuthPolicy {
+  /** http(s) URL, possibly with variables (`https://$host/oauth2/auth`). */
+  readonly url: RequestTemplate;
+  /** `auth-method`; undefined: the client's method. */
+  readonly method: string | undefined;
+  /** `auth-signin`: a 401 becomes a 302 there, with the redirect parameter. */
+  readonly signin: RequestTemplate | undefined;
+  readonly signinRedirectParam: string;
+  /** `auth-response-headers`, lower case: copied from the auth response to the pod's request. */
+  readonly responseHeaders: readonly string[];
+  /** `auth-request-redirect`: `X-Auth-Request-Redirect` (default: the request URI). */
+  readonly requestRedirect: string | undefined;
+  /** `auth-cache-key`; undefined: no caching. */
+  readonly cacheKey: RequestTemplate | undefined;
+  /** `auth-cache-duration`: how long an answer with this status is cached, ms (0 = the `any` entry). */
+  readonly cacheDurations: ReadonlyMap<number, number>;
+  /** `auth-always-set-cookie`: pass the auth response's Set-Cookie on every status, not only success and redirects. */
+  readonly alwaysSetCookie: boolean;
 }

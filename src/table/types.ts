@@ -1,6 +1,6 @@
 import type { PatternSet } from './pattern-set.ts';
 import type { Diagnostic } from '../diagnostics.ts';
-import type { AccessPolicy, BasicAuthPolicy, CorsPolicy, RateLimitPolicy, RequestStep } from './steps.ts';
+import type { AccessPolicy, BasicAuthPolicy, CorsPolicy, ExternalAuthPolicy, RateLimitPolicy, RequestStep } from './steps.ts';
 
 /**
  * The routing table: what build produces and the data plane reads. Everything here is
@@ -108,10 +108,11 @@ export interface RouteOptions {
   readonly access: AccessPolicy | undefined;
   readonly rateLimit: RateLimitPolicy | undefined;
   readonly basicAuth: BasicAuthPolicy | undefined;
+  readonly externalAuth: ExternalAuthPolicy | undefined;
   /** `affinity: cookie`: a cookie pins the client to an endpoint, on every replica. */
   readonly affinity: CookieAffinity | undefined;
   /** `upstream-hash-by`: consistent hashing of this key over the endpoints. */
-  readonly upstreamHash: HashKey | undefined;
+  readonly upstreamHash: RequestTemplate | undefined;
   /** `load-balance`: how endpoints are picked without affinity or hashing. */
   readonly loadBalance: 'round_robin' | 'ewma';
 }
@@ -136,15 +137,18 @@ export interface CookieAffinity {
   readonly canaryBehavior: 'sticky' | 'legacy';
 }
 
-/** `upstream-hash-by` parsed into parts at build time (nginx variables become typed lookups; text is never evaluated). */
-export interface HashKey {
+/**
+ * Text with nginx variables (`upstream-hash-by`, `auth-url`, `auth-signin`, `auth-cache-key`),
+ * parsed into parts at build time: each variable becomes a typed lookup; nothing is evaluated.
+ */
+export interface RequestTemplate {
   readonly source: string;
-  readonly parts: readonly HashKeyPart[];
+  readonly parts: readonly TemplatePart[];
 }
 
-export type HashKeyPart =
+export type TemplatePart =
   | { readonly kind: 'text'; readonly text: string }
-  | { readonly kind: 'remote_addr' | 'request_uri' | 'uri' | 'host' | 'scheme' | 'args' }
+  | { readonly kind: 'remote_addr' | 'request_uri' | 'escaped_request_uri' | 'uri' | 'host' | 'scheme' | 'args' | 'remote_user' }
   | { readonly kind: 'header' | 'cookie' | 'arg'; readonly name: string };
 
 /**

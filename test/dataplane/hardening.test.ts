@@ -133,12 +133,12 @@ describe('upgrades and fail-closed routes', () => {
         ingress({ name: 'forced', host: 'forced.test', service: 'ws', annotations: { [`${NGINX}force-ssl-redirect`]: 'true' } }),
         ingress({ name: 'moved', host: 'moved.test', service: 'ws', annotations: { [`${NGINX}permanent-redirect`]: 'https://new.test/' } }),
         ingress({ name: 'root', host: 'root.test', service: 'ws', annotations: { [`${NGINX}app-root`]: '/app' } }),
-        guarded('auth-url', { [`${NGINX}auth-url`]: 'http://auth.example/check' }),
+        guarded('auth-url', { [`${NGINX}auth-url`]: 'auth.example/check' }),
         guarded('basic', { [`${NGINX}auth-type`]: 'basic', [`${NGINX}auth-secret`]: 'htpasswd' }),
         guarded('allowlist', { [`${NGINX}whitelist-source-range`]: '10.0.0.0/33' }),
         guarded('denylist', { [`${NGINX}denylist-source-range`]: '127.0.0.0/8,localhost' }),
         guarded('mtls', { [`${NGINX}auth-tls-secret`]: 'default/ca' }),
-        ingress({ name: 'guarded-ws', host: 'guarded-ws.test', service: 'ws', annotations: { [`${NGINX}auth-url`]: 'http://auth.example/check' } }),
+        ingress({ name: 'guarded-ws', host: 'guarded-ws.test', service: 'ws', annotations: { [`${NGINX}auth-tls-secret`]: 'default/ca' } }),
       ].join('---\n'),
     });
   });

@@ -154,3 +154,30 @@ describe('affinity and load-balancing families', () => {
     expect(r.diagnostics[1]!.message).toContain('the variable $request_body is not one Portico can hash');
   });
 });
+
+describe('external-auth family', () => {
+  const r = buildFixture('annotations-external-auth');
+  it('parses URLs with nginx variables into templates, the cache key and durations', () => {
+    const auth = routeAt(r, 'valid.example.com').options.externalAuth!;
+    expect(auth.url.parts).toEqual([{ kind: 'text', text: 'https://' }, { kind: 'host' }, { kind: 'text', text: '/oauth2/auth' }]);
+    expect(auth.signin!.parts.at(-1)).toEqual({ kind: 'escaped_request_uri' });
+    expect(auth.responseHeaders).toEqual(['x-auth-request-user', 'x-auth-request-email']);
+    expect(auth.cacheKey!.parts).toEqual([{ kind: 'remote_user' }, { kind: 'header', name: 'authorization' }]);
+    expect([...auth.cacheDurations]).toEqual([[200, 600_000], [202, 600_000], [401, 30_000]]);
+    expect(steps(r, 'valid.example.com')).toEqual(['https-redirect', 'external-auth', 'body-limit']);
+  });
+  it('defaults: the client’s method, rd, cache durations "200 202 401 5m" (used only with a key)', () => {
+    const auth = routeAt(r, 'defaulted.example.com').options.externalAuth!;
+    expect(auth).toMatchObject({ method: undefined, signin: undefined, signinRedirectParam: 'rd', cacheKey: undefined, alwaysSetCookie: false });
+    expect([...auth.cacheDurations]).toEqual([[200, 300_000], [202, 300_000], [401, 300_000]]);
+  });
+  it('fails closed on a URL it cannot fill in, and on auth annotations without auth-url', () => {
+    expect(steps(r, 'invalid.example.com')).toEqual(['deny']);
+    expect(steps(r, 'orphan.example.com')).toEqual(['deny']);
+    expect(problems(r)).toEqual([
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/auth-url]',
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/auth-cache-duration]',
+      'InvalidAnnotation orphan metadata.annotations[nginx.ingress.kubernetes.io/auth-signin]',
+    ]);
+  });
+});

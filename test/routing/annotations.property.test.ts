@@ -18,13 +18,16 @@ const NAMES = ['rewrite-target', 'use-regex', 'proxy-connect-timeout', 'proxy-se
   'force-ssl-redirect', 'preserve-trailing-slash', 'hsts', 'auth-url', 'whitelist-source-range', 'enable-cors', 'configuration-snippet', '__proto__', 'constructor',
   'allowlist-source-range', 'denylist-source-range', 'cors-allow-origin', 'cors-allow-methods', 'cors-allow-headers', 'cors-expose-headers', 'cors-max-age',
   'cors-allow-credentials', 'limit-rps', 'limit-rpm', 'limit-connections', 'limit-burst-multiplier', 'limit-whitelist', 'auth-type', 'auth-secret',
-  'auth-realm', 'auth-secret-type'];
+  'auth-realm', 'auth-secret-type', 'auth-signin', 'auth-method', 'auth-response-headers', 'auth-cache-key', 'auth-cache-duration',
+  'auth-keepalive', 'auth-request-redirect', 'enable-global-auth', 'canary', 'canary-weight', 'canary-by-header-pattern', 'affinity',
+  'session-cookie-path', 'upstream-hash-by', 'load-balance'];
 const value = fc.oneof(
   fc.constantFrom('0', '1', '60', '2147483', '2147484', '9'.repeat(400), '-1', '1.5', '1e3', 'Infinity', 'NaN', ' 8 m ', '8m', '9999999999999999g',
     'true', 'false', 'True', 'yes', 'HTTPS', 'GRPC', 'http://a.example/x', 'https://b.example/', '//evil.example', 'javascript:alert(1)',
     '/$1/$2', '/api(/|$)(.*)', 'a'.repeat(70_000), 'x:99999', 'host:65535', '..', 'error timeout http_503', 'off', '\r\n', 'é', '',
     '10.0.0.0/8', '::1/128', '127.0.0.1, 10.0.0.0/33', '0x7f.1', 'fe80::1%eth0', 'basic', 'digest', 'htpasswd', 'other/htpasswd', 'auth-map',
-    'https://*.example.com, http://a.test:80', '*', 'GET, POST', 'X-A,\tX-B', 'Realm "x"'),
+    'https://*.example.com, http://a.test:80', '*', 'GET, POST', 'X-A,\tX-B', 'Realm "x"', 'http://auth.test/check', 'https://$host/oauth2/auth',
+    'http://$request_body/x', '200 10m, 401 5m', 'X-User, X-Email', '$remote_user$http_authorization', 'cookie', '$arg_user', 'ewma', '(a'),
   fc.string({ maxLength: 40 }),
   fc.nat().map(String),
 );
@@ -74,7 +77,7 @@ describe('annotations (property)', () => {
         const kinds = new Set(route.steps.map((step) => step.kind));
         const names = Object.keys(sets[Number(route.ingress.split('-').pop())]!).filter((k) => !k.startsWith('example.com/')).map((k) => k.slice(k.indexOf('/') + 1));
         if (names.some((n) => n.endsWith('-source-range'))) expect(kinds.has('deny') || kinds.has('access')).toBe(true);
-        if (names.some((n) => n.startsWith('auth-') && n !== 'auth-snippet')) expect(kinds.has('deny') || kinds.has('basic-auth')).toBe(true);
+        if (names.some((n) => n.startsWith('auth-') && n !== 'auth-snippet')) expect(kinds.has('deny') || kinds.has('basic-auth') || kinds.has('external-auth')).toBe(true);
       }
       for (const d of diagnostics) expect(d.message.length).toBeLessThan(1000);
       describeTable(table);

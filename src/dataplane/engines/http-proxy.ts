@@ -53,7 +53,7 @@ export class HttpProxyEngine implements ForwardEngine {
         return;
       }
       f.responded = true;
-      res.writeHead(status, downstreamHeaders(proxyRes.headers, f.attempt.responseHeaders));
+      res.writeHead(status, downstreamHeaders(proxyRes.headers, status, f.attempt.changes));
       proxyRes.setTimeout(f.attempt.readTimeoutMs, () => proxyRes.destroy(new ReadTimeoutError('upstream read timed out')));
       proxyRes.on('error', () => res.destroy());
       proxyRes.pipe(res);

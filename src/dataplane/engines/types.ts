@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { HeaderChanges } from '../headers.ts';
 import type { RequestBody } from '../request-body.ts';
 import type { UpstreamRecord } from '../../observability/request-record.ts';
 import type { Endpoint } from '../../table/types.ts';
@@ -32,8 +33,8 @@ export interface Attempt {
   /** Statuses that fail the attempt instead of being answered (proxy-next-upstream http_5xx). */
   readonly failOnStatus: ReadonlySet<number>;
   readonly res: ServerResponse;
-  /** Headers Portico adds to the pod's response (CORS), replacing the pod's of the same name. */
-  readonly responseHeaders?: Record<string, string> | undefined;
+  /** What the route's steps add to the pod's response (CORS, cookies). */
+  readonly changes?: HeaderChanges | undefined;
   /**
    * Filled in by the engine as the attempt goes (times from its start), synchronously, so the
    * record is complete even when the response ends before the caller resumes.

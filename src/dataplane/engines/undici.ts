@@ -65,7 +65,7 @@ export class UndiciEngine implements ForwardEngine {
             return;
           }
           responded = true;
-          res.writeHead(status, downstreamHeaders(headers as Record<string, string | string[]>, a.responseHeaders));
+          res.writeHead(status, downstreamHeaders(headers as Record<string, string | string[]>, status, a.changes));
           if (record) {
             record.status = status;
             record.headerMs = performance.now() - started;

@@ -45,6 +45,6 @@ export const cors: StepRunner<Extract<RequestStep, { kind: 'cors' }>> = ({ polic
   }
   const headers = { 'access-control-allow-origin': origin, ...headersOf(policy) };
   if (context.req.method === 'OPTIONS') return { status: 204, headers: { ...headers, 'content-type': 'text/plain charset=UTF-8', 'content-length': '0' }, body: '' };
-  context.responseHeaders = context.responseHeaders ? Object.assign(context.responseHeaders, headers) : headers;
+  context.changes.response = context.changes.response ? Object.assign(context.changes.response, headers) : headers;
   return undefined;
 };

@@ -2,6 +2,7 @@ import type { RequestStep, StepKind } from '../../table/steps.ts';
 import { access } from './access.ts';
 import { basicAuth } from './basic-auth.ts';
 import { cors } from './cors.ts';
+import { externalAuth } from './external-auth.ts';
 import { rateLimit } from './rate-limit.ts';
 import { bodyLimit, deny, httpsRedirect, redirect } from './simple.ts';
 import type { StepContext, StepOutcome, StepRunner } from './types.ts';
@@ -18,6 +19,7 @@ const RUNNERS: { readonly [K in StepKind]: StepRunner<Extract<RequestStep, { kin
   'access': access,
   'rate-limit': rateLimit,
   'basic-auth': basicAuth,
+  'external-auth': externalAuth,
   'body-limit': bodyLimit,
 };
 

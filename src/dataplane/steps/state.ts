@@ -1,4 +1,6 @@
+import { AuthClient } from '../auth-client.ts';
 import { PasswordCheck } from '../password-check.ts';
+import { AuthCache } from './external-auth.ts';
 import { RateLimiter } from '../rate-limiter.ts';
 
 /**
@@ -8,8 +10,14 @@ import { RateLimiter } from '../rate-limiter.ts';
 export class StepState {
   readonly rateLimiter: RateLimiter;
   readonly passwords = new PasswordCheck();
+  readonly auth = new AuthClient();
+  readonly authCache = new AuthCache();
 
   constructor(now: () => number = () => performance.now()) {
     this.rateLimiter = new RateLimiter(now);
+  }
+
+  async close(): Promise<void> {
+    await this.auth.close();
   }
 }

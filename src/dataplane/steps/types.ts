@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { IPv4, IPv6 } from 'ipaddr.js';
 import type { RequestStep } from '../../table/steps.ts';
 import type { Route, RoutingTable } from '../../table/types.ts';
+import type { HeaderChanges } from '../headers.ts';
 import type { RequestHead } from '../request-head.ts';
 import type { StepState } from './state.ts';
 
@@ -22,13 +23,12 @@ export interface StepContext {
   /** HTTP listener only: the port HTTPS redirects point at. */
   readonly httpsPort: number | undefined;
   readonly clientAddress: string;
+  readonly requestId: string;
   /** The client address parsed (ipaddr.js), once, by the first step that needs it; undefined when unusable. */
   client(): IPv4 | IPv6 | undefined;
   readonly state: StepState;
-  /** Headers every answer to this request carries, the pod's or Portico's (CORS), winning over the pod's. */
-  responseHeaders: Record<string, string> | undefined;
-  /** Request headers the pod must not receive (basic auth's `Authorization`). */
-  dropRequestHeaders: string[] | undefined;
+  /** Headers the steps add to the response or the pod's request, or drop from it. */
+  readonly changes: HeaderChanges;
   /** Run once the response is over (a connection-limit slot is given back). */
   onDone: (() => void)[] | undefined;
 }

@@ -7,6 +7,7 @@ import { basicAuth } from './basic-auth.ts';
 import { body } from './body.ts';
 import { canary } from './canary.ts';
 import { cors } from './cors.ts';
+import { externalAuth } from './external-auth.ts';
 import type { AnnotationFamily, BackendSettings, HostSettings, IngressSettings, ParseContext } from './family.ts';
 import { guardsAccess, INGRESS_NGINX_ANNOTATIONS } from './ingress-nginx-names.ts';
 import { loadBalancing } from './load-balancing.ts';
@@ -25,7 +26,7 @@ export type { IngressSettings, HostSettings, BackendSettings } from './family.ts
 /** The registry: every annotation family Portico reads. Adding one is one file and one entry here. */
 export const FAMILIES: readonly AnnotationFamily[] = [
   timeouts, body, rewrite, appRoot, redirects, nextUpstream, tlsRedirect, upstream, serviceUpstream,
-  access, cors, rateLimit, basicAuth, canary, affinity, loadBalancing, snippets,
+  access, cors, rateLimit, basicAuth, externalAuth, canary, affinity, loadBalancing, snippets,
 ];
 
 /** Annotation names (without prefix) Portico reads, from the registry. */
