@@ -20,6 +20,9 @@ Flags for both:
   --default-ssl-certificate NS/NAME
                              TLS Secret for clients no Ingress certificate matches
                              (default: a self-signed certificate generated at start)
+  --default-backend-service NS/NAME
+                             Service (first port) answering requests no rule matches, and the
+                             custom-http-errors of Ingresses without their own default-backend
   --hsts true|false          Strict-Transport-Security on HTTPS responses (default true)
   --metrics true|false       Prometheus metrics on the admin port's /metrics (default true)
   --access-log off|json|text one line per request on stdout (default json)
@@ -58,6 +61,7 @@ const COMMON = {
   'http-port': { type: 'string' },
   'https-port': { type: 'string' },
   'default-ssl-certificate': { type: 'string' },
+  'default-backend-service': { type: 'string' },
   'hsts': { type: 'string', default: 'true' },
   'metrics': { type: 'string', default: 'true' },
   'access-log': { type: 'string', default: 'json' },
@@ -111,6 +115,8 @@ function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, default
   if (!['off', 'json', 'text'].includes(values['access-log']!)) throw new UsageError(`--access-log: "${values['access-log']}" is not off, json or text`);
   const certificate = values['default-ssl-certificate'];
   if (certificate !== undefined && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(certificate)) throw new UsageError(`--default-ssl-certificate: "${certificate}" is not namespace/name`);
+  const defaultBackend = values['default-backend-service'];
+  if (defaultBackend !== undefined && !/^[a-z0-9-]+\/[a-z0-9-]+$/.test(defaultBackend)) throw new UsageError(`--default-backend-service: "${defaultBackend}" is not namespace/name`);
   const httpsPort = values['https-port'] ?? String(defaultHttpsPort);
   const debugViews = values['debug-views'] ?? defaultDebugViews;
   if (!DEBUG_VIEWS.includes(debugViews as DebugViews)) throw new UsageError(`--debug-views: "${debugViews}" is not one of ${DEBUG_VIEWS.join(', ')}`);
@@ -128,6 +134,7 @@ function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, default
       maxConnections: count(values['max-connections'], '--max-connections', 2 ** 31 - 1),
     },
     defaultCertificate: certificate,
+    defaultBackendService: defaultBackend,
     adminPort: port(values['admin-port']!, '--admin-port'),
     adminAddress: values['admin-address']!,
     debugViews: debugViews as DebugViews,

@@ -24,6 +24,8 @@ export interface RuntimeOptions extends ClassSelection {
   hsts: boolean;
   /** `namespace/name` of a TLS Secret for clients no Ingress certificate matches. */
   defaultCertificate: string | undefined;
+  /** `namespace/name` of the Service answering unmatched requests and custom errors. */
+  defaultBackendService: string | undefined;
   /** Prometheus metrics on the admin port's /metrics. */
   metrics: boolean;
   accessLog: AccessLogFormat;

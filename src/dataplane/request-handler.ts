@@ -81,6 +81,8 @@ interface Answer extends StepAnswer {
   /** The routed host; '' when the request head was refused (access log). */
   readonly host: string;
   readonly onDone?: (() => void)[] | undefined;
+  /** The steps' header changes (for an error backend's answer). */
+  readonly changes?: HeaderChanges | undefined;
 }
 
 /** The request goes to the route's backend. */
@@ -144,6 +146,11 @@ export class RequestHandler {
     // As ingress-nginx, on every HTTPS response of a route, Portico's own answers included.
     if (this.options.proto === 'https' && this.options.hsts && decision.route?.options.hsts) res.setHeader('strict-transport-security', HSTS);
     if (decision.kind === 'answer') {
+      if (decision.route?.options.customErrors?.has(decision.status)) {
+        if (hasUnreadBody(req)) closeLingeringAfter(res);
+        void this.serveCustomError(req, res, decision.route, decision.status, requestId, decision.changes);
+        return;
+      }
       this.sendAnswer(req, res, requestId, decision);
       return;
     }
@@ -245,7 +252,7 @@ export class RequestHandler {
     if (answer) {
       const added = responseChanges(changes, answer.status);
       const headers = added ? { ...(added as Record<string, string>), ...answer.headers } : answer.headers;
-      return { kind: 'answer', status: answer.status, headers, body: answer.body, host: head.host, route, onDone };
+      return { kind: 'answer', status: answer.status, headers, body: answer.body, host: head.host, route, onDone, changes };
     }
     let upstreamPath = head.rawPath + head.query;
     let rewritten = false;
@@ -305,7 +312,8 @@ export class RequestHandler {
   private async forward(req: IncomingMessage, res: ServerResponse, f: Forward, requestId: string, trace: Trace | undefined): Promise<void> {
     const o = f.route.options;
     const chosen = chooseBackend(f.route, req);
-    const backend = chosen.backend;
+    // default-backend also answers while the route's Service has no ready endpoint.
+    const backend = chosen.backend.endpoints.length === 0 && o.defaultBackend ? o.defaultBackend : chosen.backend;
     if (trace && chosen.canary) trace.canary = backend;
     const clientAddress = req.socket.remoteAddress ?? '';
     const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
@@ -346,6 +354,7 @@ export class RequestHandler {
         connectTimeoutMs: o.connectTimeoutMs,
         readTimeoutMs: o.readTimeoutMs,
         failOnStatus: last ? NO_RETRY : policy.onStatus,
+        interceptStatus: o.customErrors,
         res,
         changes: picked.setCookie === undefined ? f.changes : { ...f.changes, response: { ...f.changes.response, 'set-cookie': picked.setCookie } },
         record: trace ? this.startAttempt(trace, endpoint, attemptNo) : undefined,
@@ -354,8 +363,9 @@ export class RequestHandler {
       const attemptStarted = ewma && performance.now();
       const outcome = await this.engine.forward(attempt);
       ewma?.(performance.now() - attemptStarted!);
-      if (outcome.kind === 'responded') {
+      if (outcome.kind !== 'failed') {
         this.balancer.health.succeeded(endpoint.key);
+        if (outcome.kind === 'intercepted') await this.serveCustomError(req, res, f.route, outcome.status, requestId, f.changes);
         return;
       }
       lastFailure = outcome.failure;
@@ -366,7 +376,39 @@ export class RequestHandler {
     if (lastFailure === 'client-gone') return;
     // After a refused body the rest of it is unread: drain it, then close (no reset).
     if (lastFailure === 'body-too-large') closeLingeringAfter(res);
-    sendStatus(res, lastFailure ? STATUS_OF_FAILURE[lastFailure] : 503, requestId);
+    const status = lastFailure ? STATUS_OF_FAILURE[lastFailure] : 503;
+    if (o.customErrors?.has(status)) await this.serveCustomError(req, res, f.route, status, requestId, f.changes);
+    else sendStatus(res, status, requestId, responseChanges(f.changes, status));
+  }
+
+  /**
+   * custom-http-errors: the answer comes from the error backend (the Ingress's default-backend,
+   * else --default-backend-service), asked for `/` with ingress-nginx's X-Code, X-Format,
+   * X-Original-URI, X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port and X-Request-ID;
+   * the client gets its status. Without an error backend, or when it fails, Portico's own page.
+   */
+  private async serveCustomError(req: IncomingMessage, res: ServerResponse, route: Route, status: number, requestId: string, changes: HeaderChanges | undefined): Promise<void> {
+    const o = route.options;
+    const errorBackend = o.defaultBackend ?? this.tables.current?.errorBackend;
+    const endpoint = errorBackend && this.balancer.pick(errorBackend, req.socket.remoteAddress ?? '');
+    if (!endpoint || res.headersSent) {
+      sendStatus(res, status, requestId, changes && responseChanges(changes, status));
+      return;
+    }
+    const clientAddress = req.socket.remoteAddress ?? '';
+    const headers = upstreamHeaders(req.rawHeaders, { clientAddress, host: req.headers.host ?? '', upstreamHost: req.headers.host ?? '', port: req.socket.localPort ?? 0, proto: this.options.proto, requestId, forwardedPrefix: undefined });
+    delete headers['content-length'];
+    const slash = route.ingress.indexOf('/');
+    Object.assign(headers, {
+      'x-code': String(status), 'x-format': req.headers.accept ?? '', 'x-original-uri': req.url ?? '/',
+      'x-namespace': route.ingress.slice(0, slash), 'x-ingress-name': route.ingress.slice(slash + 1),
+      'x-service-name': route.backend.service, 'x-service-port': route.backend.port, 'x-request-id': requestId,
+    });
+    const outcome = await this.engine.forward({
+      endpoint, tls: false, method: req.method ?? 'GET', path: '/', headers, body: null,
+      connectTimeoutMs: o.connectTimeoutMs, readTimeoutMs: o.readTimeoutMs, failOnStatus: NO_RETRY, res, changes,
+    });
+    if (outcome.kind === 'failed' && outcome.failure !== 'client-gone') sendStatus(res, status, requestId, changes && responseChanges(changes, status));
   }
 
   private startAttempt(trace: Trace, endpoint: Endpoint, attemptNo: number): UpstreamRecord {

@@ -17,7 +17,7 @@ function page(status: number): Buffer {
 }
 
 /** Answers with Portico's own status page; when the response already started, the connection is closed instead. */
-export function sendStatus(res: ServerResponse, status: number, requestId: string, extra?: Record<string, string>): void {
+export function sendStatus(res: ServerResponse, status: number, requestId: string, extra?: Record<string, string | string[]>): void {
   if (res.headersSent) {
     res.destroy();
     return;

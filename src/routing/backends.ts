@@ -81,6 +81,13 @@ export class BackendResolver {
     return backend(ready, service, unready);
   }
 
+  /** `default-backend` and `--default-backend-service`: the Service's first port, as ingress-nginx takes it. */
+  resolveFirstPort(namespace: string, name: string, from: ObjectRef, field: string, diagnostics: Diagnostic[]): Backend {
+    const first = this.snapshot.services.get(objectKey(namespace, name))?.spec?.ports?.[0];
+    const port = first === undefined ? { number: 0 } : first.name ? { name: first.name } : { number: first.port };
+    return this.resolve(namespace, { name, port }, false, from, field, diagnostics);
+  }
+
   /** All slices of the Service merged; the slice port named like the Service port gives the pod port. */
   private endpointsOf(namespace: string, service: string, servicePort: V1ServicePort): { ready: Endpoint[]; unready: Endpoint[] } {
     const wantedName = servicePort.name ?? '';

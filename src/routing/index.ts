@@ -1,7 +1,7 @@
 import type { V1Ingress, V1IngressBackend } from '@kubernetes/client-node';
 import type { ObjectSnapshot } from '../snapshot.ts';
 import type { Backend, BackendChoice, BuildResult, CanaryRules, HostRoutes, PathType, Route, RouteOptions } from '../table/types.ts';
-import { parseIngressAnnotations, settingsIgnoredOnCanary } from './annotations/index.ts';
+import { DEFAULT_ROUTE_OPTIONS, DEFAULT_STEPS, NGINX_PREFIX, parseIngressAnnotations, PORTICO_PREFIX, settingsIgnoredOnCanary } from './annotations/index.ts';
 import type { RequestStep } from '../table/steps.ts';
 import { BackendResolver } from './backends.ts';
 import type { Diagnostic, ObjectRef } from '../diagnostics.ts';
@@ -14,6 +14,8 @@ export interface BuildOptions extends ClassSelection {
   readonly generation: number;
   /** `namespace/name` of the Secret served to TLS clients no Ingress certificate matches. */
   readonly defaultCertificate?: string | undefined;
+  /** `namespace/name` of the Service (first port) for unmatched requests and custom errors. */
+  readonly defaultBackendService?: string | undefined;
   /** Compiled regexes kept from the previous build (the pipeline's); a fresh one when absent. */
   readonly regexCache?: RegexCache;
 }
@@ -100,12 +102,17 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
       }
       return resolver.resolve(namespace, b.service, annotations.backend.serviceUpstream, ref, `${field}.service`, diagnostics);
     };
+    // default-backend: its Service's first port, resolved once for every path of the Ingress.
+    const defaultBackendService = annotations.backend.defaultBackendService;
+    const defaultBackendKey = `${PORTICO_PREFIX}default-backend` in (ingress.metadata?.annotations ?? {}) ? `${PORTICO_PREFIX}default-backend` : `${NGINX_PREFIX}default-backend`;
+    const routeOptions: RouteOptions = defaultBackendService === undefined ? annotations.route
+      : { ...annotations.route, defaultBackend: resolver.resolveFirstPort(namespace, defaultBackendService, ref, `metadata.annotations[${defaultBackendKey}]`, diagnostics) };
 
     let ingressDefault: Route | undefined;
     if (ingress.spec?.defaultBackend && !canary) {
       const backend = resolveBackend(ingress.spec.defaultBackend, 'spec.defaultBackend');
       if (backend) {
-        ingressDefault = { ingress: name, host: ANY_HOST, path: '/', pathType: 'Prefix', backend, choice: SINGLE, options: annotations.route, steps: annotations.steps };
+        ingressDefault = { ingress: name, host: ANY_HOST, path: '/', pathType: 'Prefix', backend, choice: SINGLE, options: routeOptions, steps: annotations.steps };
         if (!defaultRoute) {
           defaultRoute = ingressDefault;
           defaultRouteOwner = name;
@@ -138,7 +145,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
           d.canaries.push({ ingress: name, ref, field, path: p.path || '/', pathType, backend, rules: canary });
           return;
         }
-        d.candidates.push({ ingress: name, ref, field, path: p.path || '/', pathType, backend, options: annotations.route, steps: annotations.steps, regexMode: annotations.host.regexMode });
+        d.candidates.push({ ingress: name, ref, field, path: p.path || '/', pathType, backend, options: routeOptions, steps: annotations.steps, regexMode: annotations.host.regexMode });
       });
     });
   }
@@ -164,9 +171,16 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
       defaultCertificate = result;
     }
   }
+  let errorBackend: Backend | undefined;
+  if (options.defaultBackendService) {
+    const [namespace = '', name = ''] = options.defaultBackendService.split('/');
+    errorBackend = resolver.resolveFirstPort(namespace, name, { kind: 'Service', namespace, name }, '--default-backend-service', diagnostics);
+    // Requests no rule matches go to it, unless an Ingress's spec.defaultBackend takes them.
+    defaultRoute ??= { ingress: '', host: ANY_HOST, path: '/', pathType: 'Prefix', backend: errorBackend, choice: SINGLE, options: DEFAULT_ROUTE_OPTIONS, steps: DEFAULT_STEPS };
+  }
   regexes.sweep();
   return {
-    table: { generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends, tlsHosts, defaultCertificate },
+    table: { generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends, tlsHosts, defaultCertificate, errorBackend },
     diagnostics,
   };
 }

@@ -24,6 +24,8 @@ export interface RoutingTable {
    * their certificate; undefined where the Secret is unusable and the default one is served.
    */
   readonly tlsHosts: ReadonlyMap<string, TlsCertificate | undefined>;
+  /** `--default-backend-service`: answers custom errors of routes without their own default-backend. */
+  readonly errorBackend: Backend | undefined;
   /** `--default-ssl-certificate`, when it names a usable Secret. */
   readonly defaultCertificate: TlsCertificate | undefined;
 }
@@ -115,6 +117,10 @@ export interface RouteOptions {
   readonly upstreamHash: RequestTemplate | undefined;
   /** `load-balance`: how endpoints are picked without affinity or hashing. */
   readonly loadBalance: 'round_robin' | 'ewma';
+  /** `custom-http-errors`: these statuses are answered by the error backend. */
+  readonly customErrors: ReadonlySet<number> | undefined;
+  /** `default-backend`, resolved: serves the custom errors, and requests when the backend has no ready endpoint. */
+  readonly defaultBackend: Backend | undefined;
 }
 
 export interface CookieAffinity {

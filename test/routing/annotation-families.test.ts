@@ -181,3 +181,22 @@ describe('external-auth family', () => {
     ]);
   });
 });
+
+describe('errors family', () => {
+  const r = buildFixture('annotations-errors');
+  it('reads the statuses and resolves default-backend to its Service’s first port', () => {
+    const o = routeAt(r, 'valid.example.com').options;
+    expect([...o.customErrors!]).toEqual([404, 503]);
+    expect(o.defaultBackend!.id).toBe('default/svc-c:http');
+    expect(o.defaultBackend!.endpoints.length).toBeGreaterThan(0);
+  });
+  it('reports a missing Service and invalid values', () => {
+    expect(routeAt(r, 'missing.example.com').options.defaultBackend!.endpoints).toEqual([]);
+    expect(routeAt(r, 'invalid.example.com').options).toMatchObject({ customErrors: undefined, defaultBackend: undefined });
+    expect(problems(r)).toEqual([
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/custom-http-errors]',
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/default-backend]',
+      'ServiceNotFound missing metadata.annotations[nginx.ingress.kubernetes.io/default-backend]',
+    ]);
+  });
+});

@@ -48,8 +48,13 @@ export class HttpProxyEngine implements ForwardEngine {
       if (!f) return;
       const status = proxyRes.statusCode ?? 502;
       if (f.attempt.failOnStatus.has(status)) {
-        proxyRes.destroy();
         f.resolve({ kind: 'failed', failure: 'upstream-status', requestSent: true });
+        proxyRes.destroy();
+        return;
+      }
+      if (f.attempt.interceptStatus?.has(status)) {
+        f.resolve({ kind: 'intercepted', status });
+        proxyRes.destroy();
         return;
       }
       f.responded = true;

@@ -32,6 +32,8 @@ export interface Attempt {
   readonly readTimeoutMs: number;
   /** Statuses that fail the attempt instead of being answered (proxy-next-upstream http_5xx). */
   readonly failOnStatus: ReadonlySet<number>;
+  /** Statuses whose answer is not passed on but replaced by the error backend's (custom-http-errors). */
+  readonly interceptStatus?: ReadonlySet<number> | undefined;
   readonly res: ServerResponse;
   /** What the route's steps add to the pod's response (CORS, cookies). */
   readonly changes?: HeaderChanges | undefined;
@@ -44,6 +46,7 @@ export interface Attempt {
 
 export type AttemptOutcome =
   | { readonly kind: 'responded'; readonly status: number }
+  | { readonly kind: 'intercepted'; readonly status: number }
   | { readonly kind: 'failed'; readonly failure: FailureKind; readonly requestSent: boolean; readonly error?: Error };
 
 /**

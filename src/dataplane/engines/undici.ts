@@ -59,9 +59,15 @@ export class UndiciEngine implements ForwardEngine {
         },
         onResponseStart(c, status, headers) {
           if (status < 200) return; // 1xx: Node answers the client's Expect itself
+          // Resolve before aborting: the abort reports an error synchronously, which must not win.
           if (a.failOnStatus.has(status)) {
-            c.abort(new Error(`upstream answered ${status}`));
             resolve({ kind: 'failed', failure: 'upstream-status', requestSent: true });
+            c.abort(new Error(`upstream answered ${status}`));
+            return;
+          }
+          if (a.interceptStatus?.has(status)) {
+            resolve({ kind: 'intercepted', status });
+            c.abort(new Error(`upstream answered ${status}, answered by the error backend`));
             return;
           }
           responded = true;

@@ -17,6 +17,8 @@ export interface BackendSettings {
   readonly serviceUpstream: boolean;
   /** `canary: "true"`: the Ingress's backends are alternatives for another Ingress's paths. */
   readonly canary: CanaryRules | undefined;
+  /** `default-backend`: a Service name in the Ingress's namespace, resolved by build. */
+  readonly defaultBackendService: string | undefined;
 }
 
 /** Everything Portico reads from one Ingress's annotations, by where it acts. */

@@ -7,6 +7,7 @@ import { basicAuth } from './basic-auth.ts';
 import { body } from './body.ts';
 import { canary } from './canary.ts';
 import { cors } from './cors.ts';
+import { errors } from './errors.ts';
 import { externalAuth } from './external-auth.ts';
 import type { AnnotationFamily, BackendSettings, HostSettings, IngressSettings, ParseContext } from './family.ts';
 import { guardsAccess, INGRESS_NGINX_ANNOTATIONS } from './ingress-nginx-names.ts';
@@ -26,7 +27,7 @@ export type { IngressSettings, HostSettings, BackendSettings } from './family.ts
 /** The registry: every annotation family Portico reads. Adding one is one file and one entry here. */
 export const FAMILIES: readonly AnnotationFamily[] = [
   timeouts, body, rewrite, appRoot, redirects, nextUpstream, tlsRedirect, upstream, serviceUpstream,
-  access, cors, rateLimit, basicAuth, externalAuth, canary, affinity, loadBalancing, snippets,
+  access, cors, rateLimit, basicAuth, externalAuth, canary, affinity, loadBalancing, errors, snippets,
 ];
 
 /** Annotation names (without prefix) Portico reads, from the registry. */
@@ -99,8 +100,11 @@ export function settingsIgnoredOnCanary(annotations: Readonly<Record<string, str
   });
 }
 
+const DEFAULTS = parseIngressAnnotations({}, { kind: 'Ingress', name: '' });
 /** ingress-nginx's defaults: what the families give for an Ingress without annotations. */
-export const DEFAULT_ROUTE_OPTIONS: RouteOptions = Object.freeze(parseIngressAnnotations({}, { kind: 'Ingress', name: '' }).route);
+export const DEFAULT_ROUTE_OPTIONS: RouteOptions = Object.freeze(DEFAULTS.route);
+/** The steps of a route without annotations (the HTTPS redirect, the body limit). */
+export const DEFAULT_STEPS: readonly RequestStep[] = Object.freeze(DEFAULTS.steps);
 
 /** A route's options as /debug/routes shows them, family by family (so the view cannot drift). */
 export function describeRouteOptions(options: RouteOptions): Record<string, unknown> {
