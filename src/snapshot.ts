@@ -1,4 +1,5 @@
 import type {
+  V1ConfigMap,
   V1EndpointSlice,
   V1Ingress,
   V1IngressClass,
@@ -17,11 +18,13 @@ export interface ObjectSnapshot {
   readonly services: ReadonlyMap<string, V1Service>;
   readonly endpointSlices: ReadonlyMap<string, V1EndpointSlice>;
   readonly secrets: ReadonlyMap<string, V1Secret>;
+  /** Referenced by annotations (`custom-headers`). */
+  readonly configMaps: ReadonlyMap<string, V1ConfigMap>;
 }
 
-export type SnapshotKind = 'IngressClass' | 'Ingress' | 'Service' | 'EndpointSlice' | 'Secret';
+export type SnapshotKind = 'IngressClass' | 'Ingress' | 'Service' | 'EndpointSlice' | 'Secret' | 'ConfigMap';
 
-export const SNAPSHOT_KINDS: readonly SnapshotKind[] = ['IngressClass', 'Ingress', 'Service', 'EndpointSlice', 'Secret'];
+export const SNAPSHOT_KINDS: readonly SnapshotKind[] = ['IngressClass', 'Ingress', 'Service', 'EndpointSlice', 'Secret', 'ConfigMap'];
 
 export function objectKey(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;

@@ -1,3 +1,4 @@
+import { allHostRoutes } from '../table/match.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import { formatObject } from '../diagnostics.ts';
 import type { EndpointStats } from '../dataplane/endpoint-health.ts';
@@ -6,7 +7,7 @@ import type { Backend, Endpoint, HostRoutes, RoutingTable } from '../table/types
 /** What the dashboard page polls: the table as an operator reads it, with live endpoint health. */
 export function dashboardData(table: RoutingTable | undefined, diagnostics: readonly Diagnostic[], health: (endpoint: string) => EndpointStats) {
   if (!table) return { generation: null, hosts: [], backends: [], diagnostics: [], certificates: [] };
-  const hosts = [...table.exactHosts.values(), ...table.wildcardHosts.values(), ...(table.anyHost ? [table.anyHost] : [])];
+  const hosts = allHostRoutes(table);
   const endpoint = (e: Endpoint, ready: boolean) => {
     const s = health(e.key);
     return { address: e.key, pod: e.target ?? null, ready, ejected: s.ejected, requests: s.requests, errorRate: s.errorRate };

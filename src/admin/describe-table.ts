@@ -1,13 +1,10 @@
 import { describeRouteOptions } from '../routing/annotations/index.ts';
+import { allHostRoutes } from '../table/match.ts';
 import type { Backend, HostRoutes, Route, RoutingTable } from '../table/types.ts';
 
 /** The table as plain JSON for /debug/routes: what an operator needs to see why a request went where it did. */
 export function describeTable(table: RoutingTable) {
-  const hosts = [
-    ...[...table.exactHosts.values()],
-    ...[...table.wildcardHosts.values()],
-    ...(table.anyHost ? [table.anyHost] : []),
-  ].map(describeHost);
+  const hosts = allHostRoutes(table).map(describeHost);
   return {
     generation: table.generation,
     hosts,

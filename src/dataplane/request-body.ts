@@ -77,8 +77,25 @@ export class RequestBody extends Transform {
  * Reads a small body whole, as nginx does by default (`proxy-request-buffering: on`), so a
  * request can be replayed to another endpoint. Rejects after `idleMs` without data (408).
  */
-export function readSmallBody(req: NodeJS.ReadableStream, length: number, idleMs: number): Promise<Buffer> {
+export async function readSmallBody(req: NodeJS.ReadableStream, length: number, idleMs: number): Promise<Buffer> {
+  const read = await readBodyUpTo(req, Infinity, idleMs);
+  return read.chunks.length === 1 ? read.chunks[0]! : Buffer.concat(read.chunks, length);
+}
+
+export interface PartialBody {
+  readonly chunks: Buffer[];
+  readonly bytes: number;
+  /** The body ended within the cap; else the stream is paused after `bytes`. */
+  readonly complete: boolean;
+}
+
+/**
+ * Reads a body until it ends or passes `cap` bytes (then leaves the stream paused, the rest
+ * unread). Rejects after `idleMs` without data (408).
+ */
+export function readBodyUpTo(req: NodeJS.ReadableStream, cap: number, idleMs: number): Promise<PartialBody> {
   return new Promise((resolve, reject) => {
+    let bytes = 0;
     const chunks: Buffer[] = [];
     let timer = setTimeout(onIdle, idleMs);
     function onIdle(): void {
@@ -87,12 +104,19 @@ export function readSmallBody(req: NodeJS.ReadableStream, length: number, idleMs
     }
     const onData = (c: Buffer): void => {
       chunks.push(c);
+      bytes += c.length;
       clearTimeout(timer);
+      if (bytes > cap) {
+        req.pause();
+        cleanup();
+        resolve({ chunks, bytes, complete: false });
+        return;
+      }
       timer = setTimeout(onIdle, idleMs);
     };
     const onEnd = (): void => {
       cleanup();
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
+      resolve({ chunks, bytes, complete: true });
     };
     const onError = (err: Error): void => {
       cleanup();

@@ -12,7 +12,7 @@ import type { Attempt, FailureKind, ForwardEngine, UpgradeTarget } from './engin
 import { requestIdOf, responseChanges, upstreamHeaders, type ForwardedFacts, type HeaderChanges } from './headers.ts';
 import { closeLingeringAfter } from './lingering-close.ts';
 import { isRejection, readRequestHead, type RequestHead } from './request-head.ts';
-import { readSmallBody, RequestBody } from './request-body.ts';
+import { readBodyUpTo, readSmallBody, RequestBody } from './request-body.ts';
 import { sendStatus, writeRawStatus } from './responses.ts';
 import { runSteps, type StepAnswer, type StepContext, type StepState } from './steps/index.ts';
 import type { RequestObserver, UpstreamRecord } from '../observability/request-record.ts';
@@ -30,6 +30,10 @@ const NO_ENDPOINTS = new Set<Endpoint>();
 const EJECTING = new Set<FailureKind>(['refused', 'reset', 'connect-timeout']);
 /** Bodies up to this size with a Content-Length are read whole first, so they can be retried. */
 const BUFFERED_BODY_LIMIT = 64 * 1024;
+/** Chunked bodies up to this size are read whole and sent with a Content-Length (request buffering). */
+const CHUNKED_BUFFER_LIMIT = 1024 * 1024;
+/** The request was answered while its body was read (408, 413). */
+const ANSWERED = Symbol('answered');
 const CLIENT_BODY_TIMEOUT_MS = 60_000; // nginx client_body_timeout
 /** The request line's fixed part (`GET ` + ` HTTP/1.1\r\n`) and each header's `: ` + CRLF, for request_size. */
 const REQUEST_LINE_OVERHEAD = 12;
@@ -225,6 +229,11 @@ export class RequestHandler {
     const table = this.tables.current;
     if (!table) return { kind: 'answer', status: 503, host };
     const routes = hostRoutes(table, host);
+    if (routes?.redirectTo !== undefined) {
+      const colon = head.authority.lastIndexOf(':');
+      const port = colon > head.authority.lastIndexOf(']') ? head.authority.slice(colon) : '';
+      return { kind: 'answer', status: 308, host, headers: { location: `${this.options.proto}://${routes.redirectTo}${port}${head.rawPath}${head.query}` } };
+    }
     if (routes?.appRoot !== undefined && head.path === '/') return { kind: 'answer', status: 302, host, headers: { location: `${this.options.proto}://${head.authority}${routes.appRoot}` } };
     // Route on exactly what is forwarded: if another reasonable reading of the raw path lands elsewhere, refuse.
     const match = matchReadings(table, routes, head.path, head.otherReadings);
@@ -316,22 +325,11 @@ export class RequestHandler {
     const backend = chosen.backend.endpoints.length === 0 && o.defaultBackend ? o.defaultBackend : chosen.backend;
     if (trace && chosen.canary) trace.canary = backend;
     const clientAddress = req.socket.remoteAddress ?? '';
-    const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
-    let body: Buffer | RequestBody | null = null;
-    if (length !== undefined && length > 0 && length <= BUFFERED_BODY_LIMIT) {
-      try {
-        body = await readSmallBody(req, length, CLIENT_BODY_TIMEOUT_MS);
-      } catch {
-        if (res.destroyed) return;
-        closeLingeringAfter(res); // the rest of the body may still come
-        sendStatus(res, 408, requestId);
-        return;
-      }
-    } else if (length !== undefined ? length > 0 : req.headers['transfer-encoding'] !== undefined) {
-      body = new RequestBody(o.bodyLimit, o.sendTimeoutMs);
-      req.pipe(body);
-    }
+    const body = await this.readBody(req, res, o, requestId);
+    if (body === ANSWERED) return;
     const headers = upstreamHeaders(req.rawHeaders, this.forwardedFacts(req, f, requestId));
+    // A chunked body read whole reaches the pod with a Content-Length, as nginx sends it.
+    if (Buffer.isBuffer(body) && req.headers['content-length'] === undefined) headers['content-length'] = String(body.length);
     const policy = o.nextUpstream;
     const maxTries = Math.max(1, Math.min(policy.tries === 0 ? Infinity : policy.tries, backend.endpoints.length));
     const tried = new Set<Endpoint>();
@@ -409,6 +407,41 @@ export class RequestHandler {
       connectTimeoutMs: o.connectTimeoutMs, readTimeoutMs: o.readTimeoutMs, failOnStatus: NO_RETRY, res, changes,
     });
     if (outcome.kind === 'failed' && outcome.failure !== 'client-gone') sendStatus(res, status, requestId, changes && responseChanges(changes, status));
+  }
+
+  /**
+   * The request body as the pod will get it. With `proxy-request-buffering: on` (the default) a
+   * body with a Content-Length of up to 64 KiB is read whole (replayable to another endpoint), and
+   * a chunked body up to the body limit or 1 MiB, whichever is smaller, is read whole and sent with
+   * a Content-Length (over the limit: 413 before any pod is involved); anything larger streams.
+   * With `off`, every body streams as it comes.
+   */
+  private async readBody(req: IncomingMessage, res: ServerResponse, o: Route['options'], requestId: string): Promise<Buffer | RequestBody | null | typeof ANSWERED> {
+    const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    const chunked = length === undefined && req.headers['transfer-encoding'] !== undefined;
+    if (!chunked && !(length! > 0)) return null;
+    const stream = (first?: readonly Buffer[]): RequestBody => {
+      const body = new RequestBody(o.bodyLimit, o.sendTimeoutMs);
+      for (const chunk of first ?? []) body.write(chunk);
+      req.pipe(body);
+      req.resume();
+      return body;
+    };
+    if (!o.requestBuffering || (length !== undefined && length > BUFFERED_BODY_LIMIT)) return stream();
+    try {
+      if (length !== undefined) return await readSmallBody(req, length, CLIENT_BODY_TIMEOUT_MS);
+      const read = await readBodyUpTo(req, Math.min(o.bodyLimit, CHUNKED_BUFFER_LIMIT), CLIENT_BODY_TIMEOUT_MS);
+      if (read.complete) return read.chunks.length === 1 ? read.chunks[0]! : Buffer.concat(read.chunks, read.bytes);
+      if (read.bytes <= o.bodyLimit) return stream(read.chunks);
+      closeLingeringAfter(res);
+      sendStatus(res, 413, requestId);
+      return ANSWERED;
+    } catch {
+      if (res.destroyed) return ANSWERED;
+      closeLingeringAfter(res); // the rest of the body may still come
+      sendStatus(res, 408, requestId);
+      return ANSWERED;
+    }
   }
 
   private startAttempt(trace: Trace, endpoint: Endpoint, attemptNo: number): UpstreamRecord {

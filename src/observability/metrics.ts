@@ -1,3 +1,4 @@
+import { allHostRoutes } from '../table/match.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { Backend, Route, RoutingTable } from '../table/types.ts';
@@ -156,7 +157,7 @@ export class Metrics implements RequestObserver {
     this.buildDuration.observe(seconds);
     this.lastBuild.setToCurrentTime();
     let routes = 0;
-    const hosts = [...table.exactHosts.values(), ...table.wildcardHosts.values(), ...(table.anyHost ? [table.anyHost] : [])];
+    const hosts = allHostRoutes(table);
     for (const h of hosts) routes += h.regexMode ? h.regex.length : h.exact.size + h.prefix.size;
     this.tableSize.set({ kind: 'hosts' }, hosts.length);
     this.tableSize.set({ kind: 'routes' }, routes);

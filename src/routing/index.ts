@@ -53,6 +53,9 @@ interface CanaryCandidate {
 interface HostDraft {
   candidates: Candidate[];
   canaries: CanaryCandidate[];
+  /** `server-alias` names, with the Ingress that asked (first claim wins). */
+  aliases: { alias: string; ref: ObjectRef }[];
+  fromToWww: boolean;
   fallback: Route | undefined;
   appRoot: string | undefined;
 }
@@ -71,7 +74,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
 
   const draft = (host: string): HostDraft => {
     let d = hosts.get(host);
-    if (!d) hosts.set(host, (d = { candidates: [], canaries: [], fallback: undefined, appRoot: undefined }));
+    if (!d) hosts.set(host, (d = { candidates: [], canaries: [], aliases: [], fromToWww: false, fallback: undefined, appRoot: undefined }));
     return d;
   };
 
@@ -132,6 +135,10 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
       const d = draft(host);
       if (ingressDefault && !d.fallback) d.fallback = { ...ingressDefault, host };
       d.appRoot ??= annotations.host.appRoot;
+      if (host !== ANY_HOST && !host.startsWith('*.') && !canary) {
+        for (const alias of annotations.host.serverAliases) d.aliases.push({ alias, ref });
+        d.fromToWww ||= annotations.host.fromToWwwRedirect;
+      }
       (rule.http?.paths ?? []).forEach((p, pathIndex) => {
         const field = `${ruleField}.http.paths[${pathIndex}]`;
         const pathType = (p.pathType ?? 'ImplementationSpecific') as PathType;
@@ -160,6 +167,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
     else if (host.startsWith('*.')) wildcardHosts.set(host.slice(2), routes);
     else exactHosts.set(host, routes);
   }
+  addAliasesAndWwwRedirects(hosts, exactHosts, diagnostics);
   const tlsHosts = buildTlsHosts(ours, snapshot, refOf, diagnostics);
   let defaultCertificate;
   if (options.defaultCertificate) {
@@ -247,7 +255,36 @@ function buildHost(host: string, d: HostDraft, regexes: RegexCache, diagnostics:
   // nginx orders regex locations by path length, longest first, ties by path string descending.
   regex.sort((a, b) => b.path.length - a.path.length || (a.path < b.path ? 1 : a.path > b.path ? -1 : 0));
   const patterns = regex.length > 0 ? regexes.patternSet(regex.map((r) => r.path)) : undefined;
-  return { host, regexMode, exact, prefix, regex, patterns, fallback: d.fallback, appRoot: d.appRoot };
+  return { host, regexMode, exact, prefix, regex, patterns, fallback: d.fallback, appRoot: d.appRoot, redirectTo: undefined };
+}
+
+/**
+ * `server-alias`: the alias answers with its host's routes (never over a host a rule names);
+ * `from-to-www-redirect`: the name with `www.` added or removed redirects to the host, unless
+ * a rule or an alias names it.
+ */
+function addAliasesAndWwwRedirects(drafts: ReadonlyMap<string, HostDraft>, exactHosts: Map<string, HostRoutes>, diagnostics: Diagnostic[]): void {
+  const ruled = new Set(exactHosts.keys());
+  const aliasOwner = new Map<string, string>();
+  for (const [host, d] of drafts) {
+    const routes = exactHosts.get(host);
+    if (!routes) continue;
+    for (const { alias, ref } of d.aliases) {
+      const owner = ruled.has(alias) ? `a rule of host "${alias}"` : aliasOwner.has(alias) && aliasOwner.get(alias) !== host ? `an alias of host "${aliasOwner.get(alias)}"` : undefined;
+      if (owner) {
+        diagnostics.push({ severity: 'Warning', code: 'InvalidHost', object: ref, field: `metadata.annotations[${NGINX_PREFIX}server-alias]`, message: `"${alias}" is already ${owner}; alias ignored` });
+        continue;
+      }
+      aliasOwner.set(alias, host);
+      exactHosts.set(alias, routes);
+    }
+  }
+  for (const [host, d] of drafts) {
+    if (!d.fromToWww || !exactHosts.has(host)) continue;
+    const other = host.startsWith('www.') ? host.slice(4) : `www.${host}`;
+    if (exactHosts.has(other)) continue;
+    exactHosts.set(other, { host: other, regexMode: false, exact: new Map(), prefix: new Map(), regex: [], patterns: undefined, fallback: undefined, appRoot: undefined, redirectTo: host });
+  }
 }
 
 const SINGLE: BackendChoice = Object.freeze({ kind: 'single' });

@@ -76,6 +76,7 @@ export class KubernetesSource {
       // service-account tokens, Helm releases or other kinds Portico has no business reading.
       ['Secret', scoped('/api/v1', 'secrets'), () => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: tls }) : core.listSecretForAllNamespaces({ fieldSelector: tls })), tls],
       ['Opaque Secret', scoped('/api/v1', 'secrets'), () => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: opaque }) : core.listSecretForAllNamespaces({ fieldSelector: opaque })), opaque],
+      ['ConfigMap', scoped('/api/v1', 'configmaps'), () => (ns ? core.listNamespacedConfigMap({ namespace: ns }) : core.listConfigMapForAllNamespaces())],
     ];
     this.watched = lists.map(([name, path, list, fieldSelector]) => {
       const informer = new ListWatch<KubernetesObject>(path, watch, list, false, undefined, fieldSelector);
@@ -167,6 +168,7 @@ export class KubernetesSource {
       services: byName.get('Service')!,
       endpointSlices: byName.get('EndpointSlice')!,
       secrets: new Map([...byName.get('Secret')!, ...byName.get('Opaque Secret')!]),
+      configMaps: byName.get('ConfigMap')!,
     } as unknown as ObjectSnapshot);
   }
 }

@@ -132,7 +132,7 @@ function isList(value: unknown): value is { items: unknown[] } {
 /** Groups objects by kind into a snapshot; on duplicates the later object wins. */
 export function snapshotOf(objects: Iterable<ManifestObject>): ObjectSnapshot {
   const maps: Record<SnapshotKind, Map<string, unknown>> = {
-    IngressClass: new Map(), Ingress: new Map(), Service: new Map(), EndpointSlice: new Map(), Secret: new Map(),
+    IngressClass: new Map(), Ingress: new Map(), Service: new Map(), EndpointSlice: new Map(), Secret: new Map(), ConfigMap: new Map(),
   };
   for (const o of objects) maps[o.kind].set(objectKey(o.metadata.namespace, o.metadata.name), o);
   return {
@@ -141,6 +141,7 @@ export function snapshotOf(objects: Iterable<ManifestObject>): ObjectSnapshot {
     services: maps.Service,
     endpointSlices: maps.EndpointSlice,
     secrets: maps.Secret,
+    configMaps: maps.ConfigMap,
   } as ObjectSnapshot;
 }
 

@@ -88,6 +88,7 @@ const SCHEMAS: Record<string, Check> = {
     })),
   }),
   Secret: object({ metadata, type: optional('string'), data: stringMap, stringData: stringMap }),
+  ConfigMap: object({ metadata, data: stringMap }),
 };
 
 export function checkShape(kind: string, obj: unknown): ShapeProblem | undefined {

@@ -21,6 +21,11 @@ export function hostKey(header: string | undefined): string {
   return host.toLowerCase();
 }
 
+/** Every host's routes once (a server-alias shares its host's), exact hosts first. */
+export function allHostRoutes(table: RoutingTable): HostRoutes[] {
+  return [...new Set([...table.exactHosts.values(), ...table.wildcardHosts.values(), ...(table.anyHost ? [table.anyHost] : [])])];
+}
+
 /** Exact host, then a one-label wildcard, then the rules without host. */
 export function hostRoutes(table: RoutingTable, host: string): HostRoutes | undefined {
   const exact = table.exactHosts.get(host);

@@ -9,6 +9,7 @@ import type { RequestTemplate } from './types.ts';
  */
 export type RequestStep =
   | { readonly kind: 'deny'; readonly reason: string }
+  | { readonly kind: 'custom-headers'; readonly headers: Readonly<Record<string, string>> }
   | { readonly kind: 'cors'; readonly policy: CorsPolicy }
   | { readonly kind: 'redirect'; readonly url: string; readonly code: number }
   | { readonly kind: 'https-redirect'; readonly policy: HttpsRedirectPolicy }
@@ -24,9 +25,10 @@ export type StepKind = RequestStep['kind'];
  * nginx's order: a route that cannot be protected is refused before anything else; then the
  * rewrite phase (the CORS preflight `return 204`, redirects, the HTTPS redirect); preaccess and
  * access (allow/deny lists, then rate limits, as ingress-nginx documents); authentication; and
- * the body limit, which nginx applies when the proxy reads the body.
+ * the body limit, which nginx applies when the proxy reads the body. Custom headers only
+ * decorate whatever answers, so they come first.
  */
-export const STEP_ORDER: readonly StepKind[] = ['deny', 'cors', 'redirect', 'https-redirect', 'access', 'rate-limit', 'basic-auth', 'external-auth', 'body-limit'];
+export const STEP_ORDER: readonly StepKind[] = ['deny', 'custom-headers', 'cors', 'redirect', 'https-redirect', 'access', 'rate-limit', 'basic-auth', 'external-auth', 'body-limit'];
 
 export interface HttpsRedirectPolicy {
   /** `force-ssl-redirect`: redirect even when the host has no TLS section. */

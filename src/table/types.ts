@@ -60,6 +60,8 @@ export interface HostRoutes {
   readonly fallback: Route | undefined;
   /** `app-root` of the oldest Ingress of this host that sets it: `/` answers 302 there, before any path matching. */
   readonly appRoot: string | undefined;
+  /** `from-to-www-redirect`: this name only redirects (308) to that host; it has no routes. */
+  readonly redirectTo: string | undefined;
 }
 
 export type PathType = 'Exact' | 'Prefix' | 'ImplementationSpecific';
@@ -117,6 +119,10 @@ export interface RouteOptions {
   readonly upstreamHash: RequestTemplate | undefined;
   /** `load-balance`: how endpoints are picked without affinity or hashing. */
   readonly loadBalance: 'round_robin' | 'ewma';
+  /** `custom-headers`: response headers from a ConfigMap. */
+  readonly customHeaders: { readonly configMap: string; readonly headers: Readonly<Record<string, string>> } | undefined;
+  /** `proxy-request-buffering`: read a chunked body whole and send it with a Content-Length. */
+  readonly requestBuffering: boolean;
   /** `custom-http-errors`: these statuses are answered by the error backend. */
   readonly customErrors: ReadonlySet<number> | undefined;
   /** `default-backend`, resolved: serves the custom errors, and requests when the backend has no ready endpoint. */

@@ -200,3 +200,28 @@ describe('errors family', () => {
     ]);
   });
 });
+
+describe('hosts, custom-headers and buffering families', () => {
+  const r = buildFixture('annotations-hosts');
+  it('aliases share the host’s routes; the www name only redirects; headers and buffering are read', () => {
+    const valid = r.table.exactHosts.get('valid.example.com')!;
+    expect(r.table.exactHosts.get('alias.example.com')).toBe(valid);
+    expect(r.table.exactHosts.get('other.example.com')).not.toBe(valid);
+    expect(r.table.exactHosts.get('www.valid.example.com')).toMatchObject({ redirectTo: 'valid.example.com', exact: new Map(), prefix: new Map() });
+    const o = routeAt(r, 'valid.example.com').options;
+    expect(o.customHeaders).toEqual({ configMap: 'default/headers', headers: { 'x-frame-options': 'DENY' } });
+    expect(o.requestBuffering).toBe(false);
+    expect(steps(r, 'valid.example.com')[0]).toBe('custom-headers');
+    expect(routeAt(r, 'other.example.com').options.requestBuffering).toBe(true);
+  });
+  it('reports what it cannot use', () => {
+    expect(problems(r)).toEqual([
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/client-body-buffer-size]',
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/proxy-request-buffering]',
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/server-alias]',
+      'InvalidAnnotation invalid metadata.annotations[nginx.ingress.kubernetes.io/custom-headers]',
+      'InvalidAnnotation valid metadata.annotations[nginx.ingress.kubernetes.io/custom-headers]',
+      'InvalidHost valid metadata.annotations[nginx.ingress.kubernetes.io/server-alias]',
+    ]);
+  });
+});

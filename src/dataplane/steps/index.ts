@@ -4,7 +4,7 @@ import { basicAuth } from './basic-auth.ts';
 import { cors } from './cors.ts';
 import { externalAuth } from './external-auth.ts';
 import { rateLimit } from './rate-limit.ts';
-import { bodyLimit, deny, httpsRedirect, redirect } from './simple.ts';
+import { bodyLimit, customHeaders, deny, httpsRedirect, redirect } from './simple.ts';
 import type { StepContext, StepOutcome, StepRunner } from './types.ts';
 
 export type { StepAnswer, StepContext } from './types.ts';
@@ -13,6 +13,7 @@ export { StepState } from './state.ts';
 /** One runner per step kind: the data-plane half of an annotation family. */
 const RUNNERS: { readonly [K in StepKind]: StepRunner<Extract<RequestStep, { kind: K }>> } = {
   'deny': deny,
+  'custom-headers': customHeaders,
   'cors': cors,
   'redirect': redirect,
   'https-redirect': httpsRedirect,

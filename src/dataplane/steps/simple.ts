@@ -8,6 +8,12 @@ type Step<K extends RequestStep['kind']> = Extract<RequestStep, { kind: K }>;
 /** A route whose access guard cannot be enforced: 503, never the backend unprotected. */
 export const deny: StepRunner<Step<'deny'>> = () => ({ status: 503 });
 
+/** `custom-headers`: on every response, replacing the pod's (a copy: later steps add to it). */
+export const customHeaders: StepRunner<Step<'custom-headers'>> = (step, context) => {
+  context.changes.response = { ...context.changes.response, ...step.headers };
+  return undefined;
+};
+
 /** `permanent-redirect` / `temporal-redirect`. */
 export const redirect: StepRunner<Step<'redirect'>> = (step) => ({ status: step.code, headers: { location: step.url } });
 

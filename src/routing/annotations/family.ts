@@ -9,6 +9,10 @@ export interface HostSettings {
   readonly regexMode: boolean;
   /** `app-root`: `/` answers 302 there, before any path matching. */
   readonly appRoot: string | undefined;
+  /** `server-alias`: more names answered by the same routes. */
+  readonly serverAliases: readonly string[];
+  /** `from-to-www-redirect`: the name with `www.` added or removed redirects here. */
+  readonly fromToWwwRedirect: boolean;
 }
 
 /** Settings that change how a backend is resolved. */

@@ -5,10 +5,13 @@ import { access } from './access.ts';
 import { affinity } from './affinity.ts';
 import { basicAuth } from './basic-auth.ts';
 import { body } from './body.ts';
+import { buffering } from './buffering.ts';
 import { canary } from './canary.ts';
 import { cors } from './cors.ts';
+import { customHeaders } from './custom-headers.ts';
 import { errors } from './errors.ts';
 import { externalAuth } from './external-auth.ts';
+import { hosts } from './hosts.ts';
 import type { AnnotationFamily, BackendSettings, HostSettings, IngressSettings, ParseContext } from './family.ts';
 import { guardsAccess, INGRESS_NGINX_ANNOTATIONS } from './ingress-nginx-names.ts';
 import { loadBalancing } from './load-balancing.ts';
@@ -26,8 +29,8 @@ export type { IngressSettings, HostSettings, BackendSettings } from './family.ts
 
 /** The registry: every annotation family Portico reads. Adding one is one file and one entry here. */
 export const FAMILIES: readonly AnnotationFamily[] = [
-  timeouts, body, rewrite, appRoot, redirects, nextUpstream, tlsRedirect, upstream, serviceUpstream,
-  access, cors, rateLimit, basicAuth, externalAuth, canary, affinity, loadBalancing, errors, snippets,
+  timeouts, body, buffering, rewrite, appRoot, hosts, redirects, nextUpstream, tlsRedirect, upstream, serviceUpstream,
+  access, cors, customHeaders, rateLimit, basicAuth, externalAuth, canary, affinity, loadBalancing, errors, snippets,
 ];
 
 /** Annotation names (without prefix) Portico reads, from the registry. */
