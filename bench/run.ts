@@ -2,6 +2,7 @@
 //
 //   npm run bench                  # all cases, 10 s each
 //   npm run bench -- --seconds 5   # shorter
+//   npm run bench -- --only policy # only the policy-route case (CORS + allow list + rate limit)
 //
 // Needs wrk and nginx (apt-get install wrk nginx-light). Each proxy runs as one process
 // (nginx: worker_processes 1) so CPU per request compares like with like; wrk and the
@@ -16,7 +17,7 @@ import { buildRoutingTable } from '../src/routing/index.ts';
 import { parseManifest, snapshotOf } from '../src/sources/manifests.ts';
 import { generateSelfSigned } from '../src/dataplane/tls.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, only: { type: 'string' } } });
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
 const CLK_TCK = 100; // Linux USER_HZ
@@ -29,6 +30,8 @@ const FLOOR_PORT = 18705;
 const NGINX_TLS_PORT = 18711;
 const PORTICO_TLS_PORT = 18712;
 const HOST = 'bench.example.com';
+/** The same route with CORS, an allow list and a rate limit that never trips: what the request steps cost. */
+const POLICY_HOST = 'policy.example.com';
 
 interface Result {
   rps: number;
@@ -96,8 +99,14 @@ function ms(v: string): number {
   return Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 } as Record<string, number>)[m[2]!]!;
 }
 
-async function wrk(port: number, path: string, script?: string, o: { https?: boolean; close?: boolean } = {}): Promise<{ requests: number; rps: number; p50ms: number; p99ms: number; errors: number }> {
-  const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-H', `Host: ${HOST}`];
+interface WrkOptions {
+  https?: boolean;
+  close?: boolean;
+  host?: string;
+}
+
+async function wrk(port: number, path: string, script?: string, o: WrkOptions = {}): Promise<{ requests: number; rps: number; p50ms: number; p99ms: number; errors: number }> {
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-H', `Host: ${o.host ?? HOST}`];
   if (o.close) args.push('-H', 'Connection: close'); // a new connection, so a new TLS handshake, per request
   if (script) args.push('-s', script);
   args.push(`${o.https ? 'https' : 'http'}://127.0.0.1:${port}${path}`);
@@ -122,9 +131,9 @@ async function wrk(port: number, path: string, script?: string, o: { https?: boo
 }
 
 /** A benchmark of the wrong answer measures nothing: check the proxy answers 200 first. */
-async function expect200(port: number, path: string, o: { https?: boolean }): Promise<void> {
+async function expect200(port: number, path: string, o: WrkOptions): Promise<void> {
   const status = await new Promise<string>((resolve, reject) => {
-    const child = spawn('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Host: ${HOST}`, ...(path === '/post' ? ['--data-binary', 'x'] : []), `${o.https ? 'https' : 'http'}://127.0.0.1:${port}${path}`]);
+    const child = spawn('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Host: ${o.host ?? HOST}`, ...(path === '/post' ? ['--data-binary', 'x'] : []), `${o.https ? 'https' : 'http'}://127.0.0.1:${port}${path}`]);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.on('error', reject);
@@ -133,9 +142,9 @@ async function expect200(port: number, path: string, o: { https?: boolean }): Pr
   if (status !== '200') throw new Error(`port ${port} answered ${status} for ${path}, not 200: fix the benchmark setup`);
 }
 
-async function measure(pids: number[], port: number, path: string, script?: string, o: { https?: boolean; close?: boolean } = {}): Promise<Result> {
+async function measure(pids: number[], port: number, path: string, script?: string, o: WrkOptions = {}, warm = true): Promise<Result> {
   await expect200(port, path, o);
-  await wrk(port, path, script, o); // warm-up at full length: JIT, pools, caches
+  if (warm) await wrk(port, path, script, o); // warm-up at full length: JIT, pools, caches
   const before = await cpuTicks(pids);
   const r = await wrk(port, path, script, o);
   const after = await cpuTicks(pids);
@@ -252,6 +261,17 @@ metadata: {name: bench-tls}
 stringData:
   tls.crt: ${JSON.stringify(certificate.certPem)}
   tls.key: ${JSON.stringify(certificate.keyPem)}`];
+  docs.push(`apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: policy
+  annotations:
+    nginx.ingress.kubernetes.io/enable-cors: "true"
+    nginx.ingress.kubernetes.io/whitelist-source-range: "10.0.0.0/8, 127.0.0.1/32"
+    nginx.ingress.kubernetes.io/limit-rps: "100000000"
+spec:
+  ingressClassName: portico
+  rules: [{host: ${POLICY_HOST}, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: backend, port: {number: 80}}}}]}}]`);
   for (let i = 0; i < ingresses; i++) {
     const host = i === 0 ? HOST : `app-${i}.example.com`;
     docs.push(`apiVersion: networking.k8s.io/v1
@@ -278,7 +298,47 @@ await waitForPort(BACKEND_PORT);
 await waitForPort(NGINX_PORT);
 const nginxPids = [nginxMaster.pid!, ...(await childPids(nginxMaster.pid!))];
 
-const cases: [string, string, string | undefined, { https?: boolean; close?: boolean }][] = [
+/**
+ * The request steps' cost: the same 1 KiB route with and without CORS + an allow list + a rate
+ * limit, in one Portico process. Runs on this VM vary by ±25%, so after a warm-up of each the
+ * two alternate in six adjacent pairs (ABBA order) and the median of the pairs' ratios is reported.
+ */
+async function policyRatio(pid: number): Promise<{ plain: number; policy: number; ratio: number }> {
+  const plain: number[] = [];
+  const policy: number[] = [];
+  const ratios: number[] = [];
+  const once = async (host: string, warm: boolean) => (await measure([pid], PORTICO_PORT, '/1k', undefined, { host }, warm)).cpuUsPerReq;
+  await once(HOST, true);
+  await once(POLICY_HOST, true);
+  for (let i = 0; i < 6; i++) {
+    // ABBA: each pair's order alternates, so a drift over time does not favour either side.
+    let a: number;
+    let b: number;
+    if (i % 2 === 0) {
+      a = await once(HOST, false);
+      b = await once(POLICY_HOST, false);
+    } else {
+      b = await once(POLICY_HOST, false);
+      a = await once(HOST, false);
+    }
+    plain.push(a);
+    policy.push(b);
+    ratios.push(b / a);
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  return { plain: median(plain), policy: median(policy), ratio: median(ratios) };
+}
+
+if (values.only === 'policy') {
+  const p = await startPortico(1);
+  const r = await policyRatio(p.pid!);
+  console.log(`\nPolicy route (CORS + allow list + rate limit) vs plain route, 1 KiB GET, one Portico: ${r.policy.toFixed(1)} vs ${r.plain.toFixed(1)} µs/req = ${r.ratio.toFixed(3)}×`);
+  for (const c of children) c.kill();
+  await rm(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+
+const cases: [string, string, string | undefined, WrkOptions][] = [
   ['1 KiB GET, keep-alive', '/1k', undefined, {}],
   ['1 MiB GET', '/1m', undefined, {}],
   ['1 MiB POST', '/post', post, {}],
@@ -298,6 +358,7 @@ await waitForPort(FLOOR_PORT);
 const floor = await measure([floorProcess.pid!], FLOOR_PORT, '/1k');
 floorProcess.kill();
 const oneIngress = rows[0]!.portico;
+const policy = await policyRatio(portico.pid!);
 portico.kill();
 await new Promise((r) => portico.once('exit', r));
 
@@ -335,6 +396,7 @@ for (const r of rows) {
 }
 console.log(`\nBare undici proxy (no routing, no policy), 1 KiB GET: ${f(floor.rps, 0)} req/s, ${f(floor.cpuUsPerReq)} µs/req ` +
   `(${f(floor.cpuUsPerReq / rows[0]!.nginx.cpuUsPerReq, 2)}× nginx); Portico adds ${f(rows[0]!.portico.cpuUsPerReq - floor.cpuUsPerReq)} µs/req over it.`);
+console.log(`\nPolicy route (CORS + allow list + rate limit) vs plain route, 1 KiB GET, same process: ${f(policy.policy)} vs ${f(policy.plain)} µs/req = ${f(policy.ratio, 3)}×`);
 console.log(`\nMetrics + JSON access log (the defaults), 1 KiB GET: ${f(oneIngress.cpuUsPerReq)} µs/req with, ${f(bare.cpuUsPerReq)} µs/req without ` +
   `(${f(oneIngress.cpuUsPerReq / bare.cpuUsPerReq, 2)}×; ${f(bare.rps, 0)} req/s without).`);
 console.log(`\n10,000 Ingresses (${built.table.exactHosts.size} hosts, ${parsed.objects.length} objects): build ${f(buildMs, 0)} ms; ` +

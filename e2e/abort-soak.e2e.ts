@@ -9,7 +9,7 @@ import { BackendSet } from '../test/helpers/backends.ts';
 import { send } from '../test/helpers/http.ts';
 import { INGRESS_CLASS, ingress, service } from '../test/helpers/manifests.ts';
 import { waitFor } from '../test/helpers/portico.ts';
-import { PorticoCli } from '../test/helpers/process.ts';
+import { metric, PorticoCli } from '../test/helpers/process.ts';
 
 const backends = new BackendSet();
 let dir: string;
@@ -37,11 +37,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const metric = async (adminPort: number, name: string): Promise<number> => {
-  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(name + '{') || l.startsWith(name + ' '));
-  return Number(line?.slice(line.lastIndexOf(' ') + 1));
-};
 
 describe('clients that abort', () => {
   it('leaves no sockets, descriptors or heap behind after 10,000 aborted responses', async () => {

@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startEnvironment, type Environment } from './lib/environment.ts';
-import { waitUntil } from './lib/exec.ts';
+import { run, waitUntil } from './lib/exec.ts';
 import { ingress, namespace, Operator, serviceWithEndpoints, type Endpoint } from './lib/kube.ts';
 import type { PodNetwork, Pod } from './lib/network.ts';
 import type { TestCluster } from './lib/cluster.ts';
@@ -159,6 +159,37 @@ spec: {controller: k8s.io/ingress-nginx}
     expect(invalid).toHaveLength(1);
     expect(invalid[0]!.type).toBe('Warning');
     expect(invalid[0]!.message).toContain('proxy-body-size');
+  });
+
+  it('enforces basic auth, an allow list and a canary applied with kubectl', async () => {
+    await kubectl.apply(namespace('policy'));
+    await kubectl.apply(serviceWithEndpoints('policy', 'stable', [ep('web-0')]) + '---\n' + serviceWithEndpoints('policy', 'next', [ep('web-2')]));
+    const htpasswd = (await run('openssl', ['passwd', '-apr1', 's3cret'])).trim();
+    await kubectl.kubectl('create', 'secret', 'generic', 'htpasswd', '-n', 'policy', `--from-literal=auth=admin:${htpasswd}`);
+    await kubectl.apply(ingress('policy', 'private', 'private.example.com', 'stable', { annotations: {
+      [`${NGINX}/auth-type`]: 'basic', [`${NGINX}/auth-secret`]: 'htpasswd', [`${NGINX}/auth-realm`]: 'Staff only',
+    } }));
+    await waitUntil('private route', async () => (await curl('private.example.com')).status === 401, 20_000, 20);
+    const ok = await curl('private.example.com', '/', '-u', 'admin:s3cret');
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body).headers.authorization).toBeUndefined();
+    expect((await curl('private.example.com', '/', '-u', 'admin:wrong')).status).toBe(401);
+    expect(await kubectl.curlHeaders(portico.httpPort, 'private.example.com')).toMatch(/www-authenticate: Basic realm="Staff only"/i);
+
+    await kubectl.apply(ingress('policy', 'office', 'office.example.com', 'stable', { annotations: { [`${NGINX}/whitelist-source-range`]: '10.0.0.0/8' } }));
+    await waitUntil('office route', async () => (await curl('office.example.com')).status === 403, 20_000, 20);
+    await kubectl.kubectl('annotate', 'ingress', 'office', '-n', 'policy', `${NGINX}/whitelist-source-range=10.0.0.0/8,127.0.0.1`, '--overwrite');
+    await waitUntil('office allows the node', async () => (await curl('office.example.com')).status === 200, 20_000, 20);
+
+    await kubectl.apply(ingress('policy', 'shop', 'shop.example.com', 'stable'));
+    await kubectl.apply(ingress('policy', 'shop-canary', 'shop.example.com', 'next', { annotations: { [`${NGINX}/canary`]: 'true', [`${NGINX}/canary-by-header`]: 'X-Canary' } }));
+    const server = async (...extra: string[]) => JSON.parse((await curl('shop.example.com', '/', ...extra)).body).server as string;
+    await waitUntil('the canary', async () => (await curl('shop.example.com', '/', '-H', 'X-Canary: always')).body.includes('web-2'), 20_000, 20);
+    expect(await server()).toBe('web-0');
+    expect(await server('-H', 'X-Canary: never')).toBe('web-0');
+    await kubectl.kubectl('annotate', 'ingress', 'shop-canary', '-n', 'policy', `${NGINX}/canary-weight=100`);
+    await waitUntil('weight 100', async () => (await server()) === 'web-2', 20_000, 20);
+    expect(await server('-H', 'X-Canary: never')).toBe('web-0');
   });
 
   it('adds and removes endpoints under a steady stream of requests without a failed request', async () => {

@@ -9,7 +9,7 @@ import { BackendSet } from './helpers/backends.ts';
 import { send } from './helpers/http.ts';
 import { INGRESS_CLASS, ingress, service } from './helpers/manifests.ts';
 import { waitFor } from './helpers/portico.ts';
-import { PorticoCli } from './helpers/process.ts';
+import { metric, PorticoCli } from './helpers/process.ts';
 
 const backends = new BackendSet();
 let dir: string;
@@ -27,11 +27,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const metric = async (adminPort: number, name: string): Promise<number> => {
-  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(name + '{') || l.startsWith(name + ' '));
-  return Number(line?.slice(line.lastIndexOf(' ') + 1));
-};
 
 describe('graceful shutdown on SIGTERM', () => {
   // Each kind of connection Portico holds when the drain begins, checked one by one: the only

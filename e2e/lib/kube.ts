@@ -22,6 +22,11 @@ export class Operator {
     const cut = out.lastIndexOf('\n');
     return { status: Number(out.slice(cut + 1)), body: out.slice(0, cut) };
   }
+
+  /** `curl -sS -D - -o /dev/null`: the response head only. */
+  curlHeaders(port: number, host: string, path = '/', ...extra: string[]): Promise<string> {
+    return run('curl', ['-sS', '-m', '10', '-H', `Host: ${host}`, '-D', '-', '-o', '/dev/null', ...extra, `http://127.0.0.1:${port}${path}`]);
+  }
 }
 
 export interface Endpoint {

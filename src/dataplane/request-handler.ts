@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { ACME_CHALLENGE_PREFIX, escapePath } from '../table/paths.ts';
-import { parseClientAddress } from '../table/address-ranges.ts';
 import { hostRoutes, matchReadings } from '../table/match.ts';
 import type { Backend, Endpoint, Route, RoutingTable } from '../table/types.ts';
 import type { Balancer } from './balancer.ts';
@@ -240,13 +239,11 @@ export class RequestHandler {
     if (typeof match === 'number') return { kind: 'answer', status: match, host };
     const route = match.route;
     const clientAddress = req.socket.remoteAddress ?? '';
-    let parsedClient: ReturnType<StepContext['client']> | null = null;
     const context: StepContext = {
       req, head, route, table, clientAddress, requestId,
       proto: this.options.proto,
       httpsPort: this.options.httpsPort,
       state: this.options.stepState,
-      client: () => (parsedClient === null ? (parsedClient = parseClientAddress(clientAddress)) : parsedClient),
       changes: {},
       onDone: undefined,
     };

@@ -26,27 +26,25 @@ const PATH_TYPES = new Set<string>(['Exact', 'Prefix', 'ImplementationSpecific']
 // RFC 1123 labels, as the API server validates `spec.rules[].host`; a wildcard is only a leading `*.`.
 const HOST = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-/** A path of one Ingress, before the host's mode (regex or not) is known. */
-interface Candidate {
+/** A path of one Ingress as written, with its backend. */
+interface IngressPath {
   ingress: string;
   ref: ObjectRef;
   field: string;
   path: string;
   pathType: PathType;
   backend: Backend;
+}
+
+/** A path of an ordinary Ingress, before the host's mode (regex or not) is known. */
+interface Candidate extends IngressPath {
   options: RouteOptions;
   steps: readonly RequestStep[];
   regexMode: boolean;
 }
 
 /** A path of a canary Ingress: an alternative backend for the same path of another Ingress. */
-interface CanaryCandidate {
-  ingress: string;
-  ref: ObjectRef;
-  field: string;
-  path: string;
-  pathType: PathType;
-  backend: Backend;
+interface CanaryCandidate extends IngressPath {
   rules: CanaryRules;
 }
 

@@ -5,22 +5,15 @@ import { backendToken } from '../../src/dataplane/backend-choice.ts';
 import { token } from '../../src/dataplane/hashing.ts';
 import { BackendSet } from '../helpers/backends.ts';
 import { echoed, send, type Reply } from '../helpers/http.ts';
-import { service, type EndpointSpec } from '../helpers/manifests.ts';
+import { ingress as manifest, service, type EndpointSpec } from '../helpers/manifests.ts';
 import { startPortico, type RunningPortico } from '../helpers/portico.ts';
 
 const NGINX = 'nginx.ingress.kubernetes.io/';
 
-function ingress(name: string, host: string, svc: string, annotations: Record<string, string>, path = '/app'): string {
-  return `apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: ${name}
-  annotations: ${JSON.stringify(annotations)}
-spec:
-  ingressClassName: portico
-  rules: [{host: ${host}, http: {paths: [{path: ${path}, pathType: Prefix, backend: {service: {name: ${svc}, port: {number: 80}}}}]}}]
-`;
+function ingress(name: string, host: string, svc: string, annotations: Record<string, string> = {}): string {
+  return manifest({ name, host, service: svc, annotations, path: '/app' });
 }
+
 
 const cookieOf = (reply: Reply): string | undefined => {
   const header = reply.headers['set-cookie'];

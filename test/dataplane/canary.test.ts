@@ -2,22 +2,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendSet } from '../helpers/backends.ts';
 import { echoed, send } from '../helpers/http.ts';
-import { service } from '../helpers/manifests.ts';
+import { ingress as manifest, service } from '../helpers/manifests.ts';
 import { startPortico, type RunningPortico } from '../helpers/portico.ts';
 
 const NGINX = 'nginx.ingress.kubernetes.io/';
 
 function ingress(name: string, host: string, svc: string, annotations: Record<string, string> = {}): string {
-  return `apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: ${name}
-  annotations: ${JSON.stringify(annotations)}
-spec:
-  ingressClassName: portico
-  rules: [{host: ${host}, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: ${svc}, port: {number: 80}}}}]}}]
-`;
+  return manifest({ name, host, service: svc, annotations });
 }
+
 const canary = (name: string, host: string, annotations: Record<string, string>) => ingress(name, host, 'canary', { [`${NGINX}canary`]: 'true', ...annotations });
 
 describe('canary', () => {

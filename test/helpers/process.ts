@@ -40,3 +40,10 @@ export class PorticoCli {
     return exited;
   }
 }
+
+/** One value of Portico's /metrics (the first series of that name). */
+export async function metric(adminPort: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + '{') || l.startsWith(name + ' '));
+  return Number(line?.slice(line.lastIndexOf(' ') + 1));
+}

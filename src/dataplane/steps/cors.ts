@@ -2,19 +2,21 @@ import type { CorsPolicy, RequestStep } from '../../table/steps.ts';
 import type { StepRunner } from './types.ts';
 
 const LABEL = /^[a-z0-9-]+$/;
-/** The headers that do not depend on the request, made once per policy. */
-const fixedHeaders = new WeakMap<CorsPolicy, Record<string, string>>();
+/** The headers that do not depend on the request, made once per policy (with the origin `*` when any origin goes). */
+const fixedHeaders = new WeakMap<CorsPolicy, Readonly<Record<string, string>>>();
 
-function headersOf(policy: CorsPolicy): Record<string, string> {
+function headersOf(policy: CorsPolicy): Readonly<Record<string, string>> {
   let headers = fixedHeaders.get(policy);
   if (!headers) {
-    headers = {};
-    if (policy.allowCredentials) headers['access-control-allow-credentials'] = 'true';
-    headers['access-control-allow-methods'] = policy.allowMethods;
-    headers['access-control-allow-headers'] = policy.allowHeaders;
-    if (policy.exposeHeaders !== '') headers['access-control-expose-headers'] = policy.exposeHeaders;
-    headers['access-control-max-age'] = String(policy.maxAgeSeconds);
-    fixedHeaders.set(policy, headers);
+    const made: Record<string, string> = {};
+    if (policy.anyOrigin) made['access-control-allow-origin'] = '*';
+    headers = made;
+    if (policy.allowCredentials) made['access-control-allow-credentials'] = 'true';
+    made['access-control-allow-methods'] = policy.allowMethods;
+    made['access-control-allow-headers'] = policy.allowHeaders;
+    if (policy.exposeHeaders !== '') made['access-control-expose-headers'] = policy.exposeHeaders;
+    made['access-control-max-age'] = String(policy.maxAgeSeconds);
+    fixedHeaders.set(policy, Object.freeze(made));
   }
   return headers;
 }
@@ -35,16 +37,15 @@ function originAllowed(policy: CorsPolicy, origin: string): boolean {
  * Any such OPTIONS request is a preflight, answered 204 here, before access lists and auth.
  */
 export const cors: StepRunner<Extract<RequestStep, { kind: 'cors' }>> = ({ policy }, context) => {
-  let origin: string;
+  let headers: Readonly<Record<string, string>>;
   if (policy.anyOrigin) {
-    origin = '*';
+    headers = headersOf(policy); // shared and frozen: whoever adds to the response headers copies first
   } else {
     const header = context.req.headers.origin;
     if (header === undefined || !originAllowed(policy, header)) return undefined;
-    origin = header;
+    headers = { 'access-control-allow-origin': header, ...headersOf(policy) };
   }
-  const headers = { 'access-control-allow-origin': origin, ...headersOf(policy) };
   if (context.req.method === 'OPTIONS') return { status: 204, headers: { ...headers, 'content-type': 'text/plain charset=UTF-8', 'content-length': '0' }, body: '' };
-  context.changes.response = context.changes.response ? Object.assign(context.changes.response, headers) : headers;
+  context.changes.response = context.changes.response ? { ...context.changes.response, ...headers } : headers;
   return undefined;
 };

@@ -1,5 +1,6 @@
 import { rangesContain } from '../../table/address-ranges.ts';
 import type { RequestStep } from '../../table/steps.ts';
+import { parsedClient } from './client-address.ts';
 import type { StepRunner } from './types.ts';
 
 /**
@@ -8,7 +9,7 @@ import type { StepRunner } from './types.ts';
  */
 export const rateLimit: StepRunner<Extract<RequestStep, { kind: 'rate-limit' }>> = ({ policy }, context) => {
   if (policy.exempt) {
-    const client = context.client();
+    const client = parsedClient(context);
     if (client && rangesContain(policy.exempt, client)) return undefined;
   }
   const limiter = context.state.rateLimiter;

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import type { IPv4, IPv6 } from 'ipaddr.js';
 import type { RequestStep } from '../../table/steps.ts';
 import type { Route, RoutingTable } from '../../table/types.ts';
 import type { HeaderChanges } from '../headers.ts';
@@ -24,8 +23,6 @@ export interface StepContext {
   readonly httpsPort: number | undefined;
   readonly clientAddress: string;
   readonly requestId: string;
-  /** The client address parsed (ipaddr.js), once, by the first step that needs it; undefined when unusable. */
-  client(): IPv4 | IPv6 | undefined;
   readonly state: StepState;
   /** Headers the steps add to the response or the pod's request, or drop from it. */
   readonly changes: HeaderChanges;
