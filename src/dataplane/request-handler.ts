@@ -7,7 +7,7 @@ import type { Backend, Endpoint, Route, RoutingTable } from '../table/types.ts';
 import type { Balancer } from './balancer.ts';
 import { chooseBackend } from './backend-choice.ts';
 import { pickEndpoint } from './endpoint-choice.ts';
-import type { Attempt, FailureKind, ForwardEngine, UpgradeTarget } from './engines/types.ts';
+import type { Attempt, FailureKind, ForwardEngine, UpgradeEngine } from './engines/types.ts';
 import { requestIdOf, responseChanges, upstreamHeaders, type ForwardedFacts, type HeaderChanges } from './headers.ts';
 import { closeLingeringAfter } from './lingering-close.ts';
 import { isRejection, readRequestHead, type RequestHead } from './request-head.ts';
@@ -115,14 +115,14 @@ export class RequestHandler {
   private readonly engine: ForwardEngine;
   private readonly balancer: Balancer;
   private readonly options: RequestHandlerOptions;
-  private readonly upgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer, target: UpgradeTarget) => void) | undefined;
+  private readonly upgrades: UpgradeEngine | undefined;
 
-  constructor(tables: TableHolder, engine: ForwardEngine, balancer: Balancer, options: RequestHandlerOptions, upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer, target: UpgradeTarget) => void) {
+  constructor(tables: TableHolder, engine: ForwardEngine, balancer: Balancer, options: RequestHandlerOptions, upgrades?: UpgradeEngine) {
     this.tables = tables;
     this.engine = engine;
     this.balancer = balancer;
     this.options = options;
-    this.upgrade = upgrade;
+    this.upgrades = upgrades;
   }
 
   /** An ordinary request; `expectsContinue` when the client waits for `100 Continue` before sending its body. */
@@ -195,14 +195,14 @@ export class RequestHandler {
     const chosen = chooseBackend(route, req);
     const canary = chosen.canary ? chosen.backend : undefined;
     const endpoint = pickEndpoint(this.balancer, { req, head: decision.head, route, backend: chosen.backend, clientAddress: req.socket.remoteAddress ?? '', proto: this.options.proto }, NO_ENDPOINTS, false)?.endpoint;
-    if (!endpoint || !this.upgrade) {
+    if (!endpoint || !this.upgrades) {
       writeRawStatus(socket, 503, { 'x-request-id': requestId });
       observe(503, route, undefined, canary);
       return;
     }
     const o = route.options;
     socket.once('close', () => observe(101, route, endpoint, canary));
-    this.upgrade(req, socket, head, {
+    this.upgrades.upgrade(req, socket, head, {
       endpoint,
       tls: o.backendProtocol === 'HTTPS',
       path: decision.upstreamPath,

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { RoutingTable } from '../table/types.ts';
 import { Balancer } from './balancer.ts';
 import { HttpProxyEngine } from './engines/http-proxy.ts';
-import type { ForwardEngine } from './engines/types.ts';
+import type { ForwardEngine, UpgradeEngine } from './engines/types.ts';
 import { UndiciEngine } from './engines/undici.ts';
 import { RequestHandler, type ChallengeAnswers } from './request-handler.ts';
 import { StepState } from './steps/index.ts';
@@ -58,7 +58,10 @@ export class DataPlane {
   private servedFallback: PemPair | undefined;
   private readonly servers: Server[] = [];
   private readonly engine: ForwardEngine;
-  private readonly upgrades = new HttpProxyEngine();
+  /** http-proxy-3 tunnels WebSocket upgrades whichever engine forwards requests. */
+  private readonly upgrades: UpgradeEngine;
+  /** Each engine once (one object may be both). */
+  private readonly engines: ReadonlySet<ForwardEngine | UpgradeEngine>;
   readonly balancer = new Balancer();
   private readonly stepState = new StepState();
   private readonly tunnels = new Set<Duplex>();
@@ -68,7 +71,10 @@ export class DataPlane {
 
   constructor(options: DataPlaneOptions) {
     this.options = options;
-    this.engine = options.engine === 'http-proxy' ? this.upgrades : new UndiciEngine();
+    const httpProxy = new HttpProxyEngine();
+    this.upgrades = httpProxy;
+    this.engine = options.engine === 'http-proxy' ? httpProxy : new UndiciEngine();
+    this.engines = new Set([this.engine, this.upgrades]);
     const observer = options.observer;
     if (observer) this.balancer.health.onEject = () => observer.endpointEjected();
   }
@@ -78,8 +84,7 @@ export class DataPlane {
     this.updateTls(table);
     const live = new Set<string>();
     for (const backend of table.backends.values()) for (const e of backend.endpoints) live.add(e.key);
-    this.engine.retain(live);
-    if (this.engine !== this.upgrades) this.upgrades.retain(live);
+    for (const engine of this.engines) engine.retain(live);
     this.balancer.retain(new Set(table.backends.keys()), live);
     this.balancer.health.retain(live);
   }
@@ -96,7 +101,7 @@ export class DataPlane {
 
   private handler(proto: 'http' | 'https', httpsPort?: number): RequestHandler {
     const options = { proto, httpsPort, hsts: this.options.hsts ?? true, challenges: proto === 'http' ? this.options.challenges : undefined, observer: this.options.observer, stepState: this.stepState };
-    return new RequestHandler(this, this.engine, this.balancer, options, (req, socket, head, target) => this.upgrades.upgrade(req, socket, head, target));
+    return new RequestHandler(this, this.engine, this.balancer, options, this.upgrades);
   }
 
   private attach(server: Server, handler: RequestHandler): void {
@@ -192,8 +197,7 @@ export class DataPlane {
       server.close(() => resolve());
       server.closeAllConnections();
     })));
-    await this.engine.close();
-    if (this.engine !== this.upgrades) await this.upgrades.close();
+    for (const engine of this.engines) await engine.close();
     await this.stepState.close();
   }
 }

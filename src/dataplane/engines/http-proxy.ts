@@ -5,7 +5,7 @@ import { Readable, type Duplex } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import { downstreamHeaders } from '../headers.ts';
 import { RequestBody } from '../request-body.ts';
-import type { Attempt, AttemptOutcome, ForwardEngine, UpgradeTarget } from './types.ts';
+import type { Attempt, AttemptOutcome, ForwardEngine, UpgradeEngine, UpgradeTarget } from './types.ts';
 import { failureOf } from './types.ts';
 import { writeRawStatus } from '../responses.ts';
 
@@ -28,8 +28,7 @@ interface InFlight {
  * keep-alive agent per endpoint. Chosen with `--engine http-proxy`; it also tunnels
  * WebSocket upgrades for every engine, which is what it does best.
  */
-export class HttpProxyEngine implements ForwardEngine {
-  readonly name = 'http-proxy';
+export class HttpProxyEngine implements ForwardEngine, UpgradeEngine {
   private readonly server: ProxyServer;
   private readonly agents = new Map<string, HttpAgent>();
   private readonly inFlight = new WeakMap<IncomingMessage, InFlight>();

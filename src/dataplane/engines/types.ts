@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { HeaderChanges } from '../headers.ts';
 import type { RequestBody } from '../request-body.ts';
 import type { UpstreamRecord } from '../../observability/request-record.ts';
@@ -55,9 +56,15 @@ export type AttemptOutcome =
  * every engine behaves the same; the behaviour suite runs against each.
  */
 export interface ForwardEngine {
-  readonly name: string;
   forward(attempt: Attempt): Promise<AttemptOutcome>;
   /** Drops connection pools to endpoints that are no longer in the table. */
+  retain(endpoints: ReadonlySet<string>): void;
+  close(): Promise<void>;
+}
+
+/** Tunnels WebSocket upgrades, already decided and routed, to one endpoint. */
+export interface UpgradeEngine {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: UpgradeTarget): void;
   retain(endpoints: ReadonlySet<string>): void;
   close(): Promise<void>;
 }

@@ -13,7 +13,6 @@ const KEEP_ALIVE_MS = 60_000; // ingress-nginx upstream-keepalive-timeout
  * backpressure and without an intermediate stream.
  */
 export class UndiciEngine implements ForwardEngine {
-  readonly name = 'undici';
   /** By endpoint key, then by scheme and connect timeout (a pool has one of each). */
   private readonly pools = new Map<string, Map<string, Pool>>();
 
