@@ -134,7 +134,9 @@ export class RequestHandler {
     const trace = this.options.observer ? this.trace(req, res, requestId) : undefined;
     const decision = this.decide(req, requestId);
     if (decision instanceof Promise) {
-      decision.then((d) => this.respond(req, res, d, requestId, trace, expectsContinue), () => this.respond(req, res, { kind: 'answer', status: 500, host: '' }, requestId, trace, false));
+      decision
+        .then((d) => this.respond(req, res, d, requestId, trace, expectsContinue), () => this.respond(req, res, { kind: 'answer', status: 500, host: '' }, requestId, trace, false))
+        .catch(() => res.destroy()); // a request can never stop the process
     } else {
       this.respond(req, res, decision, requestId, trace, expectsContinue);
     }
@@ -151,14 +153,14 @@ export class RequestHandler {
     if (decision.kind === 'answer') {
       if (decision.route?.options.customErrors?.has(decision.status)) {
         if (hasUnreadBody(req)) closeLingeringAfter(res);
-        void this.serveCustomError(req, res, decision.route, decision.status, requestId, decision.changes);
+        this.serveCustomError(req, res, decision.route, decision.status, requestId, decision.changes).catch(() => res.destroy());
         return;
       }
       this.sendAnswer(req, res, requestId, decision);
       return;
     }
     if (expectsContinue) res.writeContinue();
-    void this.forward(req, res, decision, requestId, trace);
+    this.forward(req, res, decision, requestId, trace).catch(() => res.destroy());
   }
 
   /**
@@ -169,7 +171,9 @@ export class RequestHandler {
     const requestId = requestIdOf(req.headers);
     const decision = this.decide(req, requestId);
     if (decision instanceof Promise) {
-      decision.then((d) => this.upgradeDecided(req, socket, head, d, requestId), () => writeRawStatus(socket, 500, { 'x-request-id': requestId }));
+      decision
+        .then((d) => this.upgradeDecided(req, socket, head, d, requestId), () => writeRawStatus(socket, 500, { 'x-request-id': requestId }))
+        .catch(() => socket.destroy());
     } else {
       this.upgradeDecided(req, socket, head, decision, requestId);
     }

@@ -132,7 +132,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
       }
       const d = draft(host);
       if (ingressDefault && !d.fallback) d.fallback = { ...ingressDefault, host };
-      d.appRoot ??= annotations.host.appRoot;
+      if (!canary) d.appRoot ??= annotations.host.appRoot;
       if (host !== ANY_HOST && !host.startsWith('*.') && !canary) {
         for (const alias of annotations.host.serverAliases) d.aliases.push({ alias, ref });
         d.fromToWww ||= annotations.host.fromToWwwRedirect;
@@ -161,6 +161,8 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
   let anyHost: HostRoutes | undefined;
   for (const [host, d] of hosts) {
     const routes = buildHost(host, d, regexes, diagnostics);
+    // Only canaries named this host: nothing to serve, and no reason to shadow the rules without host.
+    if (d.candidates.length === 0 && !d.fallback && d.appRoot === undefined) continue;
     if (host === ANY_HOST) anyHost = routes;
     else if (host.startsWith('*.')) wildcardHosts.set(host.slice(2), routes);
     else exactHosts.set(host, routes);
