@@ -1,12 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import { parseCookie } from 'cookie';
-import type { Backend, CanaryRules, Route } from '../table/types.ts';
+import type { Backend, Balancing, CanaryRules, Route } from '../table/types.ts';
 import { token } from './hashing.ts';
 
 export interface ChosenBackend {
   readonly backend: Backend;
   /** The canary Ingress's backend was chosen (the `canary` label of the request metrics). */
   readonly canary: boolean;
+  /** How its endpoints are picked: the route's settings, or the canary Ingress's own. */
+  readonly balancing: Balancing;
 }
 
 /** The value of one cookie of the request, or undefined. */
@@ -21,20 +23,13 @@ export function backendToken(backend: Backend): string {
   return token(backend.id).slice(0, 8);
 }
 
-/**
- * `affinity-canary-behavior: sticky` (the default): a client whose affinity cookie pins it to the
- * canary, or to the main backend, stays there whatever the canary rules say.
- */
-function stickyBackend(route: Route, canary: Backend, req: IncomingMessage): Backend | undefined {
-  const affinity = route.options.affinity;
-  if (!affinity || affinity.canaryBehavior !== 'sticky') return undefined;
+/** The backend an affinity cookie pins the client to, when it is this one. */
+function pinnedTo(req: IncomingMessage, balancing: Balancing, backend: Backend): boolean {
+  const affinity = balancing.affinity;
+  if (!affinity || affinity.canaryBehavior !== 'sticky') return false;
   const cookie = cookieOf(req, affinity.name);
   const bar = cookie?.indexOf('|') ?? -1;
-  if (bar === -1) return undefined;
-  const pinnedTo = cookie!.slice(bar + 1);
-  if (pinnedTo === backendToken(canary)) return canary;
-  if (pinnedTo === backendToken(route.backend)) return route.backend;
-  return undefined;
+  return bar !== -1 && cookie!.slice(bar + 1) === backendToken(backend);
 }
 
 /** ingress-nginx's balancer.lua: the header rule, then the cookie rule, then the weight. */
@@ -65,8 +60,11 @@ function toCanary(rules: CanaryRules, req: IncomingMessage, random: () => number
 /** The backend this request of the route goes to. */
 export function chooseBackend(route: Route, req: IncomingMessage, random: () => number = Math.random): ChosenBackend {
   const choice = route.choice;
-  if (choice.kind !== 'canary') return { backend: route.backend, canary: false };
-  const sticky = stickyBackend(route, choice.canary, req);
-  if (sticky) return { backend: sticky, canary: sticky === choice.canary };
-  return toCanary(choice.rules, req, random) ? { backend: choice.canary, canary: true } : { backend: route.backend, canary: false };
+  const main: ChosenBackend = { backend: route.backend, canary: false, balancing: route.options };
+  if (choice.kind !== 'canary') return main;
+  const canary: ChosenBackend = { backend: choice.canary, canary: true, balancing: choice.balancing };
+  // affinity-canary-behavior sticky (the default): a client pinned to either side stays there.
+  if (pinnedTo(req, choice.balancing, choice.canary)) return canary;
+  if (pinnedTo(req, route.options, route.backend)) return main;
+  return toCanary(choice.rules, req, random) ? canary : main;
 }

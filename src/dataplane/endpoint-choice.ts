@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import type { Backend, CookieAffinity, Endpoint, Route } from '../table/types.ts';
+import type { Backend, Balancing, CookieAffinity, Endpoint, Route } from '../table/types.ts';
 import { backendToken, cookieOf } from './backend-choice.ts';
 import type { Balancer } from './balancer.ts';
 import { token } from './hashing.ts';
@@ -13,6 +13,8 @@ export interface EndpointRequest {
   readonly head: RequestHead;
   readonly route: Route;
   readonly backend: Backend;
+  /** Affinity, hashing and load balancing for this backend (a canary's are its own Ingress's). */
+  readonly balancing: Balancing;
   readonly clientAddress: string;
   readonly proto: 'http' | 'https';
 }
@@ -41,7 +43,7 @@ function endpointByToken(backend: Backend, value: string): Endpoint | undefined 
  * failed; the client's pin then moves only with `session-cookie-change-on-failure`.
  */
 export function pickEndpoint(balancer: Balancer, r: EndpointRequest, exclude: ReadonlySet<Endpoint>, retry: boolean): PickedEndpoint | undefined {
-  const o = r.route.options;
+  const o = r.balancing;
   if (o.affinity) return pickPinned(balancer, r, o.affinity, exclude, retry);
   let endpoint: Endpoint | undefined;
   if (o.upstreamHash) endpoint = balancer.pickHashed(r.backend, renderTemplate(o.upstreamHash, r), exclude);

@@ -198,7 +198,7 @@ export class RequestHandler {
     const route = decision.route;
     const chosen = chooseBackend(route, req);
     const canary = chosen.canary ? chosen.backend : undefined;
-    const endpoint = pickEndpoint(this.balancer, { req, head: decision.head, route, backend: chosen.backend, clientAddress: req.socket.remoteAddress ?? '', proto: this.options.proto }, NO_ENDPOINTS, false)?.endpoint;
+    const endpoint = pickEndpoint(this.balancer, { req, head: decision.head, route, backend: chosen.backend, balancing: chosen.balancing, clientAddress: req.socket.remoteAddress ?? '', proto: this.options.proto }, NO_ENDPOINTS, false)?.endpoint;
     if (!endpoint || !this.upgrades) {
       writeRawStatus(socket, 503, { 'x-request-id': requestId });
       observe(503, route, undefined, canary);
@@ -336,7 +336,7 @@ export class RequestHandler {
     const tried = new Set<Endpoint>();
     let lastFailure: FailureKind | undefined;
 
-    const choosing = { req, head: f.head, route: f.route, backend, clientAddress, proto: this.options.proto };
+    const choosing = { req, head: f.head, route: f.route, backend, balancing: backend === chosen.backend ? chosen.balancing : o, clientAddress, proto: this.options.proto };
     for (let attemptNo = 1; attemptNo <= maxTries; attemptNo++) {
       const picked = pickEndpoint(this.balancer, choosing, tried, attemptNo > 1);
       if (!picked) break;
@@ -358,7 +358,7 @@ export class RequestHandler {
         changes: picked.setCookie === undefined ? f.changes : { ...f.changes, response: { ...f.changes.response, 'set-cookie': picked.setCookie } },
         record: trace ? this.startAttempt(trace, endpoint, attemptNo) : undefined,
       };
-      const ewma = o.loadBalance === 'ewma' ? this.balancer.started(endpoint) : undefined;
+      const ewma = choosing.balancing.loadBalance === 'ewma' ? this.balancer.started(endpoint) : undefined;
       const attemptStarted = ewma && performance.now();
       const outcome = await this.engine.forward(attempt);
       ewma?.(performance.now() - attemptStarted!);

@@ -1,6 +1,6 @@
 import type { V1Ingress, V1IngressBackend } from '@kubernetes/client-node';
 import type { ObjectSnapshot } from '../snapshot.ts';
-import type { Backend, BackendChoice, BuildResult, CanaryRules, HostRoutes, PathType, Route, RouteOptions } from '../table/types.ts';
+import type { Backend, BackendChoice, Balancing, BuildResult, CanaryRules, HostRoutes, PathType, Route, RouteOptions } from '../table/types.ts';
 import { DEFAULT_ROUTE_OPTIONS, DEFAULT_STEPS, NGINX_PREFIX, parseIngressAnnotations, PORTICO_PREFIX, settingsIgnoredOnCanary } from './annotations/index.ts';
 import type { RequestStep } from '../table/steps.ts';
 import { BackendResolver } from './backends.ts';
@@ -46,6 +46,7 @@ interface Candidate extends IngressPath {
 /** A path of a canary Ingress: an alternative backend for the same path of another Ingress. */
 interface CanaryCandidate extends IngressPath {
   rules: CanaryRules;
+  balancing: Balancing;
 }
 
 interface HostDraft {
@@ -147,7 +148,8 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
         const backend = resolveBackend(p.backend, `${field}.backend`);
         if (!backend) return;
         if (canary) {
-          d.canaries.push({ ingress: name, ref, field, path: p.path || '/', pathType, backend, rules: canary });
+          const { affinity, upstreamHash, loadBalance } = annotations.route;
+          d.canaries.push({ ingress: name, ref, field, path: p.path || '/', pathType, backend, rules: canary, balancing: { affinity, upstreamHash, loadBalance } });
           return;
         }
         d.candidates.push({ ingress: name, ref, field, path: p.path || '/', pathType, backend, options: routeOptions, steps: annotations.steps, regexMode: annotations.host.regexMode });
@@ -307,7 +309,7 @@ function canariesByPath(host: string, d: HostDraft, diagnostics: Diagnostic[]): 
     } else if (!main.has(key)) {
       diagnostics.push({ severity: 'Warning', code: 'InvalidBackend', object: c.ref, field, message: `no other Ingress serves host "${host}" path "${c.path}" (${c.pathType}); a canary needs one, so this path is ignored` });
     } else {
-      byPath.set(key, { kind: 'canary', canary: c.backend, rules: c.rules, ingress: c.ingress });
+      byPath.set(key, { kind: 'canary', canary: c.backend, rules: c.rules, ingress: c.ingress, balancing: c.balancing });
     }
   }
   return byPath;

@@ -169,7 +169,10 @@ export type TemplatePart =
  */
 export type BackendChoice =
   | { readonly kind: 'single' }
-  | { readonly kind: 'canary'; readonly canary: Backend; readonly rules: CanaryRules; readonly ingress: string };
+  | { readonly kind: 'canary'; readonly canary: Backend; readonly rules: CanaryRules; readonly ingress: string; readonly balancing: Balancing };
+
+/** How a backend's endpoints are picked: what a canary Ingress keeps of its own annotations (as ingress-nginx). */
+export type Balancing = Pick<RouteOptions, 'affinity' | 'upstreamHash' | 'loadBalance'>;
 
 /** `canary-by-header`, `-value`, `-pattern`, `canary-by-cookie`, `canary-weight(-total)`: tried in that order. */
 export interface CanaryRules {

@@ -40,7 +40,8 @@ describe('session affinity and hashing', () => {
         ingress('change', 'change.test', 'flaky', { ...cookie, [`${NGINX}affinity-mode`]: 'persistent', [`${NGINX}session-cookie-change-on-failure`]: 'true' }),
         ingress('keep', 'keep.test', 'flaky', { ...cookie, [`${NGINX}affinity-mode`]: 'persistent' }),
         ingress('sticky', 'sticky.test', 'pods', cookie),
-        ingress('sticky-canary', 'sticky.test', 'next', { [`${NGINX}canary`]: 'true', [`${NGINX}canary-by-header`]: 'x-canary' }),
+        // As ingress-nginx, a canary keeps its own affinity (and load-balance, upstream-hash-by).
+        ingress('sticky-canary', 'sticky.test', 'next', { ...cookie, [`${NGINX}canary`]: 'true', [`${NGINX}canary-by-header`]: 'x-canary' }),
         ingress('hashed', 'hashed.test', 'pods', { [`${NGINX}upstream-hash-by`]: '$arg_user' }),
         ingress('ewma', 'ewma.test', 'pods', { [`${NGINX}load-balance`]: 'ewma' }),
       ].join('---\n'),

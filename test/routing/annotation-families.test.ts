@@ -111,8 +111,10 @@ describe('canary family', () => {
     const rules = (route.choice as Extract<Route['choice'], { kind: 'canary' }>).rules;
     expect(rules.headerPattern!.test('beta')).toBe(true);
     expect(rules.headerPattern!.test('stable')).toBe(false);
-    // The canary's own settings do not apply: the route keeps the main Ingress's.
+    // The canary's own settings do not apply, except how its endpoints are picked (as ingress-nginx).
     expect(route.options.readTimeoutMs).toBe(60_000);
+    expect(route.options.loadBalance).toBe('round_robin');
+    expect((route.choice as Extract<Route['choice'], { kind: 'canary' }>).balancing.loadBalance).toBe('ewma');
   });
   it('reports what it ignores: other annotations, a second canary, a canary without a main path, rules without canary "true"', () => {
     expect(problems(r)).toEqual([

@@ -92,7 +92,7 @@ function compileSteps(options: RouteOptions): RequestStep[] {
 }
 
 /** Families a canary Ingress keeps (ingress-nginx: load balancing and session affinity); the rest come from the main Ingress. */
-const KEPT_ON_CANARY = new Set(['canary']);
+const KEPT_ON_CANARY = new Set(['canary', 'affinity', 'load-balancing']);
 
 /** Annotations of a canary Ingress that have no effect there, for a diagnostic. */
 export function settingsIgnoredOnCanary(annotations: Readonly<Record<string, string>> | undefined): string[] {
