@@ -165,7 +165,7 @@ spec: {controller: k8s.io/ingress-nginx}
     await kubectl.apply(namespace('policy'));
     await kubectl.apply(serviceWithEndpoints('policy', 'stable', [ep('web-0')]) + '---\n' + serviceWithEndpoints('policy', 'next', [ep('web-2')]));
     const htpasswd = (await run('openssl', ['passwd', '-apr1', 's3cret'])).trim();
-    await kubectl.kubectl('create', 'secret', 'generic', 'htpasswd', '-n', 'policy', `--from-literal=auth=admin:${htpasswd}`);
+    await kubectl.apply(`apiVersion: v1\nkind: Secret\nmetadata: {name: htpasswd, namespace: policy}\ntype: Opaque\nstringData:\n  auth: ${JSON.stringify(`admin:${htpasswd}\n`)}\n`);
     await kubectl.apply(ingress('policy', 'private', 'private.example.com', 'stable', { annotations: {
       [`${NGINX}/auth-type`]: 'basic', [`${NGINX}/auth-secret`]: 'htpasswd', [`${NGINX}/auth-realm`]: 'Staff only',
     } }));

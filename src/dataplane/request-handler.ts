@@ -326,7 +326,8 @@ export class RequestHandler {
     const backend = chosen.backend.endpoints.length === 0 && o.defaultBackend ? o.defaultBackend : chosen.backend;
     if (trace && chosen.canary) trace.canary = backend;
     const clientAddress = req.socket.remoteAddress ?? '';
-    const body = await this.readBody(req, res, o, requestId);
+    // Most requests have no body: no promise, no extra turn of the event loop for them.
+    const body = hasBody(req) ? await this.readBody(req, res, o, requestId) : null;
     if (body === ANSWERED) return;
     const headers = upstreamHeaders(req.rawHeaders, this.forwardedFacts(req, f, requestId));
     // A chunked body read whole reaches the pod with a Content-Length, as nginx sends it.
@@ -419,8 +420,6 @@ export class RequestHandler {
    */
   private async readBody(req: IncomingMessage, res: ServerResponse, o: Route['options'], requestId: string): Promise<Buffer | RequestBody | null | typeof ANSWERED> {
     const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
-    const chunked = length === undefined && req.headers['transfer-encoding'] !== undefined;
-    if (!chunked && !(length! > 0)) return null;
     const stream = (first?: readonly Buffer[]): RequestBody => {
       const body = new RequestBody(o.bodyLimit, o.sendTimeoutMs);
       for (const chunk of first ?? []) body.write(chunk);
@@ -479,11 +478,15 @@ export class RequestHandler {
   }
 }
 
-/** A body is on its way that nobody has read yet. */
-function hasUnreadBody(req: IncomingMessage): boolean {
-  if (req.complete) return false;
+/** The request declares a body: a positive Content-Length, or a Transfer-Encoding. */
+function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return length !== undefined ? Number(length) > 0 : req.headers['transfer-encoding'] !== undefined;
+}
+
+/** A body is on its way that nobody has read yet. */
+function hasUnreadBody(req: IncomingMessage): boolean {
+  return !req.complete && hasBody(req);
 }
 
 /** The request line and headers as sent, in bytes (nginx's request_length without the body). */
