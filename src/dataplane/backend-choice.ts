@@ -18,9 +18,13 @@ export function cookieOf(req: IncomingMessage, name: string): string | undefined
   return parseCookie(header)[name];
 }
 
-/** The affinity cookie's second half: which backend the pin belongs to (a canary's or the main one). */
+const backendTokens = new WeakMap<Backend, string>();
+
+/** The affinity cookie's second half: which backend the pin belongs to (a canary's or the main one); hashed once per backend. */
 export function backendToken(backend: Backend): string {
-  return token(backend.id).slice(0, 8);
+  let t = backendTokens.get(backend);
+  if (t === undefined) backendTokens.set(backend, (t = token(backend.id).slice(0, 8)));
+  return t;
 }
 
 /** The backend an affinity cookie pins the client to, when it is this one. */
