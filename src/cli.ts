@@ -5,6 +5,7 @@ import { DEBUG_VIEWS, type DebugViews } from './admin/server.ts';
 import { ENGINES, type EngineName } from './dataplane/server.ts';
 import { DEFAULT_MAX_MANIFEST_BYTES } from './sources/manifest-files.ts';
 import { createLogger } from './log.ts';
+import { INGRESS_NGINX_SERVER_SETTINGS } from './routing/config-map/index.ts';
 import { Standalone } from './standalone.ts';
 
 const USAGE = `Usage: portico <command> [flags]
@@ -23,6 +24,9 @@ Flags for both:
   --default-backend-service NS/NAME
                              Service (first port) answering requests no rule matches, and the
                              custom-http-errors of Ingresses without their own default-backend
+  --configmap NS/NAME        the controller ConfigMap: ingress-nginx's keys (hsts, proxy-body-size,
+                             use-forwarded-headers, …) over the defaults; serve reads it from the
+                             manifests, controller watches it
   --hsts true|false          Strict-Transport-Security on HTTPS responses (default true)
   --metrics true|false       Prometheus metrics on the admin port's /metrics (default true)
   --access-log off|json|text one line per request on stdout (default json)
@@ -62,6 +66,7 @@ const COMMON = {
   'https-port': { type: 'string' },
   'default-ssl-certificate': { type: 'string' },
   'default-backend-service': { type: 'string' },
+  'configmap': { type: 'string' },
   'hsts': { type: 'string', default: 'true' },
   'metrics': { type: 'string', default: 'true' },
   'access-log': { type: 'string', default: 'json' },
@@ -117,6 +122,8 @@ function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, default
   if (certificate !== undefined && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(certificate)) throw new UsageError(`--default-ssl-certificate: "${certificate}" is not namespace/name`);
   const defaultBackend = values['default-backend-service'];
   if (defaultBackend !== undefined && !/^[a-z0-9-]+\/[a-z0-9-]+$/.test(defaultBackend)) throw new UsageError(`--default-backend-service: "${defaultBackend}" is not namespace/name`);
+  const configMap = values.configmap;
+  if (configMap !== undefined && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(configMap)) throw new UsageError(`--configmap: "${configMap}" is not namespace/name`);
   const httpsPort = values['https-port'] ?? String(defaultHttpsPort);
   const debugViews = values['debug-views'] ?? defaultDebugViews;
   if (!DEBUG_VIEWS.includes(debugViews as DebugViews)) throw new UsageError(`--debug-views: "${debugViews}" is not one of ${DEBUG_VIEWS.join(', ')}`);
@@ -124,15 +131,21 @@ function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, default
     listenAddress: values['listen-address']!,
     httpPort: port(values['http-port'] ?? String(defaultHttpPort), '--http-port'),
     httpsPort: httpsPort === 'off' ? undefined : port(httpsPort, '--https-port'),
-    hsts: values.hsts === 'true',
     metrics: values.metrics === 'true',
     accessLog: values['access-log'] as 'off' | 'json' | 'text',
-    limits: {
-      maxHeaderSize: count(values['max-header-size'], '--max-header-size', 2 ** 30),
-      headersTimeoutMs: seconds(values['client-header-timeout'], '--client-header-timeout'),
-      keepAliveTimeoutMs: seconds(values['keepalive-timeout'], '--keepalive-timeout'),
-      maxConnections: count(values['max-connections'], '--max-connections', 2 ** 31 - 1),
+    // The flags change ingress-nginx's defaults; the controller ConfigMap goes over them.
+    serverDefaults: {
+      ...INGRESS_NGINX_SERVER_SETTINGS,
+      hstsHeader: values.hsts === 'true' ? INGRESS_NGINX_SERVER_SETTINGS.hstsHeader : undefined,
+      listener: {
+        ...INGRESS_NGINX_SERVER_SETTINGS.listener,
+        maxHeaderSize: count(values['max-header-size'], '--max-header-size', 2 ** 30),
+        headersTimeoutMs: seconds(values['client-header-timeout'], '--client-header-timeout'),
+        keepAliveTimeoutMs: seconds(values['keepalive-timeout'], '--keepalive-timeout'),
+        maxConnections: count(values['max-connections'], '--max-connections', 2 ** 31 - 1),
+      },
     },
+    configMap,
     defaultCertificate: certificate,
     defaultBackendService: defaultBackend,
     adminPort: port(values['admin-port']!, '--admin-port'),
@@ -168,6 +181,10 @@ export async function main(argv: string[]): Promise<void> {
       'election-id': { type: 'string', default: 'portico-leader' },
     } });
     shutdownTimes = shutdownTimesOf(values);
+    const watched = values['watch-namespace'];
+    if (watched !== undefined && values.configmap !== undefined && !values.configmap.startsWith(`${watched}/`)) {
+      throw new UsageError(`--configmap: ${values.configmap} is outside --watch-namespace ${watched}, so Portico could not see it`);
+    }
     app = new Controller({
       ...runtimeOptions(values, 80, 443, 'localhost'),
       kubeconfig: values.kubeconfig,

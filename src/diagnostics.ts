@@ -26,7 +26,10 @@ export type DiagnosticCode =
   | 'InvalidTLSSecret'
   | 'InvalidAuthSecret'
   | 'RefusedSnippet'
-  | 'ManifestParseError';
+  | 'ManifestParseError'
+  | 'InvalidConfigValue'
+  | 'UnsupportedConfigKey'
+  | 'ConfigMapNotFound';
 
 export interface Diagnostic {
   severity: 'Warning' | 'Normal';

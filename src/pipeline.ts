@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { buildRoutingTable } from './routing/index.ts';
 import type { BuildOptions } from './routing/index.ts';
 import { RegexCache } from './routing/regex.ts';
+import type { ControllerConfig } from './routing/config-map/index.ts';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.ts';
 import type { Logger } from './log.ts';
 import type { ObjectSnapshot } from './snapshot.ts';
@@ -16,6 +17,8 @@ export class Pipeline {
   diagnostics: readonly Diagnostic[] = [];
   private generation = 0;
   private readonly regexCache = new RegexCache();
+  /** The last build's reading of the controller ConfigMap: a bad new value keeps the one in use. */
+  private config: ControllerConfig | undefined;
   private readonly settings: Omit<BuildOptions, 'generation'>;
   private readonly swap: (table: RoutingTable) => void;
   private readonly log: Logger;
@@ -32,7 +35,8 @@ export class Pipeline {
   /** Builds and swaps in a table; `sourceProblems` are the source's own (unparseable files and the like). */
   apply(snapshot: ObjectSnapshot, sourceProblems: readonly Diagnostic[] = []): RoutingTable {
     const started = performance.now();
-    const { table, diagnostics } = buildRoutingTable(snapshot, { ...this.settings, generation: ++this.generation, regexCache: this.regexCache });
+    const { table, diagnostics, config } = buildRoutingTable(snapshot, { ...this.settings, generation: ++this.generation, regexCache: this.regexCache, previousConfig: this.config });
+    this.config = config;
     const buildSeconds = (performance.now() - started) / 1000;
     this.swap(table);
     const all = [...sourceProblems, ...diagnostics];

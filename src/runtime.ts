@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer, type DebugViews } from './admin/server.ts';
 import type { ClassSelection } from './routing/ingress-class.ts';
-import { DataPlane, type ClientLimits, type EngineName } from './dataplane/server.ts';
+import { DataPlane, type EngineName } from './dataplane/server.ts';
+import type { ServerSettings } from './table/server-settings.ts';
 import type { ChallengeAnswers } from './dataplane/request-handler.ts';
 import { AccessLog, type AccessLogFormat } from './observability/access-log.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -20,8 +21,10 @@ export interface RuntimeOptions extends ClassSelection {
   adminAddress: string;
   debugViews: DebugViews;
   engine: EngineName;
-  /** HSTS on HTTPS responses, unless an Ingress switches it off. */
-  hsts: boolean;
+  /** ingress-nginx's server settings as the flags change them; the controller ConfigMap goes over them. */
+  serverDefaults: ServerSettings;
+  /** `--configmap`: `namespace/name` of the controller ConfigMap. */
+  configMap: string | undefined;
   /** `namespace/name` of a TLS Secret for clients no Ingress certificate matches. */
   defaultCertificate: string | undefined;
   /** `namespace/name` of the Service answering unmatched requests and custom errors. */
@@ -29,7 +32,6 @@ export interface RuntimeOptions extends ClassSelection {
   /** Prometheus metrics on the admin port's /metrics. */
   metrics: boolean;
   accessLog: AccessLogFormat;
-  limits: ClientLimits;
 }
 
 export interface Readiness {
@@ -58,8 +60,8 @@ export class Runtime {
       : undefined;
     const accessLog = options.accessLog === 'off' ? undefined : new AccessLog(options.accessLog);
     this.dataPlane = new DataPlane({
-      host: options.listenAddress, port: options.httpPort, httpsPort: options.httpsPort, engine: options.engine, hsts: options.hsts, challenges,
-      limits: options.limits,
+      host: options.listenAddress, port: options.httpPort, httpsPort: options.httpsPort, engine: options.engine, challenges,
+      listener: options.serverDefaults.listener,
       observer: requestObserver(this.metrics, accessLog),
     });
     this.pipeline = new Pipeline(options, (t) => this.dataPlane.swap(t), log, this.metrics);

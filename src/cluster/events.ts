@@ -25,24 +25,27 @@ export class EventRecorder {
   record(diagnostics: readonly Diagnostic[], snapshot: ObjectSnapshot): void {
     const now = new Set<string>();
     for (const d of diagnostics) {
-      if (d.object.kind !== 'Ingress' || !d.object.namespace) continue;
+      const objects = d.object.kind === 'Ingress' ? snapshot.ingresses : d.object.kind === 'ConfigMap' ? snapshot.configMaps : undefined;
+      if (!objects || !d.object.namespace) continue;
       const key = formatDiagnostic(d);
       now.add(key);
       if (this.reported.has(key)) continue;
-      const ingress = snapshot.ingresses.get(objectKey(d.object.namespace, d.object.name));
-      void this.emit({ ...d.object, uid: ingress?.metadata?.uid }, d.code, d.field ? `${d.field}: ${d.message}` : d.message, d.severity);
+      const object = objects.get(objectKey(d.object.namespace, d.object.name));
+      // A ConfigMap that does not exist has nothing to hang an Event on: the log line says it.
+      if (!object) continue;
+      void this.emit({ ...d.object, uid: object.metadata?.uid }, d.code, d.field ? `${d.field}: ${d.message}` : d.message, d.severity);
     }
     this.reported = now;
   }
 
-  /** One Event on an Ingress (ACME failures use this directly). */
+  /** One Event on an Ingress or a ConfigMap (ACME failures use this directly). */
   async emit(object: { kind: string; namespace?: string | undefined; name: string; uid?: string | undefined }, reason: string, message: string, type: 'Warning' | 'Normal'): Promise<void> {
     const time = new Date();
     const namespace = object.namespace ?? 'default';
     try {
       await this.api.createNamespacedEvent({ namespace, body: {
         metadata: { generateName: `${object.name}.`, namespace },
-        involvedObject: { apiVersion: 'networking.k8s.io/v1', kind: object.kind, name: object.name, namespace, uid: object.uid },
+        involvedObject: { apiVersion: object.kind === 'ConfigMap' ? 'v1' : 'networking.k8s.io/v1', kind: object.kind, name: object.name, namespace, uid: object.uid },
         reason,
         message: message.slice(0, 1024),
         type,

@@ -51,6 +51,8 @@ export interface ForwardedFacts {
   upgrade?: string;
   /** What the route's steps add or drop. */
   changes?: HeaderChanges | undefined;
+  /** `enable-underscores-in-headers`: forward header names with `_` (nginx drops them by default). */
+  underscores: boolean;
 }
 
 /** The request id: the client's `X-Request-ID` if it sent a sane one, else 32 random hex digits like nginx's `$request_id`. */
@@ -77,7 +79,7 @@ export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedF
     }
     if (name === 'x-forwarded-for') incomingXff = incomingXff === undefined ? value : `${incomingXff}, ${value}`;
     // nginx drops headers with underscores by default (`enable-underscores-in-headers: false`).
-    if (HOP_BY_HOP.has(name) || OURS.has(name) || name.includes('_')) continue;
+    if (HOP_BY_HOP.has(name) || OURS.has(name) || (!facts.underscores && name.includes('_'))) continue;
     const existing = out[name];
     out[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
   }

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { ACME_CHALLENGE_PREFIX, escapePath } from '../table/paths.ts';
 import { hostRoutes, matchReadings } from '../table/match.ts';
 import type { Backend, Endpoint, Route, RoutingTable } from '../table/types.ts';
+import type { ListenerSettings, ServerSettings } from '../table/server-settings.ts';
 import type { Balancer } from './balancer.ts';
 import { chooseBackend } from './backend-choice.ts';
 import { pickEndpoint } from './endpoint-choice.ts';
@@ -33,7 +34,6 @@ const BUFFERED_BODY_LIMIT = 64 * 1024;
 const CHUNKED_BUFFER_LIMIT = 1024 * 1024;
 /** The request was answered while its body was read (408, 413). */
 const ANSWERED = Symbol('answered');
-const CLIENT_BODY_TIMEOUT_MS = 60_000; // nginx client_body_timeout
 /** The request line's fixed part (`GET ` + ` HTTP/1.1\r\n`) and each header's `: ` + CRLF, for request_size. */
 const REQUEST_LINE_OVERHEAD = 12;
 const HEADER_LINE_OVERHEAD = 4;
@@ -49,8 +49,6 @@ export interface RequestHandlerOptions {
   readonly proto: 'http' | 'https';
   /** HTTP listener only: the HTTPS port redirects point at (omitted from the URL when 443). */
   readonly httpsPort?: number | undefined;
-  /** HTTPS listener only: HSTS switched on globally (each Ingress can still switch it off). */
-  readonly hsts?: boolean;
   /** HTTP listener only: answers to ACME HTTP-01 challenges, served before any route. */
   readonly challenges?: ChallengeAnswers | undefined;
   /** Metrics and the access log; undefined when both are off. */
@@ -73,8 +71,6 @@ interface Trace {
 export interface ChallengeAnswers {
   answer(token: string): string | undefined;
 }
-
-const HSTS = 'max-age=31536000; includeSubDomains';
 
 /** Portico answers the request itself: a status page, a redirect, a step's answer or a challenge answer. */
 interface Answer extends StepAnswer {
@@ -130,37 +126,40 @@ export class RequestHandler {
     const requestId = requestIdOf(req.headers);
     // The same id in the access log, upstream and the response: one id to grep for.
     res.setHeader('x-request-id', requestId);
-    if (this.tables.draining) res.shouldKeepAlive = false;
+    // The table is read once: the request finishes with the settings and routes it started with.
+    const table = this.tables.current;
+    if (this.tables.draining || (table && lastOnConnection(req, table.settings.listener))) res.shouldKeepAlive = false;
     const trace = this.options.observer ? this.trace(req, res, requestId) : undefined;
-    const decision = this.decide(req, requestId);
+    const decision = this.decide(req, requestId, table);
     if (decision instanceof Promise) {
       decision
-        .then((d) => this.respond(req, res, d, requestId, trace, expectsContinue), () => this.respond(req, res, { kind: 'answer', status: 500, host: '' }, requestId, trace, false))
+        .then((d) => this.respond(req, res, d, requestId, trace, expectsContinue, table), () => this.respond(req, res, { kind: 'answer', status: 500, host: '' }, requestId, trace, false, table))
         .catch(() => res.destroy()); // a request can never stop the process
     } else {
-      this.respond(req, res, decision, requestId, trace, expectsContinue);
+      this.respond(req, res, decision, requestId, trace, expectsContinue, table);
     }
   };
 
-  private respond(req: IncomingMessage, res: ServerResponse, decision: Decision, requestId: string, trace: Trace | undefined, expectsContinue: boolean): void {
+  private respond(req: IncomingMessage, res: ServerResponse, decision: Decision, requestId: string, trace: Trace | undefined, expectsContinue: boolean, table: RoutingTable | undefined): void {
     if (decision.onDone) for (const done of decision.onDone) res.once('close', done);
     if (trace) {
       trace.route = decision.route;
       trace.host = decision.host;
     }
     // As ingress-nginx, on every HTTPS response of a route, Portico's own answers included.
-    if (this.options.proto === 'https' && this.options.hsts && decision.route?.options.hsts) res.setHeader('strict-transport-security', HSTS);
+    const hsts = table?.settings.hstsHeader;
+    if (this.options.proto === 'https' && hsts !== undefined && decision.route?.options.hsts) res.setHeader('strict-transport-security', hsts);
     if (decision.kind === 'answer') {
       if (decision.route?.options.customErrors?.has(decision.status)) {
         if (hasUnreadBody(req)) closeLingeringAfter(res);
-        this.serveCustomError(req, res, decision.route, decision.status, requestId, decision.changes).catch(() => res.destroy());
+        this.serveCustomError(req, res, decision.route, decision.status, requestId, decision.changes, table!.settings).catch(() => res.destroy());
         return;
       }
       this.sendAnswer(req, res, requestId, decision);
       return;
     }
     if (expectsContinue) res.writeContinue();
-    this.forward(req, res, decision, requestId, trace).catch(() => res.destroy());
+    this.forward(req, res, decision, requestId, trace, table!.settings).catch(() => res.destroy());
   }
 
   /**
@@ -169,17 +168,18 @@ export class RequestHandler {
    */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const requestId = requestIdOf(req.headers);
-    const decision = this.decide(req, requestId);
+    const table = this.tables.current;
+    const decision = this.decide(req, requestId, table);
     if (decision instanceof Promise) {
       decision
-        .then((d) => this.upgradeDecided(req, socket, head, d, requestId), () => writeRawStatus(socket, 500, { 'x-request-id': requestId }))
+        .then((d) => this.upgradeDecided(req, socket, head, d, requestId, table), () => writeRawStatus(socket, 500, { 'x-request-id': requestId }))
         .catch(() => socket.destroy());
     } else {
-      this.upgradeDecided(req, socket, head, decision, requestId);
+      this.upgradeDecided(req, socket, head, decision, requestId, table);
     }
   };
 
-  private upgradeDecided(req: IncomingMessage, socket: Duplex, head: Buffer, decision: Decision, requestId: string): void {
+  private upgradeDecided(req: IncomingMessage, socket: Duplex, head: Buffer, decision: Decision, requestId: string, table: RoutingTable | undefined): void {
     const started = performance.now();
     const time = Date.now();
     if (decision.onDone) for (const done of decision.onDone) socket.once('close', done);
@@ -211,7 +211,7 @@ export class RequestHandler {
       tls: o.backendProtocol === 'HTTPS',
       path: decision.upstreamPath,
       connectTimeoutMs: o.connectTimeoutMs,
-      headers: upstreamHeaders(req.rawHeaders, { ...this.forwardedFacts(req, decision, requestId), upgrade: req.headers.upgrade ?? 'websocket' }),
+      headers: upstreamHeaders(req.rawHeaders, { ...this.forwardedFacts(req, decision, requestId, table!.settings), upgrade: req.headers.upgrade ?? 'websocket' }),
     });
   }
 
@@ -220,7 +220,7 @@ export class RequestHandler {
    * head, ACME challenges, app-root, the match, then the route's steps. Synchronous unless a
    * step is not (external checks); then the decision comes as a promise.
    */
-  private decide(req: IncomingMessage, requestId: string): Decision | Promise<Decision> {
+  private decide(req: IncomingMessage, requestId: string, table: RoutingTable | undefined): Decision | Promise<Decision> {
     const head = readRequestHead(req);
     if (isRejection(head)) return { kind: 'answer', status: head.status, host: '' };
     const host = head.host;
@@ -229,7 +229,6 @@ export class RequestHandler {
       const keyAuthorization = this.options.challenges.answer(head.rawPath.slice(ACME_CHALLENGE_PREFIX.length));
       if (keyAuthorization !== undefined) return { kind: 'answer', status: 200, host, headers: { 'content-type': 'text/plain' }, body: keyAuthorization };
     }
-    const table = this.tables.current;
     if (!table) return { kind: 'answer', status: 503, host };
     const routes = hostRoutes(table, host);
     if (routes?.redirectTo !== undefined) {
@@ -319,7 +318,7 @@ export class RequestHandler {
     return trace;
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse, f: Forward, requestId: string, trace: Trace | undefined): Promise<void> {
+  private async forward(req: IncomingMessage, res: ServerResponse, f: Forward, requestId: string, trace: Trace | undefined, settings: ServerSettings): Promise<void> {
     const o = f.route.options;
     const chosen = chooseBackend(f.route, req);
     // default-backend also answers while the route's Service has no ready endpoint.
@@ -327,9 +326,9 @@ export class RequestHandler {
     if (trace && chosen.canary) trace.canary = backend;
     const clientAddress = req.socket.remoteAddress ?? '';
     // Most requests have no body: no promise, no extra turn of the event loop for them.
-    const body = hasBody(req) ? await this.readBody(req, res, o, requestId) : null;
+    const body = hasBody(req) ? await this.readBody(req, res, o, requestId, settings.clientBodyTimeoutMs) : null;
     if (body === ANSWERED) return;
-    const headers = upstreamHeaders(req.rawHeaders, this.forwardedFacts(req, f, requestId));
+    const headers = upstreamHeaders(req.rawHeaders, this.forwardedFacts(req, f, requestId, settings));
     // A chunked body read whole reaches the pod with a Content-Length, as nginx sends it.
     if (Buffer.isBuffer(body) && req.headers['content-length'] === undefined) headers['content-length'] = String(body.length);
     const policy = o.nextUpstream;
@@ -365,7 +364,7 @@ export class RequestHandler {
       ewma?.(performance.now() - attemptStarted!);
       if (outcome.kind !== 'failed') {
         this.balancer.health.succeeded(endpoint.key);
-        if (outcome.kind === 'intercepted') await this.serveCustomError(req, res, f.route, outcome.status, requestId, f.changes);
+        if (outcome.kind === 'intercepted') await this.serveCustomError(req, res, f.route, outcome.status, requestId, f.changes, settings);
         return;
       }
       lastFailure = outcome.failure;
@@ -377,7 +376,7 @@ export class RequestHandler {
     // After a refused body the rest of it is unread: drain it, then close (no reset).
     if (lastFailure === 'body-too-large') closeLingeringAfter(res);
     const status = lastFailure ? STATUS_OF_FAILURE[lastFailure] : 503;
-    if (o.customErrors?.has(status)) await this.serveCustomError(req, res, f.route, status, requestId, f.changes);
+    if (o.customErrors?.has(status)) await this.serveCustomError(req, res, f.route, status, requestId, f.changes, settings);
     else sendStatus(res, status, requestId, responseChanges(f.changes, status));
   }
 
@@ -387,7 +386,7 @@ export class RequestHandler {
    * X-Original-URI, X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port and X-Request-ID;
    * the client gets its status. Without an error backend, or when it fails, Portico's own page.
    */
-  private async serveCustomError(req: IncomingMessage, res: ServerResponse, route: Route, status: number, requestId: string, changes: HeaderChanges | undefined): Promise<void> {
+  private async serveCustomError(req: IncomingMessage, res: ServerResponse, route: Route, status: number, requestId: string, changes: HeaderChanges | undefined, settings: ServerSettings): Promise<void> {
     const o = route.options;
     const errorBackend = o.defaultBackend ?? this.tables.current?.errorBackend;
     const endpoint = errorBackend && this.balancer.pick(errorBackend, req.socket.remoteAddress ?? '');
@@ -396,7 +395,7 @@ export class RequestHandler {
       return;
     }
     const clientAddress = req.socket.remoteAddress ?? '';
-    const headers = upstreamHeaders(req.rawHeaders, { clientAddress, host: req.headers.host ?? '', upstreamHost: req.headers.host ?? '', port: req.socket.localPort ?? 0, proto: this.options.proto, requestId, forwardedPrefix: undefined });
+    const headers = upstreamHeaders(req.rawHeaders, { clientAddress, host: req.headers.host ?? '', upstreamHost: req.headers.host ?? '', port: req.socket.localPort ?? 0, proto: this.options.proto, requestId, forwardedPrefix: undefined, underscores: settings.underscoresInHeaders });
     delete headers['content-length'];
     const slash = route.ingress.indexOf('/');
     Object.assign(headers, {
@@ -418,7 +417,7 @@ export class RequestHandler {
    * a Content-Length (over the limit: 413 before any pod is involved); anything larger streams.
    * With `off`, every body streams as it comes.
    */
-  private async readBody(req: IncomingMessage, res: ServerResponse, o: Route['options'], requestId: string): Promise<Buffer | RequestBody | null | typeof ANSWERED> {
+  private async readBody(req: IncomingMessage, res: ServerResponse, o: Route['options'], requestId: string, timeoutMs: number): Promise<Buffer | RequestBody | null | typeof ANSWERED> {
     const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
     const stream = (first?: readonly Buffer[]): RequestBody => {
       const body = new RequestBody(o.bodyLimit, o.sendTimeoutMs);
@@ -429,8 +428,8 @@ export class RequestHandler {
     };
     if (!o.requestBuffering || (length !== undefined && length > BUFFERED_BODY_LIMIT)) return stream();
     try {
-      if (length !== undefined) return await readSmallBody(req, length, CLIENT_BODY_TIMEOUT_MS);
-      const read = await readBodyUpTo(req, Math.min(o.bodyLimit, CHUNKED_BUFFER_LIMIT), CLIENT_BODY_TIMEOUT_MS);
+      if (length !== undefined) return await readSmallBody(req, length, timeoutMs);
+      const read = await readBodyUpTo(req, Math.min(o.bodyLimit, CHUNKED_BUFFER_LIMIT), timeoutMs);
       if (read.complete) return read.chunks.length === 1 ? read.chunks[0]! : Buffer.concat(read.chunks, read.bytes);
       if (read.bytes <= o.bodyLimit) return stream(read.chunks);
       closeLingeringAfter(res);
@@ -463,7 +462,7 @@ export class RequestHandler {
   }
 
   /** What the pod is told about the client and the route (X-Forwarded-*, Host, the request id). */
-  private forwardedFacts(req: IncomingMessage, f: Forward, requestId: string): ForwardedFacts {
+  private forwardedFacts(req: IncomingMessage, f: Forward, requestId: string, settings: ServerSettings): ForwardedFacts {
     const o = f.route.options;
     return {
       clientAddress: req.socket.remoteAddress ?? '',
@@ -474,8 +473,24 @@ export class RequestHandler {
       requestId,
       forwardedPrefix: f.rewritten ? o.forwardedPrefix : undefined,
       changes: f.changes,
+      underscores: settings.underscoresInHeaders,
     };
   }
+}
+
+/** Requests answered on each client connection so far. */
+const servedOn = new WeakMap<object, number>();
+
+/**
+ * The connection closes after this response: `keep-alive: 0` (nginx's "no keep-alive") or the
+ * `keep-alive-requests`-th request on it (Node's own maxRequestsPerSocket leaves the socket open).
+ */
+function lastOnConnection(req: IncomingMessage, listener: ListenerSettings): boolean {
+  if (listener.keepAliveTimeoutMs === 0) return true;
+  if (listener.keepAliveRequests === 0) return false;
+  const served = (servedOn.get(req.socket) ?? 0) + 1;
+  servedOn.set(req.socket, served);
+  return served >= listener.keepAliveRequests;
 }
 
 /** The request declares a body: a positive Content-Length, or a Transfer-Encoding. */

@@ -3,6 +3,7 @@ import { createServer as createHttpsServer, Server as HttpsServerClass, type Ser
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RoutingTable } from '../table/types.ts';
+import type { ListenerSettings } from '../table/server-settings.ts';
 import { Balancer } from './balancer.ts';
 import { HttpProxyEngine } from './engines/http-proxy.ts';
 import type { ForwardEngine, UpgradeEngine } from './engines/types.ts';
@@ -16,29 +17,14 @@ import { generateSelfSigned, TLS_OPTIONS, TlsStore, type PemPair } from './tls.t
 export type EngineName = 'undici' | 'http-proxy';
 export const ENGINES: readonly EngineName[] = ['undici', 'http-proxy'];
 
-/** Protection against slow or abusive clients (nginx's equivalents in brackets). */
-export interface ClientLimits {
-  /** Request line and headers, bytes; larger: 431 (large_client_header_buffers). */
-  maxHeaderSize: number;
-  /** Time to receive the request head, ms; slower: 408 (client_header_timeout; slow-loris). */
-  headersTimeoutMs: number;
-  /** Idle keep-alive connections are closed after this, ms (keepalive_timeout). */
-  keepAliveTimeoutMs: number;
-  /** Open client connections per listener; more are refused (worker_connections). */
-  maxConnections: number;
-}
-
-export const DEFAULT_LIMITS: ClientLimits = { maxHeaderSize: 16 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 75_000, maxConnections: 16_384 };
-
 export interface DataPlaneOptions {
   host: string;
   port: number;
-  limits?: ClientLimits;
+  /** The listeners' limits until the first table brings the ConfigMap's. */
+  listener: ListenerSettings;
   /** The HTTPS listener's port; undefined: no HTTPS listener. */
   httpsPort?: number | undefined;
   engine: EngineName;
-  /** HSTS on HTTPS responses (each Ingress can switch it off with the `hsts` annotation). */
-  hsts?: boolean;
   /** ACME HTTP-01 answers to serve on the HTTP listener (controller mode). */
   challenges?: ChallengeAnswers | undefined;
   /** Metrics and the access log. */
@@ -68,9 +54,12 @@ export class DataPlane {
   private readonly options: DataPlaneOptions;
   /** Set when shutting down: responses say `Connection: close`, so clients move elsewhere. */
   draining = false;
+  /** The limits the listeners run with: the current table's (the ConfigMap's), live. */
+  private listener: ListenerSettings;
 
   constructor(options: DataPlaneOptions) {
     this.options = options;
+    this.listener = options.listener;
     const httpProxy = new HttpProxyEngine();
     this.upgrades = httpProxy;
     this.engine = options.engine === 'http-proxy' ? httpProxy : new UndiciEngine();
@@ -82,6 +71,10 @@ export class DataPlane {
   swap(table: RoutingTable): void {
     this.current = table;
     this.updateTls(table);
+    if (table.settings.listener !== this.listener) {
+      this.listener = table.settings.listener;
+      for (const server of this.servers) applyListenerSettings(server, this.listener);
+    }
     const live = new Set<string>();
     for (const backend of table.backends.values()) for (const e of backend.endpoints) live.add(e.key);
     for (const engine of this.engines) engine.retain(live);
@@ -100,7 +93,7 @@ export class DataPlane {
   }
 
   private handler(proto: 'http' | 'https', httpsPort?: number): RequestHandler {
-    const options = { proto, httpsPort, hsts: this.options.hsts ?? true, challenges: proto === 'http' ? this.options.challenges : undefined, observer: this.options.observer, stepState: this.stepState };
+    const options = { proto, httpsPort, challenges: proto === 'http' ? this.options.challenges : undefined, observer: this.options.observer, stepState: this.stepState };
     return new RequestHandler(this, this.engine, this.balancer, options, this.upgrades);
   }
 
@@ -131,12 +124,10 @@ export class DataPlane {
   }
 
   private serverOptions() {
-    const l = this.options.limits ?? DEFAULT_LIMITS;
     // requestTimeout 0: a long upload is fine as long as data flows (the proxy timeouts govern that).
     // Node checks header timeouts on an interval (30 s by default): check often enough to honour them.
-    const connectionsCheckingInterval = Math.max(250, Math.min(1000, l.headersTimeoutMs / 2));
     return {
-      maxHeaderSize: l.maxHeaderSize, headersTimeout: l.headersTimeoutMs, keepAliveTimeout: l.keepAliveTimeoutMs, requestTimeout: 0, connectionsCheckingInterval,
+      requestTimeout: 0, connectionsCheckingInterval: 500,
       // Only WebSocket upgrades are tunnelled; any other Upgrade (h2c, …) is an ordinary request, its header dropped.
       shouldUpgradeCallback: isWebSocketUpgrade,
     };
@@ -166,7 +157,7 @@ export class DataPlane {
   }
 
   private async bind(server: Server, port: number): Promise<number> {
-    server.maxConnections = (this.options.limits ?? DEFAULT_LIMITS).maxConnections;
+    applyListenerSettings(server, this.listener);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, this.options.host, () => resolve());
@@ -200,6 +191,19 @@ export class DataPlane {
     for (const engine of this.engines) await engine.close();
     await this.stepState.close();
   }
+}
+
+/**
+ * The ConfigMap's limits on a running listener, for the connections it accepts from now on
+ * (Node reads these server properties per connection and per request).
+ */
+function applyListenerSettings(server: Server, l: ListenerSettings): void {
+  // Set at creation in Node's typings, but read from the server for every new connection.
+  (server as Server & { maxHeaderSize: number }).maxHeaderSize = l.maxHeaderSize;
+  server.headersTimeout = l.headersTimeoutMs;
+  // keep-alive 0 is nginx's "no keep-alive": the request handler closes each connection after its response.
+  server.keepAliveTimeout = l.keepAliveTimeoutMs;
+  server.maxConnections = l.maxConnections;
 }
 
 /** RFC 6455: a GET with `Upgrade: websocket`. */

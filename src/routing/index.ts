@@ -8,6 +8,8 @@ import type { Diagnostic, ObjectRef } from '../diagnostics.ts';
 import { IngressClassFilter, type ClassSelection } from './ingress-class.ts';
 import { normalisePrefix } from '../table/paths.ts';
 import { RegexCache } from './regex.ts';
+import { INGRESS_NGINX_SERVER_SETTINGS, parseControllerConfig, type ControllerConfig } from './config-map/index.ts';
+import type { ServerSettings } from '../table/server-settings.ts';
 import { buildTlsHosts, readTlsSecret } from './tls.ts';
 
 export interface BuildOptions extends ClassSelection {
@@ -18,6 +20,12 @@ export interface BuildOptions extends ClassSelection {
   readonly defaultBackendService?: string | undefined;
   /** Compiled regexes kept from the previous build (the pipeline's); a fresh one when absent. */
   readonly regexCache?: RegexCache;
+  /** `--configmap`: `namespace/name` of the controller ConfigMap. */
+  readonly configMap?: string | undefined;
+  /** The server settings before the ConfigMap: ingress-nginx's, as the flags changed them. */
+  readonly serverDefaults?: ServerSettings;
+  /** The previous build's reading of the ConfigMap: a bad value keeps the value in use there. */
+  readonly previousConfig?: ControllerConfig | undefined;
 }
 
 /** Rules without a host are grouped under this key. */
@@ -63,8 +71,10 @@ interface HostDraft {
  * The pure heart of Portico: Kubernetes objects in, routing table and diagnostics out.
  * No I/O, no clock, no randomness; the same snapshot always builds the same table.
  */
-export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOptions): BuildResult {
-  const diagnostics: Diagnostic[] = [];
+export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOptions): BuildResult & { readonly config: ControllerConfig } {
+  const read = parseControllerConfig(options.configMap === undefined ? undefined : snapshot.configMaps.get(options.configMap), options.configMap, options.serverDefaults ?? INGRESS_NGINX_SERVER_SETTINGS, options.previousConfig);
+  const config = read.config;
+  const diagnostics: Diagnostic[] = [...read.diagnostics];
   const classes = new IngressClassFilter(snapshot, options);
   const resolver = new BackendResolver(snapshot);
   const hosts = new Map<string, HostDraft>();
@@ -89,7 +99,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
     const ref = refOf(ingress);
     const name = `${ref.namespace}/${ref.name}`;
     const namespace = ref.namespace!;
-    const annotations = parseIngressAnnotations(ingress.metadata?.annotations, ref, { namespace, snapshot });
+    const annotations = parseIngressAnnotations(ingress.metadata?.annotations, ref, { namespace, snapshot, config });
     diagnostics.push(...annotations.diagnostics);
     const canary = annotations.backend.canary;
     if (canary) {
@@ -190,8 +200,9 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
   }
   regexes.sweep();
   return {
-    table: { generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends, tlsHosts, defaultCertificate, errorBackend },
+    table: { generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends, tlsHosts, defaultCertificate, errorBackend, settings: config.settings.server },
     diagnostics,
+    config,
   };
 }
 

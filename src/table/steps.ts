@@ -69,8 +69,10 @@ export interface RateLimitPolicy {
   readonly burstMultiplier: number;
   /** `limit-whitelist`: addresses never limited. */
   readonly exempt: AddressRanges | undefined;
-  /** `limit-req-status-code` / `limit-conn-status-code` (ingress-nginx: 503). */
-  readonly status: number;
+  /** `limit-req-status-code`: the answer over the request rate (ingress-nginx: 503). */
+  readonly requestStatus: number;
+  /** `limit-conn-status-code`: the answer over the connection limit (ingress-nginx: 503). */
+  readonly connectionStatus: number;
 }
 
 /** A password hash from an htpasswd line, by the scheme its prefix names. */

@@ -1,6 +1,7 @@
 import type { PatternSet } from './pattern-set.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { AccessPolicy, BasicAuthPolicy, CorsPolicy, ExternalAuthPolicy, RateLimitPolicy, RequestStep } from './steps.ts';
+import type { ServerSettings } from './server-settings.ts';
 
 /**
  * The routing table: what build produces and the data plane reads. Everything here is
@@ -28,6 +29,8 @@ export interface RoutingTable {
   readonly errorBackend: Backend | undefined;
   /** `--default-ssl-certificate`, when it names a usable Secret. */
   readonly defaultCertificate: TlsCertificate | undefined;
+  /** The instance's settings (the controller ConfigMap over the flags): listeners and requests read them. */
+  readonly settings: ServerSettings;
 }
 
 export interface TlsCertificate {

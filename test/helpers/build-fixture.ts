@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { buildRoutingTable } from '../../src/routing/index.ts';
+import { buildRoutingTable, type BuildOptions } from '../../src/routing/index.ts';
+import type { ObjectSnapshot } from '../../src/snapshot.ts';
 import { parseManifest, snapshotOf } from '../../src/sources/manifests.ts';
 import type { BuildResult } from '../../src/table/types.ts';
 import { hostKey, matchRoute } from '../../src/table/match.ts';
@@ -17,8 +18,12 @@ function load(file: string) {
 }
 
 /** Builds `_common.yaml` plus one case fixture, as the standalone source would. */
-export function buildFixture(name: string): BuildResult {
-  return buildRoutingTable(snapshotOf([...load('_common.yaml'), ...load(`${name}.yaml`)]), { ...CLASS, generation: 1 });
+export function buildFixture(name: string, options: Partial<BuildOptions> = {}): ReturnType<typeof buildRoutingTable> {
+  return buildRoutingTable(fixtureSnapshot(name), { ...CLASS, generation: 1, ...options });
+}
+
+export function fixtureSnapshot(name: string): ObjectSnapshot {
+  return snapshotOf([...load('_common.yaml'), ...load(`${name}.yaml`)]);
 }
 
 /** What a request to host+path reaches, as `namespace/service:port`, or `404`. */

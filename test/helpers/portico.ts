@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Standalone } from '../../src/standalone.ts';
-import { DEFAULT_LIMITS, type EngineName } from '../../src/dataplane/server.ts';
+import type { EngineName } from '../../src/dataplane/server.ts';
+import { INGRESS_NGINX_SERVER_SETTINGS } from '../../src/routing/config-map/index.ts';
 import { DEFAULT_MAX_MANIFEST_BYTES } from '../../src/sources/manifest-files.ts';
 import { INGRESS_CLASS } from './manifests.ts';
 
@@ -19,13 +20,13 @@ export interface RunningPortico {
 }
 
 /** Portico in standalone mode on ephemeral ports, over a fresh manifest directory. */
-export async function startPortico(manifests: Record<string, string>, engine: EngineName = 'undici', options: { defaultCertificate?: string; defaultBackendService?: string; maxManifestBytes?: number } = {}): Promise<RunningPortico> {
+export async function startPortico(manifests: Record<string, string>, engine: EngineName = 'undici', options: { defaultCertificate?: string; defaultBackendService?: string; maxManifestBytes?: number; configMap?: string } = {}): Promise<RunningPortico> {
   const dir = await mkdtemp(join(tmpdir(), 'portico-test-'));
   await writeFile(join(dir, '00-class.yaml'), INGRESS_CLASS);
   for (const [file, yaml] of Object.entries(manifests)) await writeFile(join(dir, file), yaml);
   const app = new Standalone({
     manifests: dir, maxManifestBytes: options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES, listenAddress: '127.0.0.1', httpPort: 0, httpsPort: 0, adminPort: 0, adminAddress: '127.0.0.1', debugViews: 'on', engine,
-    ingressClass: 'portico', controllerName: 'portico.dev/ingress-controller', hsts: true, defaultCertificate: options.defaultCertificate, defaultBackendService: options.defaultBackendService, metrics: true, accessLog: 'off', limits: DEFAULT_LIMITS,
+    ingressClass: 'portico', controllerName: 'portico.dev/ingress-controller', serverDefaults: INGRESS_NGINX_SERVER_SETTINGS, configMap: options.configMap, defaultCertificate: options.defaultCertificate, defaultBackendService: options.defaultBackendService, metrics: true, accessLog: 'off',
   }, pino({ level: 'silent' }));
   const { httpPort, httpsPort, adminPort } = await app.start();
   return {

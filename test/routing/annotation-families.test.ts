@@ -54,7 +54,7 @@ describe('rate-limit family', () => {
   const r = buildFixture('annotations-rate-limit');
   it('reads the limits into one zone per Ingress', () => {
     expect(routeAt(r, 'valid.example.com').options.rateLimit).toMatchObject({
-      zone: 'default/valid', requestsPerSecond: 10, requestsPerMinute: 300, connections: 4, burstMultiplier: 2, exempt: { text: ['10.0.0.0/8'] }, status: 503,
+      zone: 'default/valid', requestsPerSecond: 10, requestsPerMinute: 300, connections: 4, burstMultiplier: 2, exempt: { text: ['10.0.0.0/8'] }, requestStatus: 503, connectionStatus: 503,
     });
     expect(routeAt(r, 'defaulted.example.com').options.rateLimit).toMatchObject({ requestsPerSecond: 5, requestsPerMinute: undefined, burstMultiplier: 5, exempt: undefined });
   });

@@ -17,11 +17,11 @@ export const rateLimit: StepRunner<Extract<RequestStep, { kind: 'rate-limit' }>>
   let release: (() => void) | undefined;
   if (policy.connections !== undefined) {
     release = limiter.enter(key, policy.connections);
-    if (!release) return { status: policy.status };
+    if (!release) return { status: policy.connectionStatus };
   }
   const refused =
     (policy.requestsPerMinute !== undefined && !limiter.take(`${key}|m`, policy.requestsPerMinute / 60, policy.requestsPerMinute * policy.burstMultiplier)) ||
     (policy.requestsPerSecond !== undefined && !limiter.take(`${key}|s`, policy.requestsPerSecond, policy.requestsPerSecond * policy.burstMultiplier));
   if (release) (context.onDone ??= []).push(release);
-  return refused ? { status: policy.status } : undefined;
+  return refused ? { status: policy.requestStatus } : undefined;
 };

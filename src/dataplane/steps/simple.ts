@@ -24,7 +24,8 @@ export const bodyLimit: StepRunner<Step<'body-limit'>> = (step, context) => {
 };
 
 /**
- * ssl-redirect (hosts with a TLS section) and force-ssl-redirect (any host): 308 to https, on
+ * ssl-redirect (hosts with a TLS section) and force-ssl-redirect (any host): 308 (the ConfigMap's
+ * `http-redirect-code`) to https, on
  * the HTTP listener only, ACME challenges exempt. Like ingress-nginx, one trailing slash is
  * dropped unless preserve-trailing-slash is set.
  */
@@ -36,7 +37,7 @@ export const httpsRedirect: StepRunner<Step<'https-redirect'>> = ({ policy }, co
   let path = head.rawPath;
   if (!policy.preserveTrailingSlash && path.endsWith('/')) path = path.slice(0, -1);
   const port = context.httpsPort === 443 ? '' : `:${context.httpsPort}`;
-  return { status: 308, headers: { location: `https://${head.host}${port}${path}${head.query}` } };
+  return { status: context.table.settings.httpsRedirectCode, headers: { location: `https://${head.host}${port}${path}${head.query}` } };
 };
 
 /** The host has a TLS section in one of our Ingresses (exact, or a one-label wildcard). */

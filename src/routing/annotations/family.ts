@@ -2,6 +2,7 @@ import type { ObjectSnapshot } from '../../snapshot.ts';
 import type { CanaryRules, RouteOptions } from '../../table/types.ts';
 import type { RequestStep } from '../../table/steps.ts';
 import type { AnnotationReader } from './reader.ts';
+import type { ControllerConfig } from '../config-map/index.ts';
 
 /** Settings that apply to the whole host the Ingress's rules name (ingress-nginx's server block). */
 export interface HostSettings {
@@ -42,6 +43,8 @@ export interface SettingsPart {
 export interface ParseContext {
   readonly namespace: string;
   readonly snapshot: ObjectSnapshot | undefined;
+  /** The controller ConfigMap, read: defaults under the annotations, limit status codes. */
+  readonly config?: ControllerConfig | undefined;
 }
 
 /**

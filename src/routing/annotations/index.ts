@@ -12,12 +12,13 @@ import { customHeaders } from './custom-headers.ts';
 import { errors } from './errors.ts';
 import { externalAuth } from './external-auth.ts';
 import { hosts } from './hosts.ts';
+import type { ControllerConfig } from '../config-map/index.ts';
 import type { AnnotationFamily, BackendSettings, HostSettings, IngressSettings, ParseContext } from './family.ts';
 import { guardsAccess, INGRESS_NGINX_ANNOTATIONS } from './ingress-nginx-names.ts';
 import { loadBalancing } from './load-balancing.ts';
 import { nextUpstream } from './next-upstream.ts';
 import { rateLimit } from './rate-limit.ts';
-import { AnnotationReader, NGINX_PREFIX, PORTICO_PREFIX } from './reader.ts';
+import { AnnotationReader, NGINX_PREFIX, parseGoBool, PORTICO_PREFIX } from './reader.ts';
 import { redirects } from './redirects.ts';
 import { appRoot, rewrite } from './rewrite.ts';
 import { snippets } from './snippets.ts';
@@ -47,13 +48,21 @@ export interface ParsedAnnotations extends IngressSettings {
  * annotations and referenced objects give the same settings.
  */
 export function parseIngressAnnotations(annotations: Readonly<Record<string, string>> | undefined, ref: ObjectRef, context: ParseContext = { namespace: ref.namespace ?? 'default', snapshot: undefined }): ParsedAnnotations {
-  const read = new AnnotationReader(annotations ?? {}, ref);
-  reportUnsupported(annotations ?? {}, read);
+  const own = annotations ?? {};
+  const read = new AnnotationReader(own, ref, { layer: configLayer(own, context.config) });
+  reportUnsupported(own, read);
+  for (const [name, where] of context.config?.unenforced ?? []) {
+    if (!(NGINX_PREFIX + name in own) && !(PORTICO_PREFIX + name in own)) read.unenforced.push(where);
+  }
   const route: Partial<Record<keyof RouteOptions, unknown>> = {};
   const host: Partial<Record<keyof HostSettings, unknown>> = {};
   const backend: Partial<Record<keyof BackendSettings, unknown>> = {};
   for (const family of FAMILIES) {
-    const part = family.parse(read, context);
+    const before = read.invalidKeys.length;
+    let part = family.parse(read, context);
+    // An unusable annotation falls back to the ConfigMap's value, not the built-in default: parse the family again without it.
+    const bad = read.invalidKeys.slice(before).filter((key) => read.layerValue(key.slice(key.indexOf('/') + 1)) !== undefined);
+    if (bad.length > 0) part = family.parse(read.without(bad), context);
     Object.assign(route, part.route);
     Object.assign(host, part.host);
     Object.assign(backend, part.backend);
@@ -61,6 +70,18 @@ export function parseIngressAnnotations(annotations: Readonly<Record<string, str
   route.denyReason = read.unenforced.length === 0 ? undefined : `access-guarding annotation not enforced: ${read.unenforced.join(', ')}`;
   const options = route as RouteOptions;
   return { route: options, host: host as HostSettings, backend: backend as BackendSettings, steps: compileSteps(options), diagnostics: read.diagnostics };
+}
+
+/**
+ * The ConfigMap values under this Ingress's annotations: the annotation defaults, plus the
+ * global auth unless the Ingress has its own `auth-url` or says `enable-global-auth: "false"`.
+ */
+function configLayer(own: Readonly<Record<string, string>>, config: ControllerConfig | undefined): ReadonlyMap<string, string> | undefined {
+  if (!config) return undefined;
+  if (config.globalAuth.size === 0) return config.annotationDefaults;
+  const value = (name: string): string | undefined => own[PORTICO_PREFIX + name] ?? own[NGINX_PREFIX + name];
+  if (value('auth-url') !== undefined || parseGoBool(value('enable-global-auth')?.trim() ?? '') === false) return config.annotationDefaults;
+  return new Map([...config.annotationDefaults, ...config.globalAuth]);
 }
 
 /** Annotations under our prefixes that no family reads: one Warning each, never silently ignored. */

@@ -1,9 +1,6 @@
 import { parseAddressRanges, type AddressRanges } from '../../table/address-ranges.ts';
 import type { AnnotationFamily } from './family.ts';
 
-/** ingress-nginx's `limit-req-status-code` and `limit-conn-status-code` default. */
-const LIMIT_STATUS = 503;
-
 /**
  * `limit-rps`, `limit-rpm`, `limit-connections`, `limit-burst-multiplier` (default 5) and
  * `limit-whitelist`: per client address and per Ingress (all its paths share one zone), per
@@ -13,7 +10,7 @@ export const rateLimit: AnnotationFamily = {
   name: 'rate-limit',
   annotations: ['limit-rps', 'limit-rpm', 'limit-connections', 'limit-burst-multiplier', 'limit-whitelist'],
   scope: 'route',
-  parse(read) {
+  parse(read, context) {
     // 0 means "no limit" in ingress-nginx.
     const rps = read.wholeNumber('limit-rps', 0) || undefined;
     const rpm = read.wholeNumber('limit-rpm', 0) || undefined;
@@ -30,7 +27,9 @@ export const rateLimit: AnnotationFamily = {
     const { namespace, name } = read.ref;
     return {
       route: {
-        rateLimit: { zone: `${namespace}/${name}`, requestsPerSecond: rps, requestsPerMinute: rpm, connections, burstMultiplier, exempt, status: LIMIT_STATUS },
+        rateLimit: { zone: `${namespace}/${name}`, requestsPerSecond: rps, requestsPerMinute: rpm, connections, burstMultiplier, exempt,
+          // The ConfigMap's limit-req-status-code and limit-conn-status-code (ingress-nginx: 503).
+          requestStatus: context.config?.settings.limitReqStatus ?? 503, connectionStatus: context.config?.settings.limitConnStatus ?? 503 },
       },
     };
   },

@@ -23,22 +23,57 @@ export interface AnnotationValue {
   readonly value: string;
 }
 
+export interface ReaderOptions {
+  /**
+   * The controller ConfigMap's values by annotation name (validated already): what an Ingress
+   * without the annotation, or with an unusable one, gets instead of the built-in default.
+   */
+  readonly layer?: ReadonlyMap<string, string> | undefined;
+  /** The diagnostic's field for a key; `metadata.annotations[key]` by default. */
+  readonly field?: (key: string) => string;
+  /** What a diagnostic says is used instead of an unusable value (`text`: the family's default, or undefined). */
+  readonly fallback?: (key: string, text: string | undefined) => string;
+  /** What a diagnostic says happens when an access guard cannot be used; the Ingress's paths answer 503 by default. */
+  readonly failClosed?: (key: string) => string;
+  /** The code of a diagnostic about an unusable value; InvalidAnnotation by default. */
+  readonly invalidCode?: Diagnostic['code'];
+}
+
 export class AnnotationReader {
   readonly diagnostics: Diagnostic[] = [];
   /** Why access-guarding annotations cannot be enforced: the Ingress's routes then answer 503. */
   readonly unenforced: string[] = [];
+  /** Annotation keys whose value was unusable (the family then parses again without them, to take the ConfigMap's). */
+  readonly invalidKeys: string[] = [];
   readonly ref: ObjectRef;
   private readonly annotations: Readonly<Record<string, string>>;
+  private readonly options: ReaderOptions;
 
-  constructor(annotations: Readonly<Record<string, string>>, ref: ObjectRef) {
+  constructor(annotations: Readonly<Record<string, string>>, ref: ObjectRef, options: ReaderOptions = {}) {
     this.annotations = annotations;
     this.ref = ref;
+    this.options = options;
   }
 
-  /** The raw value under either prefix, or undefined; values with CR or LF are refused (CVE-2024-7646). */
+  /** A reader of the same annotations minus `keys`, reporting nothing: the second parse of a family. */
+  without(keys: readonly string[]): AnnotationReader {
+    const annotations = { ...this.annotations };
+    for (const key of keys) delete annotations[key];
+    return new AnnotationReader(annotations, this.ref, { layer: this.options.layer });
+  }
+
+  /** The ConfigMap's value for `name`, if the ConfigMap sets one. */
+  layerValue(name: string): string | undefined {
+    return this.options.layer?.get(name);
+  }
+
+  /**
+   * The value under either prefix, else the ConfigMap's, else undefined; values with CR or LF are
+   * refused (CVE-2024-7646).
+   */
   get(name: string): AnnotationValue | undefined {
     const key = PORTICO_PREFIX + name in this.annotations ? PORTICO_PREFIX + name : NGINX_PREFIX + name;
-    const value = this.annotations[key];
+    const value = this.annotations[key] ?? this.options.layer?.get(name);
     if (value === undefined) return undefined;
     if (/[\r\n]/.test(value)) {
       if (guardsAccess(name)) this.failClosed(key, 'value contains a CR or LF character');
@@ -48,16 +83,27 @@ export class AnnotationReader {
     return { key, value: value.trim() };
   }
 
+  /** Set on the Ingress, or by the ConfigMap. */
   has(name: string): boolean {
-    return PORTICO_PREFIX + name in this.annotations || NGINX_PREFIX + name in this.annotations;
+    return PORTICO_PREFIX + name in this.annotations || NGINX_PREFIX + name in this.annotations || this.options.layer?.has(name) === true;
   }
 
   warn(key: string, code: Diagnostic['code'], message: string): void {
-    this.diagnostics.push({ severity: 'Warning', code, object: this.ref, field: `metadata.annotations[${key}]`, message });
+    const field = this.options.field ? this.options.field(key) : `metadata.annotations[${key}]`;
+    this.diagnostics.push({ severity: 'Warning', code, object: this.ref, field, message });
   }
 
   invalid(key: string, reason: string, fallback?: string): void {
-    this.warn(key, 'InvalidAnnotation', fallback === undefined ? `${reason}; ignored` : `${reason}; using the default ${fallback}`);
+    this.invalidKeys.push(key);
+    this.warn(key, this.options.invalidCode ?? 'InvalidAnnotation', `${reason}; ${this.fallbackText(key, fallback)}`);
+  }
+
+  private fallbackText(key: string, fallback: string | undefined): string {
+    if (this.options.fallback) return this.options.fallback(key, fallback);
+    const name = key.startsWith(PORTICO_PREFIX) ? key.slice(PORTICO_PREFIX.length) : key.slice(NGINX_PREFIX.length);
+    const configured = key in this.annotations ? this.options.layer?.get(name) : undefined;
+    if (configured !== undefined) return `using the ConfigMap's value "${quote(configured)}"`;
+    return fallback === undefined ? 'ignored' : `using the default ${fallback}`;
   }
 
   /**
@@ -65,7 +111,8 @@ export class AnnotationReader {
    * unprotected, so every path of the Ingress answers 503 instead.
    */
   failClosed(key: string, reason: string): void {
-    this.warn(key, 'InvalidAnnotation', `${reason}; every path of this Ingress answers 503 until it is fixed (fail closed)`);
+    this.invalidKeys.push(key);
+    this.warn(key, this.options.invalidCode ?? 'InvalidAnnotation', `${reason}; ${this.options.failClosed?.(key) ?? 'every path of this Ingress answers 503 until it is fixed (fail closed)'}`);
     this.unenforced.push(key);
   }
 

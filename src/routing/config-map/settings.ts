@@ -1,0 +1,163 @@
+import type { AddressRanges } from '../../table/address-ranges.ts';
+import type { ServerSettings } from '../../table/server-settings.ts';
+import { parseBodySize } from '../annotations/body.ts';
+import { MAX_TIMEOUT_SECONDS, parseGoBool, quote, SECOND, WHOLE_NUMBER } from '../annotations/reader.ts';
+
+/** Writable while a ConfigMap is read; parsed address ranges stay as they are. */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] extends AddressRanges ? T[K] : T[K] extends object ? Mutable<T[K]> : T[K] };
+
+/** What the ConfigMap's instance-wide keys set: the server settings plus defaults build hands to families. */
+export interface InstanceSettings {
+  readonly server: ServerSettings;
+  /** `limit-req-status-code`, `limit-conn-status-code` (ingress-nginx: 503). */
+  readonly limitReqStatus: number;
+  readonly limitConnStatus: number;
+}
+
+export type SettingsDraft = Mutable<InstanceSettings>;
+
+/**
+ * One instance-wide ConfigMap key: `read` applies a value to the draft, or says why it cannot
+ * (the key then keeps its previous value). A key with `unsupported` is accepted for the
+ * values Portico behaves the same with and warned about otherwise.
+ */
+export interface SettingKey {
+  read(value: string, into: SettingsDraft): string | undefined;
+}
+
+const bool = (apply: (into: SettingsDraft, on: boolean) => void): SettingKey => ({
+  read(value, into) {
+    const parsed = parseGoBool(value);
+    if (parsed === undefined) return `"${quote(value)}" is not a boolean`;
+    apply(into, parsed);
+    return undefined;
+  },
+});
+
+const whole = (min: number, max: number, apply: (into: SettingsDraft, n: number) => void): SettingKey => ({
+  read(value, into) {
+    const n = Number(value);
+    if (!WHOLE_NUMBER.test(value) || n < min || n > max) return `"${quote(value)}" is not a whole number between ${min} and ${max}`;
+    apply(into, n);
+    return undefined;
+  },
+});
+
+/** ingress-nginx's int seconds (`60`); nginx's own `60s` is accepted too, as its docs show both. */
+const seconds = (min: number, apply: (into: SettingsDraft, ms: number) => void): SettingKey => ({
+  read(value, into) {
+    const m = /^(\d{1,9})s?$/.exec(value);
+    const n = m ? Number(m[1]) : NaN;
+    if (!(n >= min && n <= MAX_TIMEOUT_SECONDS)) return `"${quote(value)}" is not a whole number of seconds between ${min} and ${MAX_TIMEOUT_SECONDS}`;
+    apply(into, n * SECOND);
+    return undefined;
+  },
+});
+
+const status = (apply: (into: SettingsDraft, code: number) => void): SettingKey => whole(200, 599, apply);
+
+/** `large-client-header-buffers: "4 8k"`: the whole request head may take number × size bytes. */
+function headerBuffers(value: string): number | string {
+  const m = /^(\d{1,3})\s+(\d+[kKmM]?)$/.exec(value);
+  const size = m ? parseBodySize(m[2]!) : undefined;
+  if (!m || size === undefined || !Number.isFinite(size) || Number(m[1]) === 0) return `"${quote(value)}" is not like "4 8k" (number and size of buffers)`;
+  const total = Number(m[1]) * size;
+  return total > 2 ** 30 ? `${value} is more than 1 GiB of headers` : total;
+}
+
+/** Rebuilds the HSTS header from its four keys (nginx.tmpl's `add_header Strict-Transport-Security`). */
+export function hstsHeader(hsts: { enabled: boolean; maxAge: number; includeSubdomains: boolean; preload: boolean }): string | undefined {
+  if (!hsts.enabled) return undefined;
+  return `max-age=${hsts.maxAge}${hsts.includeSubdomains ? '; includeSubDomains' : ''}${hsts.preload ? '; preload' : ''}`;
+}
+
+/** The HSTS keys are kept apart while reading, then folded into `server.hstsHeader`. */
+export interface HstsDraft { enabled: boolean; maxAge: number; includeSubdomains: boolean; preload: boolean }
+export const HSTS_DRAFT = Symbol('hsts');
+export type DraftWithHsts = SettingsDraft & { [HSTS_DRAFT]: HstsDraft };
+
+const hsts = (apply: (h: HstsDraft, value: string) => string | undefined): SettingKey => ({
+  read: (value, into) => apply((into as DraftWithHsts)[HSTS_DRAFT], value),
+});
+
+/**
+ * The instance-wide keys Portico implements, by ConfigMap key. Keys that set an annotation's
+ * default (`proxy-body-size`, …) are not here: they are validated by the annotation families.
+ */
+export const SETTING_KEYS: Readonly<Record<string, SettingKey>> = {
+  'hsts': hsts((h, value) => {
+    const on = parseGoBool(value);
+    if (on === undefined) return `"${quote(value)}" is not a boolean`;
+    h.enabled = on;
+    return undefined;
+  }),
+  'hsts-max-age': hsts((h, value) => {
+    if (!/^\d{1,10}$/.test(value)) return `"${quote(value)}" is not a whole number of seconds`;
+    h.maxAge = Number(value);
+    return undefined;
+  }),
+  'hsts-include-subdomains': hsts((h, value) => {
+    const on = parseGoBool(value);
+    if (on === undefined) return `"${quote(value)}" is not a boolean`;
+    h.includeSubdomains = on;
+    return undefined;
+  }),
+  'hsts-preload': hsts((h, value) => {
+    const on = parseGoBool(value);
+    if (on === undefined) return `"${quote(value)}" is not a boolean`;
+    h.preload = on;
+    return undefined;
+  }),
+  'keep-alive': seconds(0, (s, ms) => { s.server.listener.keepAliveTimeoutMs = ms; }),
+  'keep-alive-requests': whole(0, 999_999_999, (s, n) => { s.server.listener.keepAliveRequests = n; }),
+  'client-header-timeout': seconds(1, (s, ms) => { s.server.listener.headersTimeoutMs = ms; }),
+  'client-body-timeout': seconds(1, (s, ms) => { s.server.clientBodyTimeoutMs = ms; }),
+  'large-client-header-buffers': {
+    read(value, into) {
+      const total = headerBuffers(value);
+      if (typeof total === 'string') return total;
+      into.server.listener.maxHeaderSize = total;
+      return undefined;
+    },
+  },
+  'max-worker-connections': whole(1, 2 ** 31 - 1, (s, n) => { s.server.listener.maxConnections = n; }),
+  'enable-underscores-in-headers': bool((s, on) => { s.server.underscoresInHeaders = on; }),
+  'http-redirect-code': {
+    read(value, into) {
+      if (!['301', '302', '307', '308'].includes(value)) return `"${quote(value)}" is not one of 301, 302, 307, 308`;
+      into.server.httpsRedirectCode = Number(value);
+      return undefined;
+    },
+  },
+  'limit-req-status-code': status((s, code) => { s.limitReqStatus = code; }),
+  'limit-conn-status-code': status((s, code) => { s.limitConnStatus = code; }),
+};
+
+/**
+ * Keys Portico accepts when their value means what Portico does anyway, and warns about
+ * otherwise: the message says what Portico does instead.
+ */
+export const SAME_AS_PORTICO: Readonly<Record<string, { readonly value: (v: string) => boolean; readonly otherwise: string }>> = {
+  'allow-snippet-annotations': { value: (v) => parseGoBool(v) === false, otherwise: 'Portico never runs snippets: *-snippet annotations stay refused' },
+  'use-http2': { value: (v) => parseGoBool(v) === false, otherwise: 'Portico serves HTTP/1.1 only for now; clients that offer HTTP/2 use HTTP/1.1' },
+  'no-tls-redirect-locations': { value: (v) => v.trim() === '/.well-known/acme-challenge', otherwise: 'only ACME HTTP-01 challenges are exempt from the HTTPS redirect in Portico' },
+  'no-auth-locations': { value: (v) => v.trim() === '/.well-known/acme-challenge', otherwise: 'only ACME HTTP-01 challenges are exempt from global auth in Portico' },
+  'ignore-invalid-headers': { value: (v) => parseGoBool(v) === true, otherwise: 'Portico always refuses requests with invalid header names (400)' },
+  'reuse-port': { value: () => true, otherwise: '' },
+  'annotations-risk-level': { value: () => true, otherwise: '' },
+  'strict-validate-path-type': { value: (v) => parseGoBool(v) === true, otherwise: 'Portico always validates paths strictly' },
+};
+
+/** Built-in defaults of the instance-wide settings, before flags and the ConfigMap. */
+export function defaultInstanceSettings(server: ServerSettings): InstanceSettings {
+  return { server, limitReqStatus: 503, limitConnStatus: 503 };
+}
+
+/** ingress-nginx's value of every ServerSettings field (the flags may change some first). */
+export const INGRESS_NGINX_SERVER_SETTINGS: ServerSettings = {
+  hstsHeader: 'max-age=31536000; includeSubDomains',
+  underscoresInHeaders: false,
+  listener: { maxHeaderSize: 16 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 75_000, keepAliveRequests: 1000, maxConnections: 16_384 },
+  clientBodyTimeoutMs: 60_000,
+  httpsRedirectCode: 308,
+};

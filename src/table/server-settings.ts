@@ -1,0 +1,30 @@
+/**
+ * Settings of the whole instance, from the controller ConfigMap over the flags' defaults
+ * (ingress-nginx's `http` block): what the listeners and every request read. Part of the
+ * table, so a ConfigMap change goes live with the swap like any other change.
+ */
+export interface ServerSettings {
+  /** `hsts`, `hsts-max-age`, `hsts-include-subdomains`, `hsts-preload`: the header value; undefined: no HSTS. */
+  readonly hstsHeader: string | undefined;
+  /** `enable-underscores-in-headers`: forward headers whose name has `_` (nginx drops them). */
+  readonly underscoresInHeaders: boolean;
+  readonly listener: ListenerSettings;
+  /** `client-body-timeout`: the longest pause while reading a request body, ms (→ 408). */
+  readonly clientBodyTimeoutMs: number;
+  /** `http-redirect-code`: the status of HTTP → HTTPS redirects. */
+  readonly httpsRedirectCode: number;
+}
+
+/** The client listeners' limits (nginx's equivalents in brackets). */
+export interface ListenerSettings {
+  /** Request line and headers, bytes; larger: 431 (large_client_header_buffers). */
+  readonly maxHeaderSize: number;
+  /** Time to receive the request head, ms; slower: 408 (client_header_timeout; slow-loris). */
+  readonly headersTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this, ms; 0: no keep-alive (keepalive_timeout). */
+  readonly keepAliveTimeoutMs: number;
+  /** Requests per keep-alive connection; 0: unlimited (keepalive_requests). */
+  readonly keepAliveRequests: number;
+  /** Open client connections per listener; more are refused (worker_connections). */
+  readonly maxConnections: number;
+}

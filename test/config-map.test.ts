@@ -1,0 +1,80 @@
+// The controller ConfigMap as an operator uses it in standalone mode: its keys act on requests and
+// listeners, an annotation still wins, and a change (a bad value included) goes live without a restart.
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackendSet } from './helpers/backends.ts';
+import { echoed, exchange, send } from './helpers/http.ts';
+import { ingress, service } from './helpers/manifests.ts';
+import { startPortico, type RunningPortico } from './helpers/portico.ts';
+
+const backends = new BackendSet();
+let portico: RunningPortico;
+
+function configMap(data: Record<string, string>): string {
+  return `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: portico-config, namespace: default}\ndata:\n${Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
+}
+
+const BASE = { 'proxy-body-size': '1k', 'force-ssl-redirect': 'false', 'keep-alive-requests': '2', 'large-client-header-buffers': '2 1k', 'enable-underscores-in-headers': 'true' };
+
+beforeAll(async () => {
+  const echo = { address: '127.0.12.1', port: await backends.echo('echo', '127.0.12.1') };
+  portico = await startPortico({
+    'config.yaml': configMap(BASE),
+    'app.yaml': [service('echo', [echo]), ingress({ name: 'plain', host: 'plain.test', service: 'echo' }),
+      ingress({ name: 'big', host: 'big.test', service: 'echo', annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '10k' } })].join('---\n'),
+  }, 'undici', { configMap: 'default/portico-config' });
+});
+
+afterAll(async () => {
+  await portico.stop();
+  await backends.close();
+});
+
+const post = (host: string, bytes: number) => send(portico.httpPort, host, '/', { method: 'POST', body: Buffer.alloc(bytes, 'x') });
+const diagnostics = async (): Promise<string[]> => {
+  const r = await fetch(`http://127.0.0.1:${portico.adminPort}/debug/diagnostics`);
+  return ((await r.json()) as { field?: string; message: string }[]).map((d) => `${d.field}: ${d.message}`);
+};
+
+describe('controller ConfigMap in standalone mode', () => {
+  it('sets every Ingress’s defaults; the annotation wins', async () => {
+    expect((await post('plain.test', 2048)).status).toBe(413);
+    expect(echoed(await post('big.test', 2048)).bodyBytes).toBe(2048);
+  });
+
+  it('sets the listeners’ limits and the headers passed on', async () => {
+    expect((await send(portico.httpPort, 'plain.test', '/', { headers: { 'x-big': 'a'.repeat(2100) } })).status).toBe(431);
+    expect(echoed(await send(portico.httpPort, 'plain.test', '/', { headers: { 'x_tenant': 'blue' } })).headers['x_tenant']).toBe('blue');
+    // keep-alive-requests 2: the second response on a connection closes it.
+    const replies = await exchange(portico.httpPort, 'GET / HTTP/1.1\r\nHost: plain.test\r\n\r\nGET / HTTP/1.1\r\nHost: plain.test\r\n\r\n');
+    expect(replies.match(/^HTTP\/1\.1 200/gm)).toHaveLength(2);
+    expect(replies.split('HTTP/1.1 200')[2]).toMatch(/\r\nconnection: close\r\n/i);
+  });
+
+  it('applies a change live, keeps the previous value of a bad one and says so', async () => {
+    await portico.apply('config.yaml', configMap({ ...BASE, 'proxy-body-size': 'huge' }));
+    expect((await post('plain.test', 2048)).status).toBe(413);
+    expect(await diagnostics()).toContainEqual('data[proxy-body-size]: "huge" is not a size like 8m, 512k or 0 (unlimited); keeping the previous value "1k"');
+    await portico.apply('config.yaml', configMap({ ...BASE, 'force-ssl-redirect': 'true', 'http-redirect-code': '301' }));
+    const redirect = await send(portico.httpPort, 'plain.test', '/a');
+    expect(redirect.status).toBe(301);
+    expect(redirect.headers.location).toBe(`https://plain.test:${portico.httpsPort}/a`);
+
+    await portico.apply('config.yaml', configMap({ ...BASE, 'proxy-body-size': '4k', 'keep-alive-requests': '0' }));
+    expect(echoed(await post('plain.test', 2048)).bodyBytes).toBe(2048);
+    expect(await diagnostics()).not.toContainEqual(expect.stringContaining('data[proxy-body-size]'));
+  });
+
+  it('keep-alive 0 closes every connection after its response', async () => {
+    await portico.apply('config.yaml', configMap({ ...BASE, 'keep-alive': '0' }));
+    const socket = connect(portico.httpPort, '127.0.0.1');
+    const reply = await new Promise<string>((resolve) => {
+      let data = '';
+      socket.on('data', (d: Buffer) => (data += d.toString()));
+      socket.on('close', () => resolve(data));
+      socket.write('GET / HTTP/1.1\r\nHost: plain.test\r\n\r\n');
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 200/);
+    expect(reply).toMatch(/\r\nconnection: close\r\n/i);
+  });
+});
