@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import type { ClientFacts } from './client-address.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus `proxy` (httpoxy): never forwarded in either direction. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy', 'expect']);
@@ -39,12 +40,11 @@ function mergeHeaders<T extends Record<string, unknown>>(out: T, extra: Record<s
 }
 
 export interface ForwardedFacts {
-  clientAddress: string;
+  /** Who the client is and how it came (the ConfigMap's trust rules applied). */
+  client: ClientFacts;
   /** The Host header as received (or the `upstream-vhost` override for `host`). */
   host: string;
   upstreamHost: string;
-  port: number;
-  proto: 'http' | 'https';
   requestId: string;
   forwardedPrefix: string | undefined;
   /** Set for upgrades: keep `connection: upgrade` and `upgrade`. */
@@ -90,13 +90,14 @@ export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedF
 
   out['host'] = facts.upstreamHost;
   out['x-request-id'] = facts.requestId;
-  out['x-real-ip'] = facts.clientAddress;
-  out['x-forwarded-for'] = facts.clientAddress;
-  out['x-forwarded-host'] = facts.host;
-  out['x-forwarded-port'] = String(facts.port);
-  out['x-forwarded-proto'] = facts.proto;
-  out['x-forwarded-scheme'] = facts.proto;
-  out['x-scheme'] = facts.proto;
+  const client = facts.client;
+  out['x-real-ip'] = client.address;
+  out['x-forwarded-for'] = client.forwardedFor;
+  out['x-forwarded-host'] = client.host ?? facts.host;
+  out['x-forwarded-port'] = String(client.port);
+  out['x-forwarded-proto'] = client.proto;
+  out['x-forwarded-scheme'] = client.proto;
+  out['x-scheme'] = client.proto;
   if (incomingXff !== undefined) out['x-original-forwarded-for'] = incomingXff;
   if (facts.forwardedPrefix !== undefined) out['x-forwarded-prefix'] = facts.forwardedPrefix;
   if (facts.upgrade !== undefined) {

@@ -5,6 +5,7 @@ import { ACME_CHALLENGE_PREFIX, escapePath } from '../table/paths.ts';
 import { hostRoutes, matchReadings } from '../table/match.ts';
 import type { Backend, Endpoint, Route, RoutingTable } from '../table/types.ts';
 import type { ListenerSettings, ServerSettings } from '../table/server-settings.ts';
+import { clientOf, type ClientFacts } from './client-address.ts';
 import type { Balancer } from './balancer.ts';
 import { chooseBackend } from './backend-choice.ts';
 import { pickEndpoint } from './endpoint-choice.ts';
@@ -129,18 +130,19 @@ export class RequestHandler {
     // The table is read once: the request finishes with the settings and routes it started with.
     const table = this.tables.current;
     if (this.tables.draining || (table && lastOnConnection(req, table.settings.listener))) res.shouldKeepAlive = false;
-    const trace = this.options.observer ? this.trace(req, res, requestId) : undefined;
-    const decision = this.decide(req, requestId, table);
+    const client = clientOf(req, this.options.proto, table?.settings);
+    const trace = this.options.observer ? this.trace(req, res, requestId, client) : undefined;
+    const decision = this.decide(req, requestId, table, client);
     if (decision instanceof Promise) {
       decision
-        .then((d) => this.respond(req, res, d, requestId, trace, expectsContinue, table), () => this.respond(req, res, { kind: 'answer', status: 500, host: '' }, requestId, trace, false, table))
+        .then((d) => this.respond(req, res, d, requestId, trace, expectsContinue, table, client), () => this.respond(req, res, { kind: 'answer', status: 500, host: '' }, requestId, trace, false, table, client))
         .catch(() => res.destroy()); // a request can never stop the process
     } else {
-      this.respond(req, res, decision, requestId, trace, expectsContinue, table);
+      this.respond(req, res, decision, requestId, trace, expectsContinue, table, client);
     }
   };
 
-  private respond(req: IncomingMessage, res: ServerResponse, decision: Decision, requestId: string, trace: Trace | undefined, expectsContinue: boolean, table: RoutingTable | undefined): void {
+  private respond(req: IncomingMessage, res: ServerResponse, decision: Decision, requestId: string, trace: Trace | undefined, expectsContinue: boolean, table: RoutingTable | undefined, client: ClientFacts): void {
     if (decision.onDone) for (const done of decision.onDone) res.once('close', done);
     if (trace) {
       trace.route = decision.route;
@@ -152,14 +154,14 @@ export class RequestHandler {
     if (decision.kind === 'answer') {
       if (decision.route?.options.customErrors?.has(decision.status)) {
         if (hasUnreadBody(req)) closeLingeringAfter(res);
-        this.serveCustomError(req, res, decision.route, decision.status, requestId, decision.changes, table!.settings).catch(() => res.destroy());
+        this.serveCustomError(req, res, decision.route, decision.status, requestId, decision.changes, table!.settings, client).catch(() => res.destroy());
         return;
       }
       this.sendAnswer(req, res, requestId, decision);
       return;
     }
     if (expectsContinue) res.writeContinue();
-    this.forward(req, res, decision, requestId, trace, table!.settings).catch(() => res.destroy());
+    this.forward(req, res, decision, requestId, trace, table!.settings, client).catch(() => res.destroy());
   }
 
   /**
@@ -169,23 +171,24 @@ export class RequestHandler {
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const requestId = requestIdOf(req.headers);
     const table = this.tables.current;
-    const decision = this.decide(req, requestId, table);
+    const client = clientOf(req, this.options.proto, table?.settings);
+    const decision = this.decide(req, requestId, table, client);
     if (decision instanceof Promise) {
       decision
-        .then((d) => this.upgradeDecided(req, socket, head, d, requestId, table), () => writeRawStatus(socket, 500, { 'x-request-id': requestId }))
+        .then((d) => this.upgradeDecided(req, socket, head, d, requestId, table, client), () => writeRawStatus(socket, 500, { 'x-request-id': requestId }))
         .catch(() => socket.destroy());
     } else {
-      this.upgradeDecided(req, socket, head, decision, requestId, table);
+      this.upgradeDecided(req, socket, head, decision, requestId, table, client);
     }
   };
 
-  private upgradeDecided(req: IncomingMessage, socket: Duplex, head: Buffer, decision: Decision, requestId: string, table: RoutingTable | undefined): void {
+  private upgradeDecided(req: IncomingMessage, socket: Duplex, head: Buffer, decision: Decision, requestId: string, table: RoutingTable | undefined, client: ClientFacts): void {
     const started = performance.now();
     const time = Date.now();
     if (decision.onDone) for (const done of decision.onDone) socket.once('close', done);
     const observe = (status: number, route: Route | undefined, endpoint?: Endpoint, canary?: Backend): void => {
       this.options.observer?.requestDone({
-        time, requestId, clientAddress: req.socket.remoteAddress ?? '', method: req.method ?? '', host: decision.host, path: req.url ?? '',
+        time, requestId, clientAddress: client.address, method: req.method ?? '', host: decision.host, path: req.url ?? '',
         status, bytesIn: requestHeadBytes(req), bytesOut: 0, durationMs: performance.now() - started, route, canary,
         upstream: endpoint && { address: endpoint.key, status, connectMs: 0, headerMs: undefined, responseMs: performance.now() - started }, retries: 0,
       });
@@ -198,7 +201,7 @@ export class RequestHandler {
     const route = decision.route;
     const chosen = chooseBackend(route, req);
     const canary = chosen.canary ? chosen.backend : undefined;
-    const endpoint = pickEndpoint(this.balancer, { req, head: decision.head, route, backend: chosen.backend, balancing: chosen.balancing, clientAddress: req.socket.remoteAddress ?? '', proto: this.options.proto }, NO_ENDPOINTS, false)?.endpoint;
+    const endpoint = pickEndpoint(this.balancer, { req, head: decision.head, route, backend: chosen.backend, balancing: chosen.balancing, clientAddress: client.address, proto: client.proto }, NO_ENDPOINTS, false)?.endpoint;
     if (!endpoint || !this.upgrades) {
       writeRawStatus(socket, 503, { 'x-request-id': requestId });
       observe(503, route, undefined, canary);
@@ -211,7 +214,7 @@ export class RequestHandler {
       tls: o.backendProtocol === 'HTTPS',
       path: decision.upstreamPath,
       connectTimeoutMs: o.connectTimeoutMs,
-      headers: upstreamHeaders(req.rawHeaders, { ...this.forwardedFacts(req, decision, requestId, table!.settings), upgrade: req.headers.upgrade ?? 'websocket' }),
+      headers: upstreamHeaders(req.rawHeaders, { ...this.forwardedFacts(decision, requestId, table!.settings, client), upgrade: req.headers.upgrade ?? 'websocket' }),
     });
   }
 
@@ -220,7 +223,7 @@ export class RequestHandler {
    * head, ACME challenges, app-root, the match, then the route's steps. Synchronous unless a
    * step is not (external checks); then the decision comes as a promise.
    */
-  private decide(req: IncomingMessage, requestId: string, table: RoutingTable | undefined): Decision | Promise<Decision> {
+  private decide(req: IncomingMessage, requestId: string, table: RoutingTable | undefined, client: ClientFacts): Decision | Promise<Decision> {
     const head = readRequestHead(req);
     if (isRejection(head)) return { kind: 'answer', status: head.status, host: '' };
     const host = head.host;
@@ -241,10 +244,10 @@ export class RequestHandler {
     const match = matchReadings(table, routes, head.path, head.otherReadings);
     if (typeof match === 'number') return { kind: 'answer', status: match, host };
     const route = match.route;
-    const clientAddress = req.socket.remoteAddress ?? '';
     const context: StepContext = {
-      req, head, route, table, clientAddress, requestId,
-      proto: this.options.proto,
+      req, head, route, table, clientAddress: client.address, requestId,
+      // A trusted proxy's X-Forwarded-Proto: an HTTPS client behind it is not redirected to HTTPS again.
+      proto: client.proto,
       httpsPort: this.options.httpsPort,
       state: this.options.stepState,
       changes: {},
@@ -288,7 +291,7 @@ export class RequestHandler {
   }
 
   /** Starts timing a request; the observer gets its record when the response ends or the client goes. */
-  private trace(req: IncomingMessage, res: ServerResponse, requestId: string): Trace {
+  private trace(req: IncomingMessage, res: ServerResponse, requestId: string, client: ClientFacts): Trace {
     const observer = this.options.observer!;
     const time = Date.now();
     const started = performance.now();
@@ -300,7 +303,7 @@ export class RequestHandler {
       if (trace.upstream) trace.upstream.responseMs = now - trace.upstreamStarted;
       observer.requestDone({
         time, requestId,
-        clientAddress: socket.remoteAddress ?? '',
+        clientAddress: client.address,
         method: req.method ?? '',
         host: trace.host,
         path: req.url ?? '',
@@ -318,17 +321,16 @@ export class RequestHandler {
     return trace;
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse, f: Forward, requestId: string, trace: Trace | undefined, settings: ServerSettings): Promise<void> {
+  private async forward(req: IncomingMessage, res: ServerResponse, f: Forward, requestId: string, trace: Trace | undefined, settings: ServerSettings, client: ClientFacts): Promise<void> {
     const o = f.route.options;
     const chosen = chooseBackend(f.route, req);
     // default-backend also answers while the route's Service has no ready endpoint.
     const backend = chosen.backend.endpoints.length === 0 && o.defaultBackend ? o.defaultBackend : chosen.backend;
     if (trace && chosen.canary) trace.canary = backend;
-    const clientAddress = req.socket.remoteAddress ?? '';
     // Most requests have no body: no promise, no extra turn of the event loop for them.
     const body = hasBody(req) ? await this.readBody(req, res, o, requestId, settings.clientBodyTimeoutMs) : null;
     if (body === ANSWERED) return;
-    const headers = upstreamHeaders(req.rawHeaders, this.forwardedFacts(req, f, requestId, settings));
+    const headers = upstreamHeaders(req.rawHeaders, this.forwardedFacts(f, requestId, settings, client));
     // A chunked body read whole reaches the pod with a Content-Length, as nginx sends it.
     if (Buffer.isBuffer(body) && req.headers['content-length'] === undefined) headers['content-length'] = String(body.length);
     const policy = o.nextUpstream;
@@ -336,7 +338,7 @@ export class RequestHandler {
     const tried = new Set<Endpoint>();
     let lastFailure: FailureKind | undefined;
 
-    const choosing = { req, head: f.head, route: f.route, backend, balancing: backend === chosen.backend ? chosen.balancing : o, clientAddress, proto: this.options.proto };
+    const choosing = { req, head: f.head, route: f.route, backend, balancing: backend === chosen.backend ? chosen.balancing : o, clientAddress: client.address, proto: client.proto };
     for (let attemptNo = 1; attemptNo <= maxTries; attemptNo++) {
       const picked = pickEndpoint(this.balancer, choosing, tried, attemptNo > 1);
       if (!picked) break;
@@ -364,7 +366,7 @@ export class RequestHandler {
       ewma?.(performance.now() - attemptStarted!);
       if (outcome.kind !== 'failed') {
         this.balancer.health.succeeded(endpoint.key);
-        if (outcome.kind === 'intercepted') await this.serveCustomError(req, res, f.route, outcome.status, requestId, f.changes, settings);
+        if (outcome.kind === 'intercepted') await this.serveCustomError(req, res, f.route, outcome.status, requestId, f.changes, settings, client);
         return;
       }
       lastFailure = outcome.failure;
@@ -376,7 +378,7 @@ export class RequestHandler {
     // After a refused body the rest of it is unread: drain it, then close (no reset).
     if (lastFailure === 'body-too-large') closeLingeringAfter(res);
     const status = lastFailure ? STATUS_OF_FAILURE[lastFailure] : 503;
-    if (o.customErrors?.has(status)) await this.serveCustomError(req, res, f.route, status, requestId, f.changes, settings);
+    if (o.customErrors?.has(status)) await this.serveCustomError(req, res, f.route, status, requestId, f.changes, settings, client);
     else sendStatus(res, status, requestId, responseChanges(f.changes, status));
   }
 
@@ -386,16 +388,15 @@ export class RequestHandler {
    * X-Original-URI, X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port and X-Request-ID;
    * the client gets its status. Without an error backend, or when it fails, Portico's own page.
    */
-  private async serveCustomError(req: IncomingMessage, res: ServerResponse, route: Route, status: number, requestId: string, changes: HeaderChanges | undefined, settings: ServerSettings): Promise<void> {
+  private async serveCustomError(req: IncomingMessage, res: ServerResponse, route: Route, status: number, requestId: string, changes: HeaderChanges | undefined, settings: ServerSettings, client: ClientFacts): Promise<void> {
     const o = route.options;
     const errorBackend = o.defaultBackend ?? this.tables.current?.errorBackend;
-    const endpoint = errorBackend && this.balancer.pick(errorBackend, req.socket.remoteAddress ?? '');
+    const endpoint = errorBackend && this.balancer.pick(errorBackend, client.address);
     if (!endpoint || res.headersSent) {
       sendStatus(res, status, requestId, changes && responseChanges(changes, status));
       return;
     }
-    const clientAddress = req.socket.remoteAddress ?? '';
-    const headers = upstreamHeaders(req.rawHeaders, { clientAddress, host: req.headers.host ?? '', upstreamHost: req.headers.host ?? '', port: req.socket.localPort ?? 0, proto: this.options.proto, requestId, forwardedPrefix: undefined, underscores: settings.underscoresInHeaders });
+    const headers = upstreamHeaders(req.rawHeaders, { client, host: req.headers.host ?? '', upstreamHost: req.headers.host ?? '', requestId, forwardedPrefix: undefined, underscores: settings.underscoresInHeaders });
     delete headers['content-length'];
     const slash = route.ingress.indexOf('/');
     Object.assign(headers, {
@@ -462,14 +463,12 @@ export class RequestHandler {
   }
 
   /** What the pod is told about the client and the route (X-Forwarded-*, Host, the request id). */
-  private forwardedFacts(req: IncomingMessage, f: Forward, requestId: string, settings: ServerSettings): ForwardedFacts {
+  private forwardedFacts(f: Forward, requestId: string, settings: ServerSettings, client: ClientFacts): ForwardedFacts {
     const o = f.route.options;
     return {
-      clientAddress: req.socket.remoteAddress ?? '',
+      client,
       host: f.head.authority,
       upstreamHost: o.upstreamVhost ?? f.head.authority,
-      port: req.socket.localPort ?? 0,
-      proto: this.options.proto,
       requestId,
       forwardedPrefix: f.rewritten ? o.forwardedPrefix : undefined,
       changes: f.changes,

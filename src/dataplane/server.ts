@@ -8,6 +8,7 @@ import { Balancer } from './balancer.ts';
 import { HttpProxyEngine } from './engines/http-proxy.ts';
 import type { ForwardEngine, UpgradeEngine } from './engines/types.ts';
 import { UndiciEngine } from './engines/undici.ts';
+import { acceptProxyProtocol } from './proxy-protocol.ts';
 import { RequestHandler, type ChallengeAnswers } from './request-handler.ts';
 import { StepState } from './steps/index.ts';
 import { writeRawStatus } from './responses.ts';
@@ -92,6 +93,9 @@ export class DataPlane {
     }
   }
 
+  /** `use-proxy-protocol` of the current table, read for each new connection. */
+  private readonly proxyProtocol = (): boolean => this.current?.settings.proxyProtocol ?? false;
+
   private handler(proto: 'http' | 'https', httpsPort?: number): RequestHandler {
     const options = { proto, httpsPort, challenges: proto === 'http' ? this.options.challenges : undefined, observer: this.options.observer, stepState: this.stepState };
     return new RequestHandler(this, this.engine, this.balancer, options, this.upgrades);
@@ -147,10 +151,13 @@ export class DataPlane {
       });
       this.https = https;
       if (this.current) this.updateTls(this.current);
+      const store = this.tls;
+      acceptProxyProtocol(https, this.proxyProtocol, { context: () => store.contextFor(undefined), sniCallback: store.sniCallback });
       httpsPort = await this.bind(https, this.options.httpsPort);
       this.attach(https, this.handler('https'));
     }
     const http = createServer(this.serverOptions());
+    acceptProxyProtocol(http, this.proxyProtocol);
     const httpPort = await this.bind(http, this.options.port);
     this.attach(http, this.handler('http', httpsPort));
     return { httpPort, httpsPort, generatedCertificate };

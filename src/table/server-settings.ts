@@ -1,9 +1,14 @@
+import type { AddressRanges } from './address-ranges.ts';
+
 /**
  * Settings of the whole instance, from the controller ConfigMap over the flags' defaults
  * (ingress-nginx's `http` block): what the listeners and every request read. Part of the
  * table, so a ConfigMap change goes live with the swap like any other change.
  */
 export interface ServerSettings {
+  readonly clientAddress: ClientAddressPolicy;
+  /** `use-proxy-protocol`: every connection starts with a PROXY protocol v1 or v2 header. */
+  readonly proxyProtocol: boolean;
   /** `hsts`, `hsts-max-age`, `hsts-include-subdomains`, `hsts-preload`: the header value; undefined: no HSTS. */
   readonly hstsHeader: string | undefined;
   /** `enable-underscores-in-headers`: forward headers whose name has `_` (nginx drops them). */
@@ -13,6 +18,23 @@ export interface ServerSettings {
   readonly clientBodyTimeoutMs: number;
   /** `http-redirect-code`: the status of HTTP → HTTPS redirects. */
   readonly httpsRedirectCode: number;
+}
+
+/**
+ * Who the client is (`use-forwarded-headers`, `enable-real-ip`, `forwarded-for-header`,
+ * `proxy-real-ip-cidr`, `compute-full-forwarded-for`): nginx's realip module with
+ * `real_ip_recursive on`. Headers count only when the connection comes from a trusted address.
+ */
+export interface ClientAddressPolicy {
+  /** Take the client address from `realIpHeader` (enable-real-ip or use-forwarded-headers). */
+  readonly realIp: boolean;
+  /** Also trust X-Forwarded-Proto, -Host and -Port (use-forwarded-headers). */
+  readonly forwardedHeaders: boolean;
+  /** Lower case; `x-forwarded-for` by default. */
+  readonly realIpHeader: string;
+  readonly trusted: AddressRanges;
+  /** X-Forwarded-For to the pod is the incoming list plus the peer, not just the client. */
+  readonly fullForwardedFor: boolean;
 }
 
 /** The client listeners' limits (nginx's equivalents in brackets). */

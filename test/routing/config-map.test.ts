@@ -45,6 +45,7 @@ describe('controller ConfigMap', () => {
   it('sets the instance settings the listeners and requests read', () => {
     const s = r.table.settings;
     expect(s.hstsHeader).toBe('max-age=600; includeSubDomains; preload');
+    expect(s.clientAddress).toMatchObject({ realIp: true, forwardedHeaders: true, trusted: { text: ['192.0.2.0/24'] } });
     expect(s.listener).toMatchObject({ keepAliveRequests: 50, maxHeaderSize: 64 * 1024, keepAliveTimeoutMs: 75_000 });
     expect(s.clientBodyTimeoutMs).toBe(60_000);
   });

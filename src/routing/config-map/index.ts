@@ -127,7 +127,7 @@ function readSettings(values: readonly [string, string][], serverDefaults: Serve
   const server = serverDefaults;
   const draft: DraftWithHsts = {
     ...base,
-    server: { ...server, listener: { ...server.listener } },
+    server: { ...server, clientAddress: { ...server.clientAddress }, listener: { ...server.listener } },
     [HSTS_DRAFT]: hstsOf(server.hstsHeader),
   };
   for (const [key, value] of values) {
@@ -144,6 +144,8 @@ function readSettings(values: readonly [string, string][], serverDefaults: Serve
       warn(key, 'InvalidConfigValue', `${problem}; using the default`);
     }
   }
+  // nginx.tmpl: use-forwarded-headers takes the client address from forwarded-for-header too.
+  if (draft.server.clientAddress.forwardedHeaders) draft.server.clientAddress.realIp = true;
   const { [HSTS_DRAFT]: hsts, ...settings } = draft;
   settings.server.hstsHeader = hstsHeader(hsts);
   return settings;

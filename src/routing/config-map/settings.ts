@@ -1,4 +1,4 @@
-import type { AddressRanges } from '../../table/address-ranges.ts';
+import { parseAddressRanges, type AddressRanges } from '../../table/address-ranges.ts';
 import type { ServerSettings } from '../../table/server-settings.ts';
 import { parseBodySize } from '../annotations/body.ts';
 import { MAX_TIMEOUT_SECONDS, parseGoBool, quote, SECOND, WHOLE_NUMBER } from '../annotations/reader.ts';
@@ -85,6 +85,25 @@ const hsts = (apply: (h: HstsDraft, value: string) => string | undefined): Setti
  * default (`proxy-body-size`, …) are not here: they are validated by the annotation families.
  */
 export const SETTING_KEYS: Readonly<Record<string, SettingKey>> = {
+  'use-forwarded-headers': bool((s, on) => { s.server.clientAddress.forwardedHeaders = on; }),
+  'enable-real-ip': bool((s, on) => { s.server.clientAddress.realIp = on; }),
+  'forwarded-for-header': {
+    read(value, into) {
+      if (!/^[A-Za-z0-9-]{1,64}$/.test(value)) return `"${quote(value)}" is not a header name`;
+      into.server.clientAddress.realIpHeader = value.toLowerCase();
+      return undefined;
+    },
+  },
+  'compute-full-forwarded-for': bool((s, on) => { s.server.clientAddress.fullForwardedFor = on; }),
+  'proxy-real-ip-cidr': {
+    read(value, into) {
+      const ranges = parseAddressRanges(value);
+      if (typeof ranges === 'string') return ranges;
+      into.server.clientAddress.trusted = ranges;
+      return undefined;
+    },
+  },
+  'use-proxy-protocol': bool((s, on) => { s.server.proxyProtocol = on; }),
   'hsts': hsts((h, value) => {
     const on = parseGoBool(value);
     if (on === undefined) return `"${quote(value)}" is not a boolean`;
@@ -155,6 +174,8 @@ export function defaultInstanceSettings(server: ServerSettings): InstanceSetting
 
 /** ingress-nginx's value of every ServerSettings field (the flags may change some first). */
 export const INGRESS_NGINX_SERVER_SETTINGS: ServerSettings = {
+  clientAddress: { realIp: false, forwardedHeaders: false, realIpHeader: 'x-forwarded-for', trusted: parseAddressRanges('0.0.0.0/0') as AddressRanges, fullForwardedFor: false },
+  proxyProtocol: false,
   hstsHeader: 'max-age=31536000; includeSubDomains',
   underscoresInHeaders: false,
   listener: { maxHeaderSize: 16 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 75_000, keepAliveRequests: 1000, maxConnections: 16_384 },
