@@ -1,205 +1,286 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { resolve } from 'node:path';
-import { Controller } from './controller.ts';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import type { Controller } from './controller.ts';
 import { DEBUG_VIEWS, type DebugViews } from './admin/server.ts';
 import { ENGINES, type EngineName } from './dataplane/server.ts';
 import { DEFAULT_MAX_MANIFEST_BYTES } from './sources/manifest-files.ts';
 import { createLogger } from './log.ts';
 import { INGRESS_NGINX_SERVER_SETTINGS } from './routing/config-map/index.ts';
-import { Standalone } from './standalone.ts';
+import type { Standalone } from './standalone.ts';
+import { NOT_IN_PORTICO, RENAMED } from './cli-ingress-nginx-flags.ts';
 
-const USAGE = `Usage: portico <command> [flags]
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-Commands:
-  controller   Serve the Ingresses of a Kubernetes cluster (in a pod: in-cluster config)
-  serve        Serve the Ingresses of a directory of manifests (standalone mode)
-
-Flags for both:
-  --listen-address ADDR      address to listen on (default 0.0.0.0)
-  --http-port N              HTTP listener (default 80 for controller, 8080 for serve)
-  --https-port N|off         HTTPS listener (default 443 for controller, 8443 for serve)
-  --default-ssl-certificate NS/NAME
-                             TLS Secret for clients no Ingress certificate matches
-                             (default: a self-signed certificate generated at start)
-  --default-backend-service NS/NAME
-                             Service (first port) answering requests no rule matches, and the
-                             custom-http-errors of Ingresses without their own default-backend
-  --configmap NS/NAME        the controller ConfigMap: ingress-nginx's keys (hsts, proxy-body-size,
-                             use-forwarded-headers, …) over the defaults; serve reads it from the
-                             manifests, controller watches it
-  --hsts true|false          Strict-Transport-Security on HTTPS responses (default true)
-  --metrics true|false       Prometheus metrics on the admin port's /metrics (default true)
-  --access-log off|json|text one line per request on stdout (default json)
-  --shutdown-delay SECONDS   on SIGTERM, keep serving this long with /readyz failing (default 5)
-  --shutdown-grace SECONDS   then let requests in flight finish for up to this long (default 30)
-  --max-header-size BYTES    request line and headers; larger: 431 (default 16384)
-  --client-header-timeout S  time to receive the request head; slower: 408 (default 60)
-  --keepalive-timeout S      idle client keep-alive connections close after (default 75)
-  --max-connections N        open client connections per listener (default 16384)
-  --admin-port N             /healthz /readyz /metrics, the dashboard and /debug/* (default 10254)
-  --admin-address ADDR       address of the admin server (default 0.0.0.0, so probes and Prometheus reach it)
-  --debug-views on|off|localhost
-                             who may see the dashboard and /debug/* (pod addresses, Secret names):
-                             everyone, nobody, or local clients (kubectl port-forward); probes and
-                             /metrics are unaffected (default on for serve, localhost for controller)
-  --ingress-class NAME       IngressClass served (default portico)
-  --controller-name NAME     IngressClass spec.controller served (default portico.dev/ingress-controller)
-  --engine NAME              forwarding engine: ${ENGINES.join(' or ')} (default undici)
-
-Flags for controller:
-  --kubeconfig PATH          kubeconfig to use (default: in-cluster config, else KUBECONFIG or ~/.kube/config)
-  --watch-namespace NS       only watch this namespace (default: all)
-  --publish-address ADDR     address written to Ingress status (default: InternalIP of the node in NODE_NAME)
-  --election-namespace NS    namespace of the leader Lease (default: POD_NAMESPACE, else default)
-  --election-id NAME         name of the leader Lease (default portico-leader)
-
-Flags for serve:
-  --manifests DIR            directory of *.yaml, *.yml, *.json manifests (required; watched for changes)
-  --max-manifest-bytes BYTES larger manifest files are refused with a diagnostic (default 16777216)
-`;
-
+/** A mistake on the command line: one line naming the flag, exit status 2. */
 class UsageError extends Error {}
 
-const COMMON = {
-  'listen-address': { type: 'string', default: '0.0.0.0' },
-  'http-port': { type: 'string' },
-  'https-port': { type: 'string' },
-  'default-ssl-certificate': { type: 'string' },
-  'default-backend-service': { type: 'string' },
-  'configmap': { type: 'string' },
-  'hsts': { type: 'string', default: 'true' },
-  'metrics': { type: 'string', default: 'true' },
-  'access-log': { type: 'string', default: 'json' },
-  'shutdown-delay': { type: 'string', default: '5' },
-  'shutdown-grace': { type: 'string', default: '30' },
-  'max-header-size': { type: 'string', default: '16384' },
-  'client-header-timeout': { type: 'string', default: '60' },
-  'keepalive-timeout': { type: 'string', default: '75' },
-  'max-connections': { type: 'string', default: '16384' },
-  'admin-port': { type: 'string', default: '10254' },
-  'admin-address': { type: 'string', default: '0.0.0.0' },
-  'debug-views': { type: 'string' },
-  'ingress-class': { type: 'string', default: 'portico' },
-  'controller-name': { type: 'string', default: 'portico.dev/ingress-controller' },
-  'engine': { type: 'string', default: 'undici' },
-} satisfies ParseArgsConfig['options'];
-
 /** setTimeout's limit, 2^31−1 ms: a longer timer would fire at once. */
-const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+const MAX_MS = 2 ** 31 - 1;
+const NAMESPACED = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/;
 
-function count(value: string | undefined, flag: string, max = Number.MAX_SAFE_INTEGER): number {
+function count(value: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
-  if (value === undefined || !/^\d+$/.test(value) || n > max) throw new UsageError(`${flag}: "${value}" is not a whole number between 0 and ${max}`);
+  if (!/^\d+$/.test(value) || n > max) throw new UsageError(`${flag}: "${value}" is not a whole number between 0 and ${max}`);
   return n;
 }
 
-function seconds(value: string | undefined, flag: string): number {
-  const n = Number(value);
-  if (value === undefined || value === '' || !Number.isFinite(n) || n < 0 || n > MAX_SECONDS) throw new UsageError(`${flag}: "${value}" is not a number of seconds between 0 and ${MAX_SECONDS}`);
-  return n * 1000;
-}
-
-function shutdownTimesOf(values: { 'shutdown-delay'?: string; 'shutdown-grace'?: string }): { delayMs: number; graceMs: number } {
-  return {
-    delayMs: seconds(values['shutdown-delay'], '--shutdown-delay'),
-    graceMs: seconds(values['shutdown-grace'], '--shutdown-grace'),
-  };
+/** Seconds as a number (`30`, `1.5`) or a Go duration as ingress-nginx's flags take them (`5s`, `1m30s`, `500ms`), in ms. */
+export function duration(value: string, flag: string): number {
+  const UNIT: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(value)) {
+    ms = Number(value) * 1000;
+  } else if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(value)) {
+    ms = 0;
+    for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * UNIT[m[2]!]!;
+  } else {
+    throw new UsageError(`${flag}: "${value}" is not a duration (30, 30s, 1m30s, 500ms)`);
+  }
+  if (ms > MAX_MS) throw new UsageError(`${flag}: "${value}" is longer than ${Math.floor(MAX_MS / 1000)} seconds`);
+  return Math.round(ms);
 }
 
 function port(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag}: "${value}" is not a port number`);
+  if (!/^\d+$/.test(value) || n > 65535) throw new UsageError(`${flag}: "${value}" is not a port number`);
   return n;
 }
 
-function runtimeOptions(values: { [K in keyof typeof COMMON]?: string }, defaultHttpPort: number, defaultHttpsPort: number, defaultDebugViews: DebugViews) {
-  if (!ENGINES.includes(values.engine as EngineName)) throw new UsageError(`--engine: "${values.engine}" is not one of ${ENGINES.join(', ')}`);
-  for (const flag of ['hsts', 'metrics'] as const) {
-    if (values[flag] !== 'true' && values[flag] !== 'false') throw new UsageError(`--${flag}: "${values[flag]}" is not true or false`);
-  }
-  if (!['off', 'json', 'text'].includes(values['access-log']!)) throw new UsageError(`--access-log: "${values['access-log']}" is not off, json or text`);
-  const certificate = values['default-ssl-certificate'];
-  if (certificate !== undefined && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(certificate)) throw new UsageError(`--default-ssl-certificate: "${certificate}" is not namespace/name`);
-  const defaultBackend = values['default-backend-service'];
-  if (defaultBackend !== undefined && !/^[a-z0-9-]+\/[a-z0-9-]+$/.test(defaultBackend)) throw new UsageError(`--default-backend-service: "${defaultBackend}" is not namespace/name`);
-  const configMap = values.configmap;
-  if (configMap !== undefined && !/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(configMap)) throw new UsageError(`--configmap: "${configMap}" is not namespace/name`);
-  const httpsPort = values['https-port'] ?? String(defaultHttpsPort);
-  const debugViews = values['debug-views'] ?? defaultDebugViews;
-  if (!DEBUG_VIEWS.includes(debugViews as DebugViews)) throw new UsageError(`--debug-views: "${debugViews}" is not one of ${DEBUG_VIEWS.join(', ')}`);
+/** Go's flag booleans: `--flag`, `--flag=true`, `--flag=false`. */
+function goBool(value: string | boolean, flag: string): boolean {
+  if (value === true || value === 'true' || value === '1') return true;
+  if (value === false || value === 'false' || value === '0') return false;
+  throw new UsageError(`${flag}: "${value}" is not true or false`);
+}
+
+function namespaced(value: string | undefined, flag: string): string | undefined {
+  if (value !== undefined && !NAMESPACED.test(value)) throw new UsageError(`${flag}: "${value}" is not namespace/name`);
+  return value;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${flag}: "${value}" is not one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+/** What both commands take, as commander reads them (strings; checked by runtimeOptions). */
+interface CommonValues {
+  listenAddress: string; httpPort?: string; httpsPort?: string; defaultSslCertificate?: string; defaultBackendService?: string;
+  configmap?: string; hsts: string | boolean; metrics: string | boolean; accessLog: string; shutdownDelay: string; shutdownGrace: string;
+  maxHeaderSize: string; clientHeaderTimeout: string; keepaliveTimeout: string; maxConnections: string; adminPort: string;
+  adminAddress: string; debugViews?: string; ingressClass: string; controllerName: string; engine: string; watchIngressWithoutClass: string | boolean;
+}
+
+function addCommonOptions(command: Command, defaults: { http: number; https: number; debugViews: DebugViews }): Command {
+  return command
+    .option('--listen-address <addr>', 'address of the HTTP and HTTPS listeners', '0.0.0.0')
+    .option('--http-port <n>', `the HTTP listener (default ${defaults.http})`)
+    .option('--https-port <n|off>', `the HTTPS listener (default ${defaults.https})`)
+    .option('--default-ssl-certificate <ns/name>', 'TLS Secret for clients no Ingress certificate matches (default: a self-signed one made at start)')
+    .option('--default-backend-service <ns/name>', 'Service (first port) answering requests no rule matches, and custom-http-errors')
+    .option('--configmap <ns/name>', 'the controller ConfigMap: ingress-nginx\'s keys over the defaults (serve: from the manifests)')
+    .option('--hsts [bool]', 'Strict-Transport-Security on HTTPS responses', 'true')
+    .option('--metrics [bool]', 'Prometheus metrics on the admin port\'s /metrics (alias: --enable-metrics)', 'true')
+    .option('--access-log <format>', 'one line per request on stdout: off, json or text', 'json')
+    .option('--shutdown-delay <duration>', 'on SIGTERM, keep serving this long with /readyz failing (alias: --shutdown-grace-period)', '5s')
+    .option('--shutdown-grace <duration>', 'then let requests in flight finish for up to this long', '30s')
+    .option('--max-header-size <bytes>', 'request line and headers; larger: 431', '16384')
+    .option('--client-header-timeout <duration>', 'time to receive the request head; slower: 408', '60s')
+    .option('--keepalive-timeout <duration>', 'idle client keep-alive connections close after', '75s')
+    .option('--max-connections <n>', 'open client connections per listener', '16384')
+    .option('--admin-port <n>', '/healthz /readyz /metrics, the dashboard and /debug/* (alias: --healthz-port)', '10254')
+    .option('--admin-address <addr>', 'address of the admin server (probes and Prometheus reach it there)', '0.0.0.0')
+    .option('--debug-views <who>', `who may see the dashboard and /debug/*: on, off or localhost (default ${defaults.debugViews})`)
+    .option('--ingress-class <name>', 'IngressClass served', 'portico')
+    .option('--controller-name <name>', 'IngressClass spec.controller served (alias: --controller-class)', 'portico.dev/ingress-controller')
+    .option('--watch-ingress-without-class [bool]', 'also serve Ingresses that name no class', 'false')
+    .option('--engine <name>', `forwarding engine: ${ENGINES.join(' or ')}`, 'undici');
+}
+
+function runtimeOptions(v: CommonValues, defaults: { http: number; https: number; debugViews: DebugViews }) {
+  const httpsPort = v.httpsPort ?? String(defaults.https);
   return {
-    listenAddress: values['listen-address']!,
-    httpPort: port(values['http-port'] ?? String(defaultHttpPort), '--http-port'),
+    listenAddress: v.listenAddress,
+    httpPort: port(v.httpPort ?? String(defaults.http), '--http-port'),
     httpsPort: httpsPort === 'off' ? undefined : port(httpsPort, '--https-port'),
-    metrics: values.metrics === 'true',
-    accessLog: values['access-log'] as 'off' | 'json' | 'text',
+    metrics: goBool(v.metrics, '--metrics'),
+    accessLog: oneOf(v.accessLog, ['off', 'json', 'text'] as const, '--access-log'),
     // The flags change ingress-nginx's defaults; the controller ConfigMap goes over them.
     serverDefaults: {
       ...INGRESS_NGINX_SERVER_SETTINGS,
-      hstsHeader: values.hsts === 'true' ? INGRESS_NGINX_SERVER_SETTINGS.hstsHeader : undefined,
+      hstsHeader: goBool(v.hsts, '--hsts') ? INGRESS_NGINX_SERVER_SETTINGS.hstsHeader : undefined,
       listener: {
         ...INGRESS_NGINX_SERVER_SETTINGS.listener,
-        maxHeaderSize: count(values['max-header-size'], '--max-header-size', 2 ** 30),
-        headersTimeoutMs: seconds(values['client-header-timeout'], '--client-header-timeout'),
-        keepAliveTimeoutMs: seconds(values['keepalive-timeout'], '--keepalive-timeout'),
-        maxConnections: count(values['max-connections'], '--max-connections', 2 ** 31 - 1),
+        maxHeaderSize: count(v.maxHeaderSize, '--max-header-size', 2 ** 30),
+        headersTimeoutMs: duration(v.clientHeaderTimeout, '--client-header-timeout'),
+        keepAliveTimeoutMs: duration(v.keepaliveTimeout, '--keepalive-timeout'),
+        maxConnections: count(v.maxConnections, '--max-connections', 2 ** 31 - 1),
       },
     },
-    configMap,
-    defaultCertificate: certificate,
-    defaultBackendService: defaultBackend,
-    adminPort: port(values['admin-port']!, '--admin-port'),
-    adminAddress: values['admin-address']!,
-    debugViews: debugViews as DebugViews,
-    ingressClass: values['ingress-class']!,
-    controllerName: values['controller-name']!,
-    engine: values.engine as EngineName,
+    configMap: namespaced(v.configmap, '--configmap'),
+    defaultCertificate: namespaced(v.defaultSslCertificate, '--default-ssl-certificate'),
+    defaultBackendService: namespaced(v.defaultBackendService, '--default-backend-service'),
+    adminPort: port(v.adminPort, '--admin-port'),
+    adminAddress: v.adminAddress,
+    debugViews: oneOf(v.debugViews ?? defaults.debugViews, DEBUG_VIEWS, '--debug-views'),
+    ingressClass: v.ingressClass,
+    controllerName: v.controllerName,
+    watchWithoutClass: goBool(v.watchIngressWithoutClass, '--watch-ingress-without-class'),
+    engine: oneOf(v.engine, ENGINES, '--engine') as EngineName,
   };
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  const log = createLogger();
-  let app: Standalone | Controller;
-  let shutdownTimes = { delayMs: 0, graceMs: 0 };
-  if (command === 'serve') {
-    const { values } = parseArgs({ args: rest, options: { ...COMMON, 'manifests': { type: 'string' }, 'max-manifest-bytes': { type: 'string', default: String(DEFAULT_MAX_MANIFEST_BYTES) } } });
-    if (!values.manifests) throw new UsageError('--manifests is required');
-    shutdownTimes = shutdownTimesOf(values);
-    app = new Standalone({
-      ...runtimeOptions(values, 8080, 8443, 'on'),
-      manifests: resolve(values.manifests),
-      maxManifestBytes: count(values['max-manifest-bytes'], '--max-manifest-bytes', 2 ** 30),
-    }, log);
-  } else if (command === 'controller') {
-    const { values } = parseArgs({ args: rest, options: {
-      ...COMMON,
-      'kubeconfig': { type: 'string' },
-      'watch-namespace': { type: 'string' },
-      'publish-address': { type: 'string' },
-      'election-namespace': { type: 'string', default: process.env['POD_NAMESPACE'] ?? 'default' },
-      'election-id': { type: 'string', default: 'portico-leader' },
-    } });
-    shutdownTimes = shutdownTimesOf(values);
-    const watched = values['watch-namespace'];
-    if (watched !== undefined && values.configmap !== undefined && !values.configmap.startsWith(`${watched}/`)) {
-      throw new UsageError(`--configmap: ${values.configmap} is outside --watch-namespace ${watched}, so Portico could not see it`);
-    }
-    app = new Controller({
-      ...runtimeOptions(values, 80, 443, 'localhost'),
-      kubeconfig: values.kubeconfig,
-      watchNamespace: values['watch-namespace'],
-      publishAddress: values['publish-address'],
-      electionNamespace: values['election-namespace'],
-      electionId: values['election-id'],
-    }, log);
-  } else {
-    if (command && command !== '--help' && command !== '-h') throw new UsageError(`unknown command "${command}"`);
-    process.stdout.write(USAGE);
-    return;
+/** `--manifests`: a directory, or one file of it. */
+function manifestsOf(path: string): { dir: string; file: string | undefined } {
+  const full = resolve(path);
+  let stat;
+  try {
+    stat = statSync(full);
+  } catch {
+    throw new UsageError(`--manifests: ${path} does not exist`);
   }
-  const { delayMs, graceMs } = shutdownTimes;
-  await app.start();
+  if (stat.isDirectory()) return { dir: full, file: undefined };
+  if (stat.isFile()) return { dir: dirname(full), file: basename(full) };
+  throw new UsageError(`--manifests: ${path} is neither a directory nor a file`);
+}
+
+/**
+ * The kubeconfig the controller will use. client-node falls back to http://localhost:8080 when
+ * it finds none, and would retry that forever: here that is a usage error instead.
+ */
+function kubeconfigOf(path: string | undefined): string | undefined {
+  if (path !== undefined) {
+    try {
+      readFileSync(path);
+    } catch (err) {
+      throw new UsageError(`--kubeconfig: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    return path;
+  }
+  const inPod = process.env['KUBERNETES_SERVICE_HOST'] !== undefined && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token');
+  const env = process.env['KUBECONFIG'];
+  if (!inPod && !env && !existsSync(join(homedir(), '.kube', 'config'))) {
+    throw new UsageError('--kubeconfig: no kubeconfig found (none given, KUBECONFIG unset, no ~/.kube/config) and not running in a pod');
+  }
+  return undefined;
+}
+
+/**
+ * ingress-nginx users copy their flags: a renamed one is taken under its old name, one that
+ * does not apply is refused by name with what to do instead (never a silent no-op).
+ */
+function translateIngressNginxFlags(argv: readonly string[]): string[] {
+  return argv.map((arg) => {
+    const m = /^--([a-z0-9-]+)(=.*)?$/.exec(arg);
+    if (!m) return arg;
+    const [, name = '', rest = ''] = m;
+    const hint = NOT_IN_PORTICO[name];
+    if (hint !== undefined) throw new UsageError(`--${name} is an ingress-nginx flag Portico does not have: ${hint}`);
+    const renamed = RENAMED[name];
+    return renamed === undefined ? arg : `--${renamed}${rest}`;
+  });
+}
+
+const SERVE_DEFAULTS = { http: 8080, https: 8443, debugViews: 'on' as DebugViews };
+const CONTROLLER_DEFAULTS = { http: 80, https: 443, debugViews: 'localhost' as DebugViews };
+
+interface Started {
+  app: Standalone | Controller;
+  delayMs: number;
+  graceMs: number;
+  ports: { http: number; https: number | undefined; admin: number };
+}
+
+function program(onStart: (started: Started) => void): Command {
+  const root = new Command('portico')
+    .description('An Ingress controller that reads ingress-nginx\'s Ingresses, annotations and ConfigMap')
+    .version(VERSION, '--version', 'print the version')
+    .showSuggestionAfterError()
+    // One line, like every other usage error; subcommands inherit this.
+    .configureOutput({ outputError: (text, write) => write(`portico: ${text.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()}\n`) })
+    .exitOverride();
+  root.command('version').description('print the version').action(() => {
+    process.stdout.write(`${VERSION}\n`);
+  });
+
+  addCommonOptions(root.command('serve').description('serve the Ingresses of a directory (or one file) of manifests, watched for changes'), SERVE_DEFAULTS)
+    .requiredOption('--manifests <path>', 'directory of *.yaml, *.yml, *.json manifests, or one manifest file')
+    .option('--max-manifest-bytes <bytes>', 'larger manifest files are refused with a diagnostic', String(DEFAULT_MAX_MANIFEST_BYTES))
+    .action(async (v: CommonValues & { manifests: string; maxManifestBytes: string }) => {
+      const options = runtimeOptions(v, SERVE_DEFAULTS);
+      const times = { delayMs: duration(v.shutdownDelay, '--shutdown-delay'), graceMs: duration(v.shutdownGrace, '--shutdown-grace') };
+      const { dir, file } = manifestsOf(v.manifests);
+      const maxManifestBytes = count(v.maxManifestBytes, '--max-manifest-bytes', 2 ** 30);
+      // Loaded once the flags are known good: a usage error answers at once.
+      const { Standalone } = await import('./standalone.ts');
+      const app = new Standalone({ ...options, manifests: dir, manifestFile: file, maxManifestBytes }, createLogger());
+      onStart({ app, ...times, ports: { http: options.httpPort, https: options.httpsPort, admin: options.adminPort } });
+    });
+
+  addCommonOptions(root.command('controller').description('serve the Ingresses of a Kubernetes cluster (in a pod: in-cluster config)'), CONTROLLER_DEFAULTS)
+    .option('--kubeconfig <path>', 'kubeconfig to use (default: in-cluster config, else KUBECONFIG or ~/.kube/config)')
+    .option('--watch-namespace <ns>', 'only watch this namespace (default: all)')
+    .option('--publish-service <ns/name>', 'write the addresses of this Service\'s load balancer to Ingress status')
+    .option('--publish-status-address <addrs>', 'write these addresses (comma-separated) to Ingress status (alias: --publish-address); default: the InternalIP of the node in NODE_NAME')
+    .option('--update-status [bool]', 'write Ingress status at all', 'true')
+    .option('--election-namespace <ns>', 'namespace of the leader Lease (default: POD_NAMESPACE, else default)')
+    .option('--election-id <name>', 'name of the leader Lease', 'portico-leader')
+    .action(async (v: CommonValues & { kubeconfig?: string; watchNamespace?: string; publishService?: string; publishStatusAddress?: string; updateStatus: string | boolean; electionNamespace?: string; electionId: string }) => {
+      const options = runtimeOptions(v, CONTROLLER_DEFAULTS);
+      const watched = v.watchNamespace;
+      for (const [flag, value] of [['--configmap', options.configMap], ['--publish-service', namespaced(v.publishService, '--publish-service')]] as const) {
+        if (watched !== undefined && value !== undefined && !value.startsWith(`${watched}/`)) throw new UsageError(`${flag}: ${value} is outside --watch-namespace ${watched}, so Portico could not see it`);
+      }
+      const addresses = (v.publishStatusAddress ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+      const kubeconfig = kubeconfigOf(v.kubeconfig);
+      const updateStatus = goBool(v.updateStatus, '--update-status');
+      const times = { delayMs: duration(v.shutdownDelay, '--shutdown-delay'), graceMs: duration(v.shutdownGrace, '--shutdown-grace') };
+      const { Controller } = await import('./controller.ts');
+      const app = new Controller({
+        ...options,
+        kubeconfig,
+        watchNamespace: watched,
+        publishStatusAddresses: addresses,
+        publishService: v.publishService,
+        updateStatus,
+        electionNamespace: v.electionNamespace ?? process.env['POD_NAMESPACE'] ?? 'default',
+        electionId: v.electionId,
+      }, createLogger());
+      onStart({ app, ...times, ports: { http: options.httpPort, https: options.httpsPort, admin: options.adminPort } });
+    });
+  return root;
+}
+
+/** Which flag set the port a listener could not take. */
+function flagOfPort(ports: Started['ports'], taken: number | undefined): string {
+  if (taken === ports.https) return '--https-port';
+  if (taken === ports.admin) return '--admin-port';
+  return '--http-port';
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let started: Started | undefined;
+  const root = program((s) => (started = s));
+  if (argv.length === 0) {
+    process.stderr.write(root.helpInformation());
+    throw new CommanderError(2, 'portico.noCommand', '');
+  }
+  await root.parseAsync(translateIngressNginxFlags(argv), { from: 'user' });
+  if (!started) return; // help, version
+  const { app, delayMs, graceMs, ports } = started;
+  try {
+    await app.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
+      const what = e.code === 'EADDRINUSE' ? 'is already in use' : e.code === 'EACCES' ? 'may not be bound by this user' : 'is not an address of this machine';
+      throw new UsageError(`${flagOfPort(ports, e.port)}: ${e.address ?? ''}:${e.port ?? ''} ${what}`);
+    }
+    throw err;
+  }
+  const log = createLogger();
   const shutdown = (): void => {
     void app.shutdown(delayMs, graceMs).then(() => {
       log.info('stopped');
@@ -210,11 +291,15 @@ export async function main(argv: string[]): Promise<void> {
   process.once('SIGINT', shutdown);
 }
 
-/** Runs the CLI and turns errors into exit codes: 2 for usage errors, 1 for anything else. */
+/** Runs the CLI: exit 2 with one line for a usage error, 1 for anything else, 0 for help and the version. */
 export function run(argv: string[]): void {
   main(argv).catch((err: unknown) => {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`portico: ${(err as Error).message}\n\n${USAGE}`);
+    if (err instanceof CommanderError) {
+      // Commander printed its message already (help, version, or `error: …` with a suggestion).
+      process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2);
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`portico: ${err.message}\n`);
       process.exit(2);
     }
     process.stderr.write(`portico: ${(err as Error).stack ?? String(err)}\n`);
@@ -223,3 +308,4 @@ export function run(argv: string[]): void {
 }
 
 if (import.meta.main) run(process.argv.slice(2));
+

@@ -18,8 +18,15 @@ export interface ControllerOptions extends RuntimeOptions {
   /** Path of a kubeconfig; undefined: in-cluster config in a pod, else KUBECONFIG or ~/.kube/config. */
   kubeconfig: string | undefined;
   watchNamespace: string | undefined;
-  /** The address written to Ingress status; undefined: the InternalIP of the node in NODE_NAME. */
-  publishAddress: string | undefined;
+  /**
+   * `--publish-status-address`: the addresses written to Ingress status. Empty: those of
+   * `publishService`, else the InternalIP of the node in NODE_NAME (hostNetwork).
+   */
+  publishStatusAddresses: readonly string[];
+  /** `--publish-service`: `namespace/name` of the Service fronting Portico (its load balancer's addresses). */
+  publishService: string | undefined;
+  /** `--update-status`: write Ingress status at all. */
+  updateStatus: boolean;
   electionNamespace: string;
   electionId: string;
 }
@@ -39,7 +46,8 @@ export class Controller {
   private readonly challengeWatch: SideWatch<V1ConfigMap>;
   private issuers: readonly ACMEIssuerObject[] = [];
   private snapshot: ObjectSnapshot | undefined;
-  private publishAddress: string | undefined;
+  /** The node's InternalIP, once read (the status address without --publish-*). */
+  private nodeAddress: string | undefined;
 
   constructor(options: ControllerOptions, log: Logger) {
     this.options = options;
@@ -48,7 +56,6 @@ export class Controller {
     if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
     else kc.loadFromDefault();
     this.core = kc.makeApiClient(CoreV1Api);
-    this.publishAddress = options.publishAddress;
     const identity = `${hostname()}_${process.pid}`;
     const challenges = new ChallengeStore(this.core, options.electionNamespace, log);
     this.runtime = new Runtime(options, log, {
@@ -60,7 +67,7 @@ export class Controller {
     }, challenges);
     this.source = new KubernetesSource(kc, { watchNamespace: options.watchNamespace, debounceMs: 10 }, (snapshot) => this.apply(snapshot), log);
     if (this.runtime.metrics) this.runtime.metrics.informerStates = () => this.source.kinds();
-    this.status = new IngressStatusWriter(kc.makeApiClient(NetworkingV1Api), () => this.publishAddress, log);
+    this.status = new IngressStatusWriter(kc.makeApiClient(NetworkingV1Api), () => this.statusAddresses(), log);
     this.events = new EventRecorder(this.core, log);
     const coordination = kc.makeApiClient(CoordinationV1Api);
     this.elector = new LeaderElector(coordination, {
@@ -105,22 +112,35 @@ export class Controller {
   /** Events for new diagnostics and the Ingress status: the leader's job only. */
   private writeBack(snapshot: ObjectSnapshot): void {
     this.events.record(this.runtime.pipeline.diagnostics, snapshot);
+    if (!this.options.updateStatus) return;
     const classes = new IngressClassFilter(snapshot, this.options);
     this.status.reconcile([...snapshot.ingresses.values()] as V1Ingress[], (i) => classes.isOurs(i));
   }
 
-  /** The node's InternalIP, when no --publish-address is given (hostNetwork: that is where we listen). */
+  /** Where Portico is reachable, for Ingress status (ingress-nginx's order of precedence). */
+  private statusAddresses(): readonly string[] {
+    if (this.options.publishStatusAddresses.length > 0) return this.options.publishStatusAddresses;
+    if (this.options.publishService) {
+      const service = this.snapshot?.services.get(this.options.publishService);
+      const balancer = (service?.status?.loadBalancer?.ingress ?? []).map((e) => e.ip ?? e.hostname).filter((a): a is string => !!a);
+      return [...balancer, ...(service?.spec?.externalIPs ?? [])];
+    }
+    return this.nodeAddress ? [this.nodeAddress] : [];
+  }
+
+  /** The node's InternalIP, when no --publish-* flag says otherwise (hostNetwork: that is where we listen). */
   private async resolveNodeAddress(): Promise<void> {
+    if (!this.options.updateStatus || this.options.publishStatusAddresses.length > 0 || this.options.publishService) return;
     const nodeName = process.env['NODE_NAME'];
-    if (this.publishAddress || !nodeName) {
-      if (!this.publishAddress) this.log.warn('neither --publish-address nor NODE_NAME is set: Ingress status will not be written');
+    if (!nodeName) {
+      this.log.warn('none of --publish-status-address, --publish-service and NODE_NAME is set: Ingress status will not be written');
       return;
     }
-    for (let delay = 1000; !this.publishAddress; delay = Math.min(delay * 2, 30_000)) {
+    for (let delay = 1000; !this.nodeAddress; delay = Math.min(delay * 2, 30_000)) {
       try {
         const node = await this.core.readNode({ name: nodeName });
-        this.publishAddress = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
-        if (this.publishAddress) break;
+        this.nodeAddress = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+        if (this.nodeAddress) break;
         this.log.warn({ node: nodeName }, 'node has no InternalIP; Ingress status will not be written');
         return;
       } catch (err) {

@@ -4,7 +4,10 @@ import { ManifestDirectorySource } from './sources/manifests.ts';
 import type { DataPlane } from './dataplane/server.ts';
 
 export interface StandaloneOptions extends RuntimeOptions {
+  /** The directory of manifests. */
   manifests: string;
+  /** Only this file of it (`--manifests` named a file). */
+  manifestFile?: string | undefined;
   /** Larger manifest files are refused (`--max-manifest-bytes`). */
   maxManifestBytes: number;
 }
@@ -25,6 +28,7 @@ export class Standalone {
     });
     this.source = new ManifestDirectorySource(options.manifests, ({ snapshot, problems }) => this.runtime.pipeline.apply(snapshot, problems), {
       maxBytes: options.maxManifestBytes,
+      file: options.manifestFile,
       onError: (err) => log.warn({ err: String(err), manifests: options.manifests }, 'could not reload the manifests directory; the last routing table keeps serving'),
     });
   }

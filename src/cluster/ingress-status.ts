@@ -9,13 +9,14 @@ import type { Logger } from '../log.ts';
 export class IngressStatusWriter {
   private readonly api: NetworkingV1Api;
   private readonly log: Logger;
-  private readonly address: () => string | undefined;
+  private readonly addresses: () => readonly string[];
   private running: Promise<void> = Promise.resolve();
   private pending: { ingresses: V1Ingress[]; ours: (i: V1Ingress) => boolean } | undefined;
 
-  constructor(api: NetworkingV1Api, address: () => string | undefined, log: Logger) {
+  /** `addresses`: where Portico is reachable (IPs or host names), asked at each pass; none: nothing is written. */
+  constructor(api: NetworkingV1Api, addresses: () => readonly string[], log: Logger) {
     this.api = api;
-    this.address = address;
+    this.addresses = addresses;
     this.log = log;
   }
 
@@ -30,22 +31,25 @@ export class IngressStatusWriter {
     const work = this.pending;
     this.pending = undefined;
     if (!work) return;
-    const address = this.address();
-    if (!address) return;
-    const entry: V1IngressLoadBalancerIngress = isIP(address) ? { ip: address } : { hostname: address };
+    const addresses = [...new Set(this.addresses())].sort();
+    if (addresses.length === 0) return;
+    const mine = new Set(addresses);
+    const entries: V1IngressLoadBalancerIngress[] = addresses.map((a) => (isIP(a) ? { ip: a } : { hostname: a }));
+    const named = (e: V1IngressLoadBalancerIngress): string => e.ip ?? e.hostname ?? '';
     for (const ingress of work.ingresses) {
       const current = ingress.status?.loadBalancer?.ingress ?? [];
       const isOurs = work.ours(ingress);
-      const hasOurs = current.some((e) => e.ip === address || e.hostname === address);
+      const hasOurs = current.some((e) => mine.has(named(e)));
+      const same = current.length === entries.length && current.every((e, i) => named(e) === addresses[i]);
       let desired: V1IngressLoadBalancerIngress[] | undefined;
-      if (isOurs && !(current.length === 1 && hasOurs)) desired = [entry];
-      else if (!isOurs && hasOurs) desired = current.filter((e) => e.ip !== address && e.hostname !== address);
+      if (isOurs && !same) desired = entries;
+      else if (!isOurs && hasOurs) desired = current.filter((e) => !mine.has(named(e)));
       if (!desired) continue;
       const name = ingress.metadata?.name ?? '';
       const namespace = ingress.metadata?.namespace ?? 'default';
       try {
         await this.api.replaceNamespacedIngressStatus({ name, namespace, body: { ...ingress, status: { loadBalancer: { ingress: desired } } } });
-        this.log.info({ ingress: `${namespace}/${name}`, address: isOurs ? address : null }, isOurs ? 'ingress status set' : 'ingress status cleared');
+        this.log.info({ ingress: `${namespace}/${name}`, addresses: isOurs ? addresses : null }, isOurs ? 'ingress status set' : 'ingress status cleared');
       } catch (err) {
         // A conflict means a newer version is on its way through the watch: the next pass handles it.
         this.log.debug({ ingress: `${namespace}/${name}`, err: String(err) }, 'ingress status update failed');

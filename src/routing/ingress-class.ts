@@ -9,6 +9,8 @@ export interface ClassSelection {
   readonly controllerName: string;
   /** The IngressClass name we serve; also the value the legacy annotation must carry. */
   readonly ingressClass: string;
+  /** `--watch-ingress-without-class`: Ingresses naming no class at all are ours too. */
+  readonly watchWithoutClass?: boolean;
 }
 
 /** Decides which Ingresses are ours, once per build. */
@@ -24,14 +26,18 @@ export class IngressClassFilter {
     this.weAreDefault = ourClasses.some((c) => c.metadata?.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true');
   }
 
-  /** `spec.ingressClassName` names one of our IngressClasses, or the legacy annotation names our class or one of our IngressClasses, or no class and ours is the default. */
+  /**
+   * `spec.ingressClassName` names one of our IngressClasses, or the legacy annotation names our
+   * class or one of our IngressClasses, or no class and ours is the default (or
+   * --watch-ingress-without-class).
+   */
   isOurs(ingress: V1Ingress): boolean {
     const className = ingress.spec?.ingressClassName;
     if (className) return this.ours.has(className);
     // The legacy annotation carries our --ingress-class, or names an IngressClass of our controller.
     const legacy = ingress.metadata?.annotations?.[LEGACY_CLASS_ANNOTATION];
     if (legacy !== undefined) return legacy === this.selection.ingressClass || this.ours.has(legacy);
-    return this.weAreDefault;
+    return this.weAreDefault || this.selection.watchWithoutClass === true;
   }
 
   /** True when the Ingress names our class by name but no IngressClass of that name exists for our controller. */

@@ -155,6 +155,8 @@ export interface ManifestDirectoryOptions {
   readonly maxBytes?: number;
   /** A reload that failed as a whole (the directory vanished, …): the last snapshot stays. */
   readonly onError?: (err: unknown) => void;
+  /** Read only this file of the directory (`--manifests` naming a file), whatever its extension. */
+  readonly file?: string | undefined;
 }
 
 /**
@@ -206,7 +208,8 @@ export class ManifestDirectorySource {
   }
 
   async reload(): Promise<void> {
-    const files = (await readdir(this.dir)).filter((f) => MANIFEST_FILE.test(f)).sort();
+    const only = this.options.file;
+    const files = (await readdir(this.dir)).filter((f) => (only === undefined ? MANIFEST_FILE.test(f) : f === only)).sort();
     const stamps = Object.fromEntries([...this.lastParsed].map(([file, last]) => [file, last.stamp]));
     const results = await this.parser.parse(this.dir, files, this.options.maxBytes ?? DEFAULT_MAX_MANIFEST_BYTES, stamps);
     const problems: Diagnostic[] = [];

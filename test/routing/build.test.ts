@@ -48,6 +48,10 @@ describe('IngressClass selection', () => {
     const r = buildFixture('class-selection');
     expect([...r.table.exactHosts.keys()].sort()).toEqual(['legacy-object.example.com', 'legacy.example.com', 'ours.example.com']);
   });
+  it('serves class-less Ingresses with --watch-ingress-without-class, and still not other classes', () => {
+    const r = buildFixture('class-selection', { watchWithoutClass: true });
+    expect([...r.table.exactHosts.keys()].sort()).toEqual(['legacy-object.example.com', 'legacy.example.com', 'no-class.example.com', 'ours.example.com']);
+  });
   it('serves class-less Ingresses when our IngressClass is the default', () => {
     const r = buildFixture('default-class');
     expect(routeOf(r, 'no-class.example.com', '/')).toBe('default/svc-a:80');
