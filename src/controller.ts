@@ -66,7 +66,10 @@ export class Controller {
       },
     }, challenges);
     this.source = new KubernetesSource(kc, { watchNamespace: options.watchNamespace, debounceMs: 10 }, (snapshot) => this.apply(snapshot), log);
-    if (this.runtime.metrics) this.runtime.metrics.informerStates = () => this.source.kinds();
+    if (this.runtime.metrics) {
+      this.runtime.metrics.informerStates = () => this.source.kinds();
+      this.runtime.metrics.leaderElection = () => ({ name: options.electionId, leader: this.elector.leader });
+    }
     this.status = new IngressStatusWriter(kc.makeApiClient(NetworkingV1Api), () => this.statusAddresses(), log);
     this.events = new EventRecorder(this.core, log);
     const coordination = kc.makeApiClient(CoordinationV1Api);

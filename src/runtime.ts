@@ -56,7 +56,7 @@ export class Runtime {
     this.options = options;
     this.log = log;
     this.metrics = options.metrics
-      ? new Metrics({ controllerNamespace: process.env['POD_NAMESPACE'] ?? '', controllerClass: options.controllerName, controllerPod: process.env['POD_NAME'] ?? hostname() })
+      ? new Metrics({ controllerNamespace: process.env['POD_NAMESPACE'] ?? 'default', controllerClass: options.controllerName, controllerPod: process.env['POD_NAME'] ?? hostname() })
       : undefined;
     const accessLog = options.accessLog === 'off' ? undefined : new AccessLog(options.accessLog);
     this.dataPlane = new DataPlane({
@@ -65,6 +65,7 @@ export class Runtime {
       observer: requestObserver(this.metrics, accessLog),
     });
     this.pipeline = new Pipeline(options, (t) => this.dataPlane.swap(t), log, this.metrics);
+    if (this.metrics) this.metrics.defaultCertificate = () => this.dataPlane.tls?.fallbackExpiry;
     const dataPlane = this.dataPlane;
     const pipeline = this.pipeline;
     this.admin = createAdminServer({

@@ -183,6 +183,7 @@ export class RequestHandler {
   };
 
   private upgradeDecided(req: IncomingMessage, socket: Duplex, head: Buffer, decision: Decision, requestId: string, table: RoutingTable | undefined, client: ClientFacts): void {
+    this.options.observer?.requestStarted();
     const started = performance.now();
     const time = Date.now();
     if (decision.onDone) for (const done of decision.onDone) socket.once('close', done);
@@ -298,6 +299,7 @@ export class RequestHandler {
     const socket = req.socket;
     const written = socket.bytesWritten;
     const trace: Trace = { host: '', route: undefined, canary: undefined, upstream: undefined, upstreamStarted: 0, retries: 0 };
+    observer.requestStarted();
     res.once('close', () => {
       const now = performance.now();
       if (trace.upstream) trace.upstream.responseMs = now - trace.upstreamStarted;

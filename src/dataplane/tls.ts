@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
@@ -26,12 +27,17 @@ export class TlsStore {
   private readonly generatedPem: PemPair;
   /** The default certificate's PEMs: the server's own context, for clients that send no SNI. */
   fallbackPem: PemPair;
+  /** The default certificate's Secret ('' for the generated one) and when it expires (ssl_expire_time_seconds). */
+  fallbackExpiry: { secret: string; notAfterSeconds: number };
+  private readonly generatedExpiry: { secret: string; notAfterSeconds: number };
 
   constructor(generatedDefault: PemPair) {
     this.generatedPem = generatedDefault;
     this.generated = createSecureContext({ ...TLS_OPTIONS, cert: generatedDefault.certPem, key: generatedDefault.keyPem });
     this.fallback = this.generated;
     this.fallbackPem = generatedDefault;
+    this.generatedExpiry = { secret: '', notAfterSeconds: Date.parse(new X509Certificate(generatedDefault.certPem).validTo) / 1000 };
+    this.fallbackExpiry = this.generatedExpiry;
   }
 
   update(table: RoutingTable): void {
@@ -51,6 +57,7 @@ export class TlsStore {
     }
     this.fallback = table.defaultCertificate ? context(table.defaultCertificate) : this.generated;
     this.fallbackPem = table.defaultCertificate ?? this.generatedPem;
+    this.fallbackExpiry = table.defaultCertificate ? { secret: table.defaultCertificate.secret, notAfterSeconds: Date.parse(table.defaultCertificate.notAfter) / 1000 } : this.generatedExpiry;
     // Swap whole maps: a handshake in progress sees the old or the new set, never a mix.
     this.exact = exact;
     this.wildcard = wildcard;

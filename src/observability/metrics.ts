@@ -57,10 +57,20 @@ export class Metrics implements RequestObserver {
   private readonly diagnostics: Gauge;
   private readonly certificateExpiry: Gauge;
   private readonly informerSynced: Gauge;
+  private readonly reloadSuccessful: Gauge;
+  private readonly reloadTimestamp: Gauge;
+  private readonly configHash: Gauge;
+  private readonly reloads: Counter;
+  private readonly reloadErrors: Counter;
+  private readonly sslExpireTime: Gauge;
+  private readonly orphanIngress: Gauge;
   private connections = 0;
+  private accepted = 0;
+  private inFlight = 0;
 
   constructor(identity: MetricsIdentity) {
     const registers = [this.registry];
+    const metrics = this;
     this.registry.setDefaultLabels({ controller_namespace: identity.controllerNamespace, controller_class: identity.controllerClass, controller_pod: identity.controllerPod });
     collectDefaultMetrics({ register: this.registry });
     const n = 'nginx_ingress_controller_';
@@ -88,6 +98,44 @@ export class Metrics implements RequestObserver {
     this.activeConnections = new Gauge({ name: `${p}client_connections_active`, help: 'Open client connections', registers, collect: () => this.activeConnections.set(this.connections) });
     this.diagnostics = new Gauge({ name: `${p}diagnostics`, help: 'Current build diagnostics, by code', labelNames: ['code'], registers });
     this.certificateExpiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'When the certificate served for a TLS host expires', labelNames: ['host', 'secret'], registers });
+    // What ingress-nginx's dashboard and example alerts query, under its names. A table build is
+    // Portico's reload; it counts as failed while an access guard makes a route fail closed or a
+    // manifest could not be read (the last good version serves, as nginx keeps its old config).
+    this.reloadSuccessful = new Gauge({ name: `${n}config_last_reload_successful`, help: 'Whether the last configuration reload attempt was successful', registers });
+    this.reloadTimestamp = new Gauge({ name: `${n}config_last_reload_successful_timestamp_seconds`, help: 'Timestamp of the last successful configuration reload', registers });
+    this.configHash = new Gauge({ name: `${n}config_hash`, help: 'Running configuration hash actually running', registers });
+    this.reloads = new Counter({ name: `${n}success`, help: 'Cumulative number of Ingress controller reload operations', registers });
+    this.reloadErrors = new Counter({ name: `${n}errors`, help: 'Cumulative number of Ingress controller errors during reload operations', registers });
+    this.sslExpireTime = new Gauge({ name: `${n}ssl_expire_time_seconds`, help: 'Number of seconds since 1970 to the SSL Certificate expire (host "_": the default certificate)', labelNames: ['host', 'secret_name'], registers,
+      collect: () => {
+        const fallback = this.defaultCertificate?.();
+        if (fallback) this.sslExpireTime.set({ host: UNMATCHED, secret_name: fallback.secret }, fallback.notAfterSeconds);
+      } });
+    this.orphanIngress = new Gauge({ name: `${n}orphan_ingress`, help: 'Gauge reporting status of orphaned ingress rules (type: no-service, no-endpoint)', labelNames: ['namespace', 'ingress', 'type'], registers });
+    new Gauge({ name: `${n}nginx_process_connections`, help: 'Current number of client connections with state {active, writing, waiting}', labelNames: ['state'], registers,
+      collect() {
+        this.set({ state: 'active' }, metrics.connections);
+        this.set({ state: 'writing' }, metrics.inFlight);
+        this.set({ state: 'waiting' }, Math.max(0, metrics.connections - metrics.inFlight));
+      } });
+    new Gauge({ name: `${n}nginx_process_connections_total`, help: 'Total number of connections with state {accepted, handled}', labelNames: ['state'], registers,
+      collect() {
+        this.set({ state: 'accepted' }, metrics.accepted);
+        this.set({ state: 'handled' }, metrics.accepted);
+      } });
+    new Gauge({ name: `${n}nginx_process_resident_memory_bytes`, help: 'Number of bytes of memory in use (the Portico process)', registers, collect() { this.set(process.memoryUsage.rss()); } });
+    new Gauge({ name: `${n}nginx_process_cpu_seconds_total`, help: 'Cpu usage in seconds (the Portico process)', registers,
+      collect() {
+        const { user, system } = process.cpuUsage();
+        this.set((user + system) / 1e6);
+      } });
+    new Gauge({ name: `${n}nginx_process_num_procs`, help: 'Number of processes', registers, collect() { this.set(1); } });
+    new Gauge({ name: `${n}leader_election_status`, help: 'Gauge reporting status of the leader election, 0 indicates follower, 1 indicates leader', labelNames: ['name'], registers,
+      collect() {
+        const election = metrics.leaderElection?.() ?? { name: 'standalone', leader: true };
+        this.reset();
+        this.set({ name: election.name }, election.leader ? 1 : 0);
+      } });
     this.informerSynced = new Gauge({ name: `${p}informer_synced`, help: '1 when the list+watch of a kind is established, 0 while it fails', labelNames: ['kind'], registers,
       collect: () => {
         for (const [kind, ok] of this.informerStates?.() ?? []) this.informerSynced.set({ kind }, ok ? 1 : 0);
@@ -95,6 +143,7 @@ export class Metrics implements RequestObserver {
   }
 
   requestDone(r: RequestRecord): void {
+    this.inFlight--;
     const c = this.childrenFor(r);
     c.requests.inc();
     c.duration.observe(r.durationMs / 1000);
@@ -119,6 +168,11 @@ export class Metrics implements RequestObserver {
 
   connectionOpened(): void {
     this.connections++;
+    this.accepted++;
+  }
+
+  requestStarted(): void {
+    this.inFlight++;
   }
 
   connectionClosed(): void {
@@ -154,6 +208,21 @@ export class Metrics implements RequestObserver {
 
   tableBuilt(seconds: number, table: RoutingTable, diagnostics: readonly Diagnostic[]): void {
     this.builds.inc();
+    const failClosed = allHostRoutes(table).some((h) => [...h.exact.values(), ...h.prefix.values(), ...h.regex].some((r) => r.options.denyReason !== undefined));
+    const successful = !failClosed && !diagnostics.some((d) => d.code === 'ManifestParseError');
+    this.reloadSuccessful.set(successful ? 1 : 0);
+    if (successful) {
+      this.reloads.inc();
+      this.reloadTimestamp.setToCurrentTime();
+    } else {
+      this.reloadErrors.inc();
+    }
+    this.configHash.set(tableHash(table));
+    this.orphanIngress.reset();
+    for (const [key, type] of orphans(table, diagnostics)) {
+      const [namespace = '', ingress = ''] = key.split('/');
+      this.orphanIngress.set({ namespace, ingress, type }, 1);
+    }
     this.buildDuration.observe(seconds);
     this.lastBuild.setToCurrentTime();
     let routes = 0;
@@ -169,8 +238,19 @@ export class Metrics implements RequestObserver {
     for (const d of diagnostics) counts.set(d.code, (counts.get(d.code) ?? 0) + 1);
     for (const [code, count] of counts) this.diagnostics.set({ code }, count);
     this.certificateExpiry.reset();
-    for (const [host, cert] of table.tlsHosts) if (cert) this.certificateExpiry.set({ host, secret: cert.secret }, Date.parse(cert.notAfter) / 1000);
+    this.sslExpireTime.reset();
+    for (const [host, cert] of table.tlsHosts) {
+      if (!cert) continue;
+      this.certificateExpiry.set({ host, secret: cert.secret }, Date.parse(cert.notAfter) / 1000);
+      this.sslExpireTime.set({ host, secret_name: cert.secret }, Date.parse(cert.notAfter) / 1000);
+    }
   }
+
+  /** The certificate served to clients no Ingress certificate matches (the generated one has no Secret), read at scrape time. */
+  defaultCertificate: (() => { secret: string; notAfterSeconds: number } | undefined) | undefined;
+
+  /** Controller mode: the Lease and whether this instance holds it, read at scrape time; standalone leads alone. */
+  leaderElection: (() => { name: string; leader: boolean }) | undefined;
 
   /** Controller mode: where the informers' state comes from, read at scrape time. */
   informerStates: (() => Iterable<[string, boolean]>) | undefined;
@@ -185,6 +265,42 @@ export class Metrics implements RequestObserver {
 }
 
 const STANDARD_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+/**
+ * ingress-nginx's orphan_ingress: Ingresses with a path whose Service does not exist
+ * (no-service) or has no ready endpoint (no-endpoint), by `namespace/name`.
+ */
+function orphans(table: RoutingTable, diagnostics: readonly Diagnostic[]): Map<string, 'no-service' | 'no-endpoint'> {
+  const out = new Map<string, 'no-service' | 'no-endpoint'>();
+  for (const d of diagnostics) {
+    if (d.code === 'ServiceNotFound' && d.object.kind === 'Ingress') out.set(`${d.object.namespace}/${d.object.name}`, 'no-service');
+  }
+  for (const h of allHostRoutes(table)) {
+    for (const r of [...h.exact.values(), ...h.prefix.values(), ...h.regex]) {
+      if (r.ingress && r.backend.endpoints.length === 0 && !out.has(r.ingress)) out.set(r.ingress, 'no-endpoint');
+    }
+  }
+  return out;
+}
+
+/**
+ * A number that changes when what Portico serves changes (ingress-nginx's config_hash): FNV-1a
+ * over hosts, paths, backends, their endpoints and the certificates, as a float like nginx's.
+ */
+function tableHash(table: RoutingTable): number {
+  let hash = 0x811c9dc5;
+  const add = (text: string): void => {
+    for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  };
+  for (const h of allHostRoutes(table)) {
+    add(h.host);
+    for (const r of [...h.exact.values(), ...h.prefix.values(), ...h.regex]) add(`${r.pathType}${r.path}${r.backend.id}`);
+  }
+  for (const b of table.backends.values()) for (const e of b.endpoints) add(e.key);
+  for (const [host, cert] of table.tlsHosts) add(`${host}${cert?.fingerprint ?? ''}`);
+  add(JSON.stringify(table.settings));
+  return hash;
+}
 
 /** ingress-nginx's upstream name, `namespace-service-port`: the value of the `canary` label. */
 function upstreamName(b: Backend): string {

@@ -6,6 +6,9 @@ import type { RequestObserver, RequestRecord } from './request-record.ts';
 export function requestObserver(metrics: Metrics | undefined, accessLog: AccessLog | undefined): RequestObserver | undefined {
   if (!metrics && !accessLog) return undefined;
   return {
+    requestStarted() {
+      metrics?.requestStarted();
+    },
     requestDone(record: RequestRecord) {
       metrics?.requestDone(record);
       accessLog?.write(record);

@@ -42,4 +42,6 @@ export interface RequestObserver {
   endpointEjected(): void;
   connectionOpened(): void;
   connectionClosed(): void;
+  /** A request's head arrived; `requestDone` follows when it ends. */
+  requestStarted(): void;
 }
