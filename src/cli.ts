@@ -7,6 +7,7 @@ import { DEBUG_VIEWS, type DebugViews } from './admin/server.ts';
 import { ENGINES, type EngineName } from './dataplane/server.ts';
 import { DEFAULT_MAX_MANIFEST_BYTES } from './sources/manifest-files.ts';
 import { createLogger } from './log.ts';
+import { ACCESS_LOG_FORMATS } from './observability/access-log.ts';
 import { INGRESS_NGINX_SERVER_SETTINGS } from './routing/config-map/index.ts';
 import type { Standalone } from './standalone.ts';
 import { NOT_IN_PORTICO, RENAMED } from './cli-ingress-nginx-flags.ts';
@@ -68,7 +69,7 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
 /** What both commands take, as commander reads them (strings; checked by runtimeOptions). */
 interface CommonValues {
   listenAddress: string; httpPort?: string; httpsPort?: string; defaultSslCertificate?: string; defaultBackendService?: string;
-  configmap?: string; hsts: string | boolean; metrics: string | boolean; accessLog: string; shutdownDelay: string; shutdownGrace: string;
+  configmap?: string; hsts: string | boolean; metrics: string | boolean; accessLog: string; logQuery: string | boolean; shutdownDelay: string; shutdownGrace: string;
   maxHeaderSize: string; clientHeaderTimeout: string; keepaliveTimeout: string; maxConnections: string; adminPort: string;
   adminAddress: string; debugViews?: string; ingressClass: string; controllerName: string; engine: string; watchIngressWithoutClass: string | boolean;
 }
@@ -83,7 +84,8 @@ function addCommonOptions(command: Command, defaults: { http: number; https: num
     .option('--configmap <ns/name>', 'the controller ConfigMap: ingress-nginx\'s keys over the defaults (serve: from the manifests)')
     .option('--hsts [bool]', 'Strict-Transport-Security on HTTPS responses', 'true')
     .option('--metrics [bool]', 'Prometheus metrics on the admin port\'s /metrics (alias: --enable-metrics)', 'true')
-    .option('--access-log <format>', 'one line per request on stdout: off, json or text', 'json')
+    .option('--access-log <format>', 'one line per request on stdout: json, nginx (ingress-nginx\'s upstreaminfo), text or off', 'json')
+    .option('--log-query [bool]', 'log query strings too (they often carry tokens)', 'false')
     .option('--shutdown-delay <duration>', 'on SIGTERM, keep serving this long with /readyz failing (alias: --shutdown-grace-period)', '5s')
     .option('--shutdown-grace <duration>', 'then let requests in flight finish for up to this long', '30s')
     .option('--max-header-size <bytes>', 'request line and headers; larger: 431', '16384')
@@ -106,7 +108,8 @@ function runtimeOptions(v: CommonValues, defaults: { http: number; https: number
     httpPort: port(v.httpPort ?? String(defaults.http), '--http-port'),
     httpsPort: httpsPort === 'off' ? undefined : port(httpsPort, '--https-port'),
     metrics: goBool(v.metrics, '--metrics'),
-    accessLog: oneOf(v.accessLog, ['off', 'json', 'text'] as const, '--access-log'),
+    accessLog: oneOf(v.accessLog, ACCESS_LOG_FORMATS, '--access-log'),
+    logQuery: goBool(v.logQuery, '--log-query'),
     // The flags change ingress-nginx's defaults; the controller ConfigMap goes over them.
     serverDefaults: {
       ...INGRESS_NGINX_SERVER_SETTINGS,

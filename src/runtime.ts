@@ -32,6 +32,8 @@ export interface RuntimeOptions extends ClassSelection {
   /** Prometheus metrics on the admin port's /metrics. */
   metrics: boolean;
   accessLog: AccessLogFormat;
+  /** `--log-query`: query strings in the access log. */
+  logQuery: boolean;
 }
 
 export interface Readiness {
@@ -58,7 +60,8 @@ export class Runtime {
     this.metrics = options.metrics
       ? new Metrics({ controllerNamespace: process.env['POD_NAMESPACE'] ?? 'default', controllerClass: options.controllerName, controllerPod: process.env['POD_NAME'] ?? hostname() })
       : undefined;
-    const accessLog = options.accessLog === 'off' ? undefined : new AccessLog(options.accessLog);
+    const accessLog = options.accessLog === 'off' ? undefined
+      : new AccessLog(options.accessLog, { logQuery: options.logQuery, fields: () => this.dataPlane.current?.settings.accessLogFields });
     this.dataPlane = new DataPlane({
       host: options.listenAddress, port: options.httpPort, httpsPort: options.httpsPort, engine: options.engine, challenges,
       listener: options.serverDefaults.listener,

@@ -35,8 +35,11 @@ const BUFFERED_BODY_LIMIT = 64 * 1024;
 const CHUNKED_BUFFER_LIMIT = 1024 * 1024;
 /** The request was answered while its body was read (408, 413). */
 const ANSWERED = Symbol('answered');
-/** The request line's fixed part (`GET ` + ` HTTP/1.1\r\n`) and each header's `: ` + CRLF, for request_size. */
-const REQUEST_LINE_OVERHEAD = 12;
+/**
+ * The request line's fixed part (` ` + ` HTTP/1.1\r\n`) plus the blank line that ends the head,
+ * and each header's `: ` + CRLF: nginx's $request_length, byte for byte.
+ */
+const REQUEST_LINE_OVERHEAD = 14;
 const HEADER_LINE_OVERHEAD = 4;
 
 export interface TableHolder {
@@ -309,10 +312,16 @@ export class RequestHandler {
         method: req.method ?? '',
         host: trace.host,
         path: req.url ?? '',
+        protocol: `HTTP/${req.httpVersion}`,
+        referer: req.headers.referer,
+        userAgent: req.headers['user-agent'],
+        remoteUser: basicUser(req.headers.authorization),
         // A client that left before the response head: nginx's 499.
         status: res.headersSent ? res.statusCode : 499,
         bytesIn: requestHeadBytes(req) + (Number(req.headers['content-length']) || 0),
         bytesOut: socket.bytesWritten - written,
+        // Forwarded bodies are counted as they pass; Portico's own answers declare their length.
+        bodyBytesOut: trace.upstream?.bytes ?? (Number(res.getHeader('content-length')) || 0),
         durationMs: now - started,
         route: trace.route,
         canary: trace.canary,
@@ -477,6 +486,14 @@ export class RequestHandler {
       underscores: settings.underscoresInHeaders,
     };
   }
+}
+
+/** The user name of `Authorization: Basic …` (nginx's $remote_user), or undefined. */
+function basicUser(authorization: string | undefined): string | undefined {
+  if (!authorization || authorization.length > 4096 || !/^basic /i.test(authorization)) return undefined;
+  const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('latin1');
+  const colon = decoded.indexOf(':');
+  return colon > 0 ? decoded.slice(0, colon) : undefined;
 }
 
 /** Requests answered on each client connection so far. */

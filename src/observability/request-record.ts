@@ -9,8 +9,16 @@ export interface RequestRecord {
   method: string;
   /** Host header without port, lower case. */
   host: string;
-  /** The request path as received (the access log only; metrics use the route's path). */
+  /** The request-target as received, query included (the access log only; metrics use the route's path). */
   path: string;
+  /** `HTTP/1.1` (nginx's $server_protocol). */
+  protocol?: string | undefined;
+  referer?: string | undefined;
+  userAgent?: string | undefined;
+  /** The user name of a Basic Authorization header (nginx's $remote_user), whoever checked it. */
+  remoteUser?: string | undefined;
+  /** Bytes of response body sent to the client (nginx's $body_bytes_sent). */
+  bodyBytesOut?: number | undefined;
   status: number;
   bytesIn: number;
   bytesOut: number;
@@ -33,6 +41,8 @@ export interface UpstreamRecord {
   headerMs: number | undefined;
   /** Time to the end of the response. */
   responseMs: number;
+  /** Bytes of response body the pod sent ($upstream_response_length). */
+  bytes?: number | undefined;
 }
 
 /** What the data plane reports to; metrics and the access log implement it. */

@@ -1,4 +1,5 @@
 import type { AddressRanges } from './address-ranges.ts';
+import type { LogField } from './log-fields.ts';
 
 /**
  * Settings of the whole instance, from the controller ConfigMap over the flags' defaults
@@ -18,6 +19,8 @@ export interface ServerSettings {
   readonly clientBodyTimeoutMs: number;
   /** `http-redirect-code`: the status of HTTP → HTTPS redirects. */
   readonly httpsRedirectCode: number;
+  /** `log-format-upstream` as JSON: the JSON access log's fields; undefined: Portico's own. */
+  readonly accessLogFields: readonly LogField[] | undefined;
 }
 
 /**

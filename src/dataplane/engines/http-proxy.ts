@@ -61,9 +61,11 @@ export class HttpProxyEngine implements ForwardEngine, UpgradeEngine {
       proxyRes.setTimeout(f.attempt.readTimeoutMs, () => proxyRes.destroy(new ReadTimeoutError('upstream read timed out')));
       proxyRes.on('error', () => res.destroy());
       proxyRes.pipe(res);
-      if (f.attempt.record) {
-        f.attempt.record.status = status;
-        f.attempt.record.headerMs = performance.now() - f.started;
+      const record = f.attempt.record;
+      if (record) {
+        record.status = status;
+        record.headerMs = performance.now() - f.started;
+        proxyRes.on('data', (chunk: Buffer) => (record.bytes = (record.bytes ?? 0) + chunk.length));
       }
       f.resolve({ kind: 'responded', status });
     });

@@ -78,6 +78,7 @@ export class UndiciEngine implements ForwardEngine {
           resolve({ kind: 'responded', status });
         },
         onResponseData(c, chunk) {
+          if (record) record.bytes = (record.bytes ?? 0) + chunk.length;
           if (!res.write(chunk)) {
             c.pause();
             res.once('drain', () => c.resume());

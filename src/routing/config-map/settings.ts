@@ -1,4 +1,5 @@
 import { parseAddressRanges, type AddressRanges } from '../../table/address-ranges.ts';
+import { LOG_VARIABLES, type LogField, type LogVariable } from '../../table/log-fields.ts';
 import type { ServerSettings } from '../../table/server-settings.ts';
 import { parseBodySize } from '../annotations/body.ts';
 import { MAX_TIMEOUT_SECONDS, parseGoBool, quote, SECOND, WHOLE_NUMBER } from '../annotations/reader.ts';
@@ -63,6 +64,33 @@ function headerBuffers(value: string): number | string {
   if (!m || size === undefined || !Number.isFinite(size) || Number(m[1]) === 0) return `"${quote(value)}" is not like "4 8k" (number and size of buffers)`;
   const total = Number(m[1]) * size;
   return total > 2 ** 30 ? `${value} is more than 1 GiB of headers` : total;
+}
+
+/** ingress-nginx's default `log-format-upstream` (upstreaminfo), what `--access-log nginx` writes. */
+const UPSTREAMINFO = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length $upstream_response_time $upstream_status $req_id';
+
+/**
+ * `log-format-upstream`: a JSON object of `"name": "$variable"` pairs gives the JSON access log
+ * its fields; the default upstreaminfo text is what `--access-log nginx` writes. Any other text
+ * template is refused: Portico evaluates no templates.
+ */
+export function parseLogFormat(value: string): readonly LogField[] | undefined | string {
+  const text = value.trim();
+  if (text.replace(/\s+/g, ' ') === UPSTREAMINFO) return undefined;
+  if (!text.startsWith('{')) return 'a text format is not evaluated by Portico: --access-log nginx writes ingress-nginx\'s default upstreaminfo line, --access-log json takes a JSON object of "name": "$variable" pairs';
+  const pair = /^\s*"([A-Za-z0-9_.@-]{1,64})"\s*:\s*(?:"\$([a-z0-9_]+)"|\$([a-z0-9_]+))\s*(,|$)/;
+  let rest = text.slice(1, text.endsWith('}') ? -1 : undefined);
+  if (!text.endsWith('}')) return 'the JSON object is not closed with }';
+  const fields: LogField[] = [];
+  while (rest.trim() !== '') {
+    const m = pair.exec(rest);
+    if (!m) return `"${quote(rest.trim())}" is not a "name": "$variable" pair`;
+    const variable = m[2] ?? m[3]!;
+    if (!(LOG_VARIABLES as readonly string[]).includes(variable)) return `$${variable} is not a variable Portico can log (${LOG_VARIABLES.join(', ')})`;
+    fields.push({ name: m[1]!, variable: variable as LogVariable });
+    rest = rest.slice(m[0].length);
+  }
+  return fields.length > 0 ? fields : 'the JSON object has no fields';
 }
 
 /** Rebuilds the HSTS header from its four keys (nginx.tmpl's `add_header Strict-Transport-Security`). */
@@ -148,6 +176,14 @@ export const SETTING_KEYS: Readonly<Record<string, SettingKey>> = {
       return undefined;
     },
   },
+  'log-format-upstream': {
+    read(value, into) {
+      const parsed = parseLogFormat(value);
+      if (typeof parsed === 'string') return parsed;
+      into.server.accessLogFields = parsed;
+      return undefined;
+    },
+  },
   'limit-req-status-code': status((s, code) => { s.limitReqStatus = code; }),
   'limit-conn-status-code': status((s, code) => { s.limitConnStatus = code; }),
 };
@@ -181,4 +217,5 @@ export const INGRESS_NGINX_SERVER_SETTINGS: ServerSettings = {
   listener: { maxHeaderSize: 16 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 75_000, keepAliveRequests: 1000, maxConnections: 16_384 },
   clientBodyTimeoutMs: 60_000,
   httpsRedirectCode: 308,
+  accessLogFields: undefined,
 };
