@@ -10,6 +10,8 @@ import { ingress, namespace, Operator, serviceWithEndpoints, type Endpoint } fro
 import type { PodNetwork, Pod } from './lib/network.ts';
 import type { TestCluster } from './lib/cluster.ts';
 import { PorticoProcess } from './lib/portico.ts';
+import { freePort } from './lib/cluster.ts';
+import { TestCA } from '../test/helpers/certs.ts';
 import { TrafficStream } from './lib/traffic.ts';
 
 const NGINX = 'nginx.ingress.kubernetes.io';
@@ -50,6 +52,9 @@ describe('controller mode on a real API server', () => {
     expect(out).toContain('daemonset.apps/portico');
     expect(out).toContain('ingressclass.networking.k8s.io/portico');
     expect(out).toContain('clusterrole.rbac.authorization.k8s.io/portico');
+    const withWebhook = await kubectl.kubectl('apply', '--dry-run=server', '-k', join(ROOT, 'deploy', 'admission'));
+    expect(withWebhook).toContain('validatingwebhookconfiguration.admissionregistration.k8s.io/portico-admission');
+    expect(withWebhook).toContain('service/portico-admission');
   });
 
   it('serves the classic tomcat Ingress with its annotations', async () => {
@@ -159,6 +164,53 @@ spec: {controller: k8s.io/ingress-nginx}
     expect(invalid).toHaveLength(1);
     expect(invalid[0]!.type).toBe('Warning');
     expect(invalid[0]!.message).toContain('proxy-body-size');
+  });
+
+  it('refuses a bad Ingress at kubectl apply through the admission webhook, and warns about the rest', async () => {
+    // A second replica serves the webhook (TLS from a certificate for localhost); the webhook
+    // configuration reaches it by URL and is scoped to one namespace, so other tests are untouched.
+    const ca = await TestCA.create();
+    const issued = await ca.issue(['localhost']);
+    await writeFile(join(dir, 'webhook.crt'), issued.certPem);
+    await writeFile(join(dir, 'webhook.key'), issued.keyPem);
+    const webhookPort = await freePort();
+    const admission = new PorticoProcess(dir, 'portico-admission', ['--kubeconfig', cluster.porticoKubeconfig, '--update-status=false', '--election-namespace', 'portico-system', '--election-id', 'portico-admission-e2e',
+      '--validating-webhook', `127.0.0.1:${webhookPort}`, '--validating-webhook-certificate', join(dir, 'webhook.crt'), '--validating-webhook-key', join(dir, 'webhook.key')]);
+    await admission.start();
+    try {
+      await kubectl.apply(`apiVersion: v1\nkind: Namespace\nmetadata: {name: admission, labels: {portico-admission: "on"}}\n`);
+      await kubectl.apply(`apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: portico-admission-e2e}
+webhooks:
+  - name: validate.ingress.portico.dev
+    admissionReviewVersions: ["v1"]
+    sideEffects: None
+    failurePolicy: Fail
+    namespaceSelector: {matchLabels: {portico-admission: "on"}}
+    rules: [{apiGroups: ["networking.k8s.io"], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["ingresses"]}]
+    matchConditions: [{name: portico-class, expression: "!has(object.spec.ingressClassName) || object.spec.ingressClassName == 'portico'"}]
+    clientConfig: {url: "https://localhost:${webhookPort}/validate", caBundle: "${Buffer.from(ca.pem).toString('base64')}"}
+`);
+      await kubectl.apply(serviceWithEndpoints('admission', 'web', [ep('web-0')]));
+      await kubectl.apply(ingress('admission', 'first', 'admission.example.com', 'web'));
+      // The same host and path again: refused, with the diagnostic Portico would have logged.
+      const conflict = await kubectl.apply(ingress('admission', 'second', 'admission.example.com', 'web')).then(() => 'admitted', (err: Error) => err.message);
+      expect(conflict).toContain('admission webhook "validate.ingress.portico.dev" denied the request');
+      expect(conflict).toContain('PathConflict: Ingress admission/second spec.rules[0].http.paths[0].path: host "admission.example.com" path "/" (Prefix) is already defined by older Ingress admission/first');
+      const snippet = await kubectl.apply(ingress('admission', 'snippet', 'snippet.example.com', 'web', { annotations: { [`${NGINX}/configuration-snippet`]: 'deny all;' } })).then(() => 'admitted', (err: Error) => err.message);
+      expect(snippet).toContain('RefusedSnippet');
+      expect((await kubectl.kubectl('get', 'ingress', '-n', 'admission', '-o', 'name')).trim()).toBe('ingress.networking.k8s.io/first');
+      // A value that only falls back to a default is admitted; kubectl prints the warning.
+      const warned = await run('kubectl', ['--kubeconfig', cluster.adminKubeconfig, 'apply', '-f', '-'], { input: ingress('admission', 'slow', 'slow.example.com', 'web', { annotations: { [`${NGINX}/proxy-read-timeout`]: '30s' } }), withStderr: true });
+      expect(warned).toContain('ingress.networking.k8s.io/slow created');
+      expect(warned).toMatch(/Warning: InvalidAnnotation: Ingress admission\/slow metadata.annotations\[nginx.ingress.kubernetes.io\/proxy-read-timeout\]: "30s" is not a positive whole number of seconds/);
+      // Another class is not ours to judge.
+      await kubectl.apply(ingress('admission', 'theirs', 'admission.example.com', 'web', { className: 'nginx' }));
+    } finally {
+      await kubectl.kubectl('delete', 'validatingwebhookconfiguration', 'portico-admission-e2e', '--ignore-not-found');
+      await admission.stop();
+    }
   });
 
   it('enforces basic auth, an allow list and a canary applied with kubectl', async () => {

@@ -170,6 +170,25 @@ function kubeconfigOf(path: string | undefined): string | undefined {
   return undefined;
 }
 
+/** `--validating-webhook` with its certificate and key, all three or none. */
+function webhookOf(listen: string | undefined, certFile: string | undefined, keyFile: string | undefined) {
+  if (listen === undefined) {
+    if (certFile !== undefined || keyFile !== undefined) throw new UsageError('--validating-webhook-certificate: given without --validating-webhook');
+    return undefined;
+  }
+  if (!/^[^\s]*:\d{1,5}$/.test(listen)) throw new UsageError(`--validating-webhook: "${listen}" is not address:port or :port`);
+  port(listen.slice(listen.lastIndexOf(':') + 1), '--validating-webhook');
+  for (const [flag, path] of [['--validating-webhook-certificate', certFile], ['--validating-webhook-key', keyFile]] as const) {
+    if (path === undefined) throw new UsageError(`${flag}: required with --validating-webhook`);
+    try {
+      readFileSync(path);
+    } catch (err) {
+      throw new UsageError(`${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  }
+  return { listen, certFile: certFile!, keyFile: keyFile! };
+}
+
 /**
  * ingress-nginx users copy their flags: a renamed one is taken under its old name, one that
  * does not apply is refused by name with what to do instead (never a silent no-op).
@@ -193,7 +212,7 @@ interface Started {
   app: Standalone | Controller;
   delayMs: number;
   graceMs: number;
-  ports: { http: number; https: number | undefined; admin: number };
+  ports: { http: number; https: number | undefined; admin: number; webhook?: number | undefined };
 }
 
 function program(onStart: (started: Started) => void): Command {
@@ -230,7 +249,10 @@ function program(onStart: (started: Started) => void): Command {
     .option('--update-status [bool]', 'write Ingress status at all', 'true')
     .option('--election-namespace <ns>', 'namespace of the leader Lease (default: POD_NAMESPACE, else default)')
     .option('--election-id <name>', 'name of the leader Lease', 'portico-leader')
-    .action(async (v: CommonValues & { kubeconfig?: string; watchNamespace?: string; publishService?: string; publishStatusAddress?: string; updateStatus: string | boolean; electionNamespace?: string; electionId: string }) => {
+    .option('--validating-webhook <addr:port>', 'serve the validating admission webhook here (e.g. :8443)')
+    .option('--validating-webhook-certificate <path>', 'its certificate (PEM), e.g. from a mounted Secret')
+    .option('--validating-webhook-key <path>', 'its private key (PEM)')
+    .action(async (v: CommonValues & { kubeconfig?: string; watchNamespace?: string; publishService?: string; publishStatusAddress?: string; updateStatus: string | boolean; electionNamespace?: string; electionId: string; validatingWebhook?: string; validatingWebhookCertificate?: string; validatingWebhookKey?: string }) => {
       const options = runtimeOptions(v, CONTROLLER_DEFAULTS);
       const watched = v.watchNamespace;
       for (const [flag, value] of [['--configmap', options.configMap], ['--publish-service', namespaced(v.publishService, '--publish-service')]] as const) {
@@ -240,6 +262,7 @@ function program(onStart: (started: Started) => void): Command {
       const kubeconfig = kubeconfigOf(v.kubeconfig);
       const updateStatus = goBool(v.updateStatus, '--update-status');
       const times = { delayMs: duration(v.shutdownDelay, '--shutdown-delay'), graceMs: duration(v.shutdownGrace, '--shutdown-grace') };
+      const webhook = webhookOf(v.validatingWebhook, v.validatingWebhookCertificate, v.validatingWebhookKey);
       const { Controller } = await import('./controller.ts');
       const app = new Controller({
         ...options,
@@ -250,8 +273,9 @@ function program(onStart: (started: Started) => void): Command {
         updateStatus,
         electionNamespace: v.electionNamespace ?? process.env['POD_NAMESPACE'] ?? 'default',
         electionId: v.electionId,
+        webhook,
       }, createLogger());
-      onStart({ app, ...times, ports: { http: options.httpPort, https: options.httpsPort, admin: options.adminPort } });
+      onStart({ app, ...times, ports: { http: options.httpPort, https: options.httpsPort, admin: options.adminPort, webhook: webhook && Number(webhook.listen.slice(webhook.listen.lastIndexOf(':') + 1)) } });
     });
   return root;
 }
@@ -260,6 +284,7 @@ function program(onStart: (started: Started) => void): Command {
 function flagOfPort(ports: Started['ports'], taken: number | undefined): string {
   if (taken === ports.https) return '--https-port';
   if (taken === ports.admin) return '--admin-port';
+  if (taken === ports.webhook) return '--validating-webhook';
   return '--http-port';
 }
 

@@ -13,6 +13,8 @@ import type { Logger } from './log.ts';
 import { Runtime, type RuntimeOptions } from './runtime.ts';
 import type { ObjectSnapshot } from './snapshot.ts';
 import { KubernetesSource } from './sources/kubernetes.ts';
+import { AdmissionWebhook, decide, type AdmissionDecision, type WebhookOptions } from './admission/webhook.ts';
+import { objectKey } from './snapshot.ts';
 
 export interface ControllerOptions extends RuntimeOptions {
   /** Path of a kubeconfig; undefined: in-cluster config in a pod, else KUBECONFIG or ~/.kube/config. */
@@ -29,6 +31,8 @@ export interface ControllerOptions extends RuntimeOptions {
   updateStatus: boolean;
   electionNamespace: string;
   electionId: string;
+  /** `--validating-webhook` and its certificate: the admission webhook, when set. */
+  webhook?: WebhookOptions | undefined;
 }
 
 /** `portico controller`: the pipeline fed by informers, plus what only the leader writes back. */
@@ -45,6 +49,7 @@ export class Controller {
   private readonly issuerWatch: SideWatch<ACMEIssuerObject>;
   private readonly challengeWatch: SideWatch<V1ConfigMap>;
   private issuers: readonly ACMEIssuerObject[] = [];
+  private readonly webhook: AdmissionWebhook | undefined;
   private snapshot: ObjectSnapshot | undefined;
   /** The node's InternalIP, once read (the status address without --publish-*). */
   private nodeAddress: string | undefined;
@@ -66,6 +71,7 @@ export class Controller {
       },
     }, challenges);
     this.source = new KubernetesSource(kc, { watchNamespace: options.watchNamespace, debounceMs: 10 }, (snapshot) => this.apply(snapshot), log);
+    this.webhook = options.webhook && new AdmissionWebhook(options.webhook, (ingress) => this.review(ingress), log);
     if (this.runtime.metrics) {
       this.runtime.metrics.informerStates = () => this.source.kinds();
       this.runtime.metrics.leaderElection = () => ({ name: options.electionId, leader: this.elector.leader });
@@ -120,6 +126,23 @@ export class Controller {
     this.status.reconcile([...snapshot.ingresses.values()] as V1Ingress[], (i) => classes.isOurs(i));
   }
 
+  /**
+   * The admission webhook's verdict on an Ingress about to be stored: the same build, on the
+   * objects Portico knows plus this one, and its diagnostics for this Ingress.
+   */
+  private review(ingress: V1Ingress): AdmissionDecision {
+    const snapshot = this.snapshot;
+    if (!snapshot) return { allowed: true, warnings: ['Portico has not listed the cluster yet: this Ingress was not checked'] };
+    if (!new IngressClassFilter(snapshot, this.options).isOurs(ingress)) return { allowed: true, warnings: [] };
+    const namespace = ingress.metadata?.namespace ?? 'default';
+    const name = ingress.metadata?.name ?? '';
+    // A new Ingress is the newest: a conflict with an older one is its own.
+    const incoming: V1Ingress = ingress.metadata?.creationTimestamp ? ingress : { ...ingress, metadata: { ...ingress.metadata, creationTimestamp: new Date() } };
+    const ingresses = new Map(snapshot.ingresses).set(objectKey(namespace, name), incoming);
+    const diagnostics = this.runtime.pipeline.dryRun({ ...snapshot, ingresses });
+    return decide(diagnostics.filter((d) => d.object.kind === 'Ingress' && d.object.namespace === namespace && d.object.name === name));
+  }
+
   /** Where Portico is reachable, for Ingress status (ingress-nginx's order of precedence). */
   private statusAddresses(): readonly string[] {
     if (this.options.publishStatusAddresses.length > 0) return this.options.publishStatusAddresses;
@@ -157,6 +180,7 @@ export class Controller {
   async start(): Promise<{ httpPort: number; httpsPort: number | undefined; adminPort: number }> {
     // Listen first, so probes answer (not ready) while the informers list.
     const ports = await this.runtime.listen();
+    if (this.webhook) this.log.info({ port: await this.webhook.listen() }, 'admission webhook listening');
     this.log.info({ ...ports, watchNamespace: this.options.watchNamespace ?? '(all)', ingressClass: this.options.ingressClass }, 'portico controller listening; syncing');
     await this.source.start();
     this.log.info('every watched kind listed; routing table live');
@@ -180,6 +204,7 @@ export class Controller {
   }
 
   private async stopWatching(): Promise<void> {
+    await this.webhook?.close();
     this.acme.stop();
     await this.issuerWatch.stop();
     await this.challengeWatch.stop();

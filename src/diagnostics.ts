@@ -38,6 +38,12 @@ export interface Diagnostic {
   /** The field the diagnostic is about, e.g. `metadata.annotations[nginx.ingress.kubernetes.io/proxy-body-size]`. */
   field?: string;
   message: string;
+  /**
+   * The problem takes part of the object out of service as written (an access guard failing
+   * closed, a refused snippet, a path refused or lost to a conflict): the admission webhook
+   * refuses such an object; other diagnostics come back as warnings.
+   */
+  blocks?: boolean;
 }
 
 export function formatObject(ref: ObjectRef): string {

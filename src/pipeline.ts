@@ -32,6 +32,14 @@ export class Pipeline {
     this.log = log;
   }
 
+  /**
+   * The diagnostics `snapshot` would give, with nothing swapped in or logged: the admission
+   * webhook's question "what if this Ingress were applied?".
+   */
+  dryRun(snapshot: ObjectSnapshot): readonly Diagnostic[] {
+    return buildRoutingTable(snapshot, { ...this.settings, generation: this.generation, previousConfig: this.config }).diagnostics;
+  }
+
   /** Builds and swaps in a table; `sourceProblems` are the source's own (unparseable files and the like). */
   apply(snapshot: ObjectSnapshot, sourceProblems: readonly Diagnostic[] = []): RoutingTable {
     const started = performance.now();

@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 
 /** Runs a command, returns stdout; throws with stderr on a non-zero exit. */
-export async function run(cmd: string, args: string[], o: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
+/** `withStderr`: the result is stdout followed by stderr (kubectl prints warnings there). */
+export async function run(cmd: string, args: string[], o: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; withStderr?: boolean } = {}): Promise<string> {
   if (o.input !== undefined) {
     return new Promise((resolve, reject) => {
       const child = spawn(cmd, args, { env: o.env ?? process.env });
@@ -14,7 +15,7 @@ export async function run(cmd: string, args: string[], o: { input?: string; env?
       child.stdout.on('data', (d: Buffer) => (out += d));
       child.stderr.on('data', (d: Buffer) => (err += d));
       child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`))));
+      child.on('close', (code) => (code === 0 ? resolve(o.withStderr ? out + err : out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`))));
       child.stdin.end(o.input);
     });
   }

@@ -227,7 +227,7 @@ function buildHost(host: string, d: HostDraft, regexes: RegexCache, diagnostics:
   for (const c of d.candidates) {
     const route: Route = { ingress: c.ingress, host, path: c.path, pathType: c.pathType, backend: c.backend, choice: canaries.get(`${c.pathType}:${c.path}`) ?? SINGLE, options: c.options, steps: c.steps };
     const invalid = (message: string): void => {
-      diagnostics.push({ severity: 'Warning', code: 'InvalidPath', object: c.ref, field: `${c.field}.path`, message: `"${c.path}" ${message}; path ignored` });
+      diagnostics.push({ severity: 'Warning', code: 'InvalidPath', object: c.ref, field: `${c.field}.path`, message: `"${c.path}" ${message}; path ignored`, blocks: true });
     };
     if (!regexMode && !c.path.startsWith('/')) {
       invalid('must start with /');
@@ -237,7 +237,7 @@ function buildHost(host: string, d: HostDraft, regexes: RegexCache, diagnostics:
     const key = regexMode ? `${c.pathType}:${c.path}` : c.pathType === 'Exact' ? `Exact:${c.path}` : `Prefix:${c.path}`;
     const owner = claimed.get(key);
     if (owner) {
-      diagnostics.push({ severity: 'Warning', code: 'PathConflict', object: c.ref, field: `${c.field}.path`, message: `host "${host}" path "${c.path}" (${c.pathType}) is already defined by older Ingress ${owner.ingress}; this path is ignored` });
+      diagnostics.push({ severity: 'Warning', code: 'PathConflict', object: c.ref, field: `${c.field}.path`, message: `host "${host}" path "${c.path}" (${c.pathType}) is already defined by older Ingress ${owner.ingress}; this path is ignored`, blocks: true });
       continue;
     }
     if (regexMode) {

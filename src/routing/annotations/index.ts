@@ -94,7 +94,7 @@ function reportUnsupported(annotations: Readonly<Record<string, string>>, read: 
     if (prefix === PORTICO_PREFIX && name.startsWith('acme')) continue;
     if (guardsAccess(name)) {
       read.unenforced.push(key);
-      read.warn(key, 'UnsupportedAnnotation', 'guards access and is not supported by Portico yet: every path of this Ingress answers 503 until it is (fail closed)');
+      read.warn(key, 'UnsupportedAnnotation', 'guards access and is not supported by Portico yet: every path of this Ingress answers 503 until it is (fail closed)', true);
     } else {
       read.warn(key, 'UnsupportedAnnotation', INGRESS_NGINX_ANNOTATIONS.has(name) ? 'not supported by Portico yet; ignored' : 'unknown annotation; ignored');
     }

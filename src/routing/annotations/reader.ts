@@ -88,9 +88,10 @@ export class AnnotationReader {
     return PORTICO_PREFIX + name in this.annotations || NGINX_PREFIX + name in this.annotations || this.options.layer?.has(name) === true;
   }
 
-  warn(key: string, code: Diagnostic['code'], message: string): void {
+  /** `blocks`: the problem takes the Ingress's paths out of service (see Diagnostic.blocks). */
+  warn(key: string, code: Diagnostic['code'], message: string, blocks = false): void {
     const field = this.options.field ? this.options.field(key) : `metadata.annotations[${key}]`;
-    this.diagnostics.push({ severity: 'Warning', code, object: this.ref, field, message });
+    this.diagnostics.push({ severity: 'Warning', code, object: this.ref, field, message, ...(blocks ? { blocks } : {}) });
   }
 
   invalid(key: string, reason: string, fallback?: string): void {
@@ -112,7 +113,7 @@ export class AnnotationReader {
    */
   failClosed(key: string, reason: string): void {
     this.invalidKeys.push(key);
-    this.warn(key, this.options.invalidCode ?? 'InvalidAnnotation', `${reason}; ${this.options.failClosed?.(key) ?? 'every path of this Ingress answers 503 until it is fixed (fail closed)'}`);
+    this.warn(key, this.options.invalidCode ?? 'InvalidAnnotation', `${reason}; ${this.options.failClosed?.(key) ?? 'every path of this Ingress answers 503 until it is fixed (fail closed)'}`, true);
     this.unenforced.push(key);
   }
 

@@ -12,7 +12,7 @@ export const snippets: AnnotationFamily = {
   parse(read) {
     for (const name of snippets.annotations) {
       const a = read.get(name);
-      if (a) read.warn(a.key, 'RefusedSnippet', `${a.key} annotation cannot be used. Snippet directives are disabled by the Ingress administrator`);
+      if (a) read.warn(a.key, 'RefusedSnippet', `${a.key} annotation cannot be used. Snippet directives are disabled by the Ingress administrator`, true);
     }
     return {};
   },
