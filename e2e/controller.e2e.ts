@@ -3,14 +3,14 @@
 import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startEnvironment, type Environment } from './lib/environment.ts';
 import { run, waitUntil } from './lib/exec.ts';
 import { ingress, namespace, Operator, serviceWithEndpoints, type Endpoint } from './lib/kube.ts';
 import type { PodNetwork, Pod } from './lib/network.ts';
-import type { TestCluster } from './lib/cluster.ts';
+import { freePort, type TestCluster } from './lib/cluster.ts';
 import { PorticoProcess } from './lib/portico.ts';
-import { freePort } from './lib/cluster.ts';
 import { TestCA } from '../test/helpers/certs.ts';
 import { TrafficStream } from './lib/traffic.ts';
 
@@ -211,6 +211,16 @@ webhooks:
       await kubectl.kubectl('delete', 'validatingwebhookconfiguration', 'portico-admission-e2e', '--ignore-not-found');
       await admission.stop();
     }
+  });
+
+  it('reports what moving from ingress-nginx changes, read from the cluster (portico migrate-check)', async () => {
+    const out = await run(process.execPath, [fileURLToPath(new URL('../src/cli.ts', import.meta.url)), 'migrate-check', '--kubeconfig', cluster.adminKubeconfig, '--output', 'json']);
+    const report = JSON.parse(out) as { ingresses: { ingress: string; class: string; annotations: { key: string; verdict: string }[] }[] };
+    const tomcat = report.ingresses.find((i) => i.ingress === 'tomcat/tomcat')!;
+    expect(tomcat.class).toBe('ours');
+    expect(tomcat.annotations.find((a) => a.key === `${NGINX}/use-regex`)!.verdict).toBe('supported');
+    expect(report.ingresses.find((i) => i.ingress === 'other/theirs')!.class).toBe('change');
+    expect(report.ingresses.find((i) => i.ingress === 'web/bad')!.annotations.find((a) => a.key === `${NGINX}/proxy-body-size`)!.verdict).toBe('invalid');
   });
 
   it('enforces basic auth, an allow list and a canary applied with kubectl', async () => {

@@ -277,6 +277,28 @@ function program(onStart: (started: Started) => void): Command {
       }, createLogger());
       onStart({ app, ...times, ports: { http: options.httpPort, https: options.httpsPort, admin: options.adminPort, webhook: webhook && Number(webhook.listen.slice(webhook.listen.lastIndexOf(':') + 1)) } });
     });
+  root.command('migrate-check')
+    .description('what moving from ingress-nginx changes: every annotation and ConfigMap key as supported, differs, unsupported or invalid')
+    .option('--kubeconfig <path>', 'read the cluster (default: KUBECONFIG or ~/.kube/config) unless --manifests is given')
+    .option('--manifests <path>', 'read a directory of manifests, or one file such as `kubectl get ingress -A -o yaml` output')
+    .option('--configmap <ns/name>', 'ingress-nginx\'s ConfigMap', 'ingress-nginx/ingress-nginx-controller')
+    .option('--ingress-class <name>', 'the IngressClass Portico will serve', 'portico')
+    .option('--controller-name <name>', 'its spec.controller', 'portico.dev/ingress-controller')
+    .option('--output <format>', 'text or json', 'text')
+    .action(async (v: { kubeconfig?: string; manifests?: string; configmap: string; ingressClass: string; controllerName: string; output: string }) => {
+      const output = oneOf(v.output, ['text', 'json'] as const, '--output');
+      const configMap = namespaced(v.configmap, '--configmap')!;
+      if (v.manifests !== undefined && v.kubeconfig !== undefined) throw new UsageError('--manifests: give either --manifests or --kubeconfig, not both');
+      if (v.manifests !== undefined) manifestsOf(v.manifests);
+      const kubeconfig = v.manifests === undefined ? kubeconfigOf(v.kubeconfig) : undefined;
+      const { loadCluster, loadPath } = await import('./migrate/load.ts');
+      const { formatReport, migrationReport } = await import('./migrate/report.ts');
+      const { snapshot, problems } = v.manifests !== undefined ? await loadPath(v.manifests) : await loadCluster(kubeconfig, configMap);
+      for (const p of problems) process.stderr.write(`portico: ${p.object.name}: ${p.message}\n`);
+      const selection = { ingressClass: v.ingressClass, controllerName: v.controllerName };
+      const report = migrationReport(snapshot, { ...selection, configMap });
+      process.stdout.write(output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, selection));
+    });
   return root;
 }
 

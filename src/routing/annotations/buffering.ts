@@ -34,5 +34,7 @@ export const buffering: AnnotationFamily = {
     read.wholeNumber('proxy-buffers-number', 4, 1);
     return { route: { requestBuffering: onOff(read, 'proxy-request-buffering', true) } };
   },
+  differences: Object.fromEntries(['proxy-buffering', 'proxy-buffer-size', 'proxy-buffers-number', 'client-body-buffer-size', 'proxy-max-temp-file-size']
+    .map((name) => [name, 'checked but without effect: Portico streams responses and never buffers them to disk'])),
   describe: (o) => ({ requestBuffering: o.requestBuffering }),
 };

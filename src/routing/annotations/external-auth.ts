@@ -113,6 +113,8 @@ export const externalAuth: AnnotationFamily = {
     };
     return { route: { externalAuth: policy } };
   },
+  differences: Object.fromEntries(['auth-keepalive', 'auth-keepalive-share-vars', 'auth-keepalive-requests', 'auth-keepalive-timeout']
+    .map((name) => [name, 'checked but without effect: Portico always keeps connections to the auth service alive'])),
   describe: (o) => ({
     externalAuth: o.externalAuth
       ? { url: o.externalAuth.url.source, method: o.externalAuth.method ?? null, signin: o.externalAuth.signin?.source ?? null, responseHeaders: o.externalAuth.responseHeaders, cacheKey: o.externalAuth.cacheKey?.source ?? null }

@@ -60,6 +60,11 @@ export interface AnnotationFamily {
   /** Where the settings act: every path of the Ingress, the whole host, or the backend. */
   readonly scope: 'route' | 'host' | 'backend';
   parse(read: AnnotationReader, context: ParseContext): SettingsPart;
+  /**
+   * Annotations of the family that Portico reads but acts on differently from ingress-nginx,
+   * with the difference in one sentence (the migration report shows it).
+   */
+  readonly differences?: Readonly<Record<string, string>>;
   /** The family's route options as /debug/routes shows them. */
   describe?(options: RouteOptions): Record<string, unknown>;
   /** The step the route needs for these options, if any. */

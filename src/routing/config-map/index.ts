@@ -33,6 +33,20 @@ const GLOBAL_AUTH_KEYS: Readonly<Record<string, string>> = {
 /** Keys whose value is nginx configuration text: never run, as the `*-snippet` annotations. */
 const SNIPPET_KEYS = new Set(['main-snippet', 'http-snippet', 'server-snippet', 'stream-snippet', 'location-snippet', 'global-auth-snippet', 'modsecurity-snippet']);
 
+/** Keys Portico implements but not quite as ingress-nginx does: the difference in one sentence. */
+export const CONFIG_KEY_DIFFERENCES: Readonly<Record<string, string>> = {
+  'max-worker-connections': 'limits open client connections per listener (HTTP and HTTPS each), not per nginx worker',
+  'large-client-header-buffers': 'number × size limits the whole request head; nginx also limits each header line to one buffer',
+  'use-forwarded-headers': 'X-Forwarded-Proto, -Host and -Port are trusted, like X-Forwarded-For, only from proxy-real-ip-cidr; ingress-nginx trusts those three from any client',
+  'log-format-upstream': 'a JSON object becomes the JSON access log\'s fields; other text formats are not evaluated (--access-log nginx writes the default one)',
+  'proxy-buffering': 'checked but without effect: Portico streams responses and never buffers them to disk',
+  'proxy-buffer-size': 'checked but without effect: Portico streams responses and never buffers them to disk',
+  'proxy-buffers-number': 'checked but without effect: Portico streams responses and never buffers them to disk',
+};
+
+/** Every ConfigMap key Portico reads, for the migration report and the docs. */
+export const IMPLEMENTED_CONFIG_KEYS: readonly string[] = [...Object.keys(SETTING_KEYS), ...ANNOTATION_DEFAULT_KEYS, ...Object.keys(GLOBAL_AUTH_KEYS), ...Object.keys(SAME_AS_PORTICO)].sort();
+
 /** What the controller ConfigMap sets, validated: the instance settings and every Ingress's defaults. */
 export interface ControllerConfig {
   /** `namespace/name`, or undefined without `--configmap`. */
