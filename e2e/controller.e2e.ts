@@ -34,7 +34,7 @@ describe('controller mode on a real API server', () => {
     env = await startEnvironment(77);
     ({ dir, network, cluster, kubectl } = env);
     for (const name of ['tomcat-0', 'tomcat-1', 'web-0', 'web-1', 'web-2']) pods[name] = await network.startPod(name);
-    portico = new PorticoProcess(dir, 'portico', ['--kubeconfig', cluster.porticoKubeconfig, '--publish-address', network.gateway, '--election-namespace', 'portico-system']);
+    portico = new PorticoProcess(dir, 'portico', ['--kubeconfig', cluster.porticoKubeconfig, '--publish-address', network.gateway, '--election-namespace', 'portico-system', '--configmap', 'portico-system/portico-config']);
     await portico.start();
     await kubectl.apply(namespace('tomcat') + '---\n' + namespace('web') + '---\n' + namespace('other'));
     await kubectl.apply(serviceWithEndpoints('web', 'web', [ep('web-0')]));
@@ -221,6 +221,22 @@ webhooks:
     expect(tomcat.annotations.find((a) => a.key === `${NGINX}/use-regex`)!.verdict).toBe('supported');
     expect(report.ingresses.find((i) => i.ingress === 'other/theirs')!.class).toBe('change');
     expect(report.ingresses.find((i) => i.ingress === 'web/bad')!.annotations.find((a) => a.key === `${NGINX}/proxy-body-size`)!.verdict).toBe('invalid');
+  });
+
+  it('applies the controller ConfigMap live, and reports its unsupported keys as Events on it', async () => {
+    const configMap = (data: Record<string, string>) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: portico-config, namespace: portico-system}\ndata:\n${Object.entries(data).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
+    const body = join(dir, 'two-kib');
+    await writeFile(body, Buffer.alloc(2048, 97));
+    await kubectl.apply(configMap({ 'proxy-body-size': '1k', 'enable-brotli': 'true' }));
+    await waitUntil('the ConfigMap body limit', async () => (await curl('upload.example.com', '/', '--data-binary', `@${body}`)).status === 413, 20_000, 50);
+    const events = async () => JSON.parse(await kubectl.kubectl('get', 'events', '-n', 'portico-system', '--field-selector', 'involvedObject.kind=ConfigMap,involvedObject.name=portico-config', '-o', 'json')).items as { reason: string; message: string }[];
+    await waitUntil('the Event on the ConfigMap', async () => (await events()).some((e) => e.reason === 'UnsupportedConfigKey' && e.message.includes('data[enable-brotli]')), 20_000, 200);
+    // A bad value keeps the one in use, and says so.
+    await kubectl.apply(configMap({ 'proxy-body-size': 'lots', 'enable-brotli': 'true' }));
+    await waitUntil('the Event for the bad value', async () => (await events()).some((e) => e.reason === 'InvalidConfigValue' && e.message.includes('keeping the previous value "1k"')), 20_000, 200);
+    expect((await curl('upload.example.com', '/', '--data-binary', `@${body}`)).status).toBe(413);
+    await kubectl.kubectl('delete', 'configmap', 'portico-config', '-n', 'portico-system');
+    await waitUntil('the built-in default again', async () => (await curl('upload.example.com', '/', '--data-binary', `@${body}`)).status === 200, 20_000, 50);
   });
 
   it('enforces basic auth, an allow list and a canary applied with kubectl', async () => {

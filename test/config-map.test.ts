@@ -1,6 +1,7 @@
 // The controller ConfigMap as an operator uses it in standalone mode: its keys act on requests and
 // listeners, an annotation still wins, and a change (a bad value included) goes live without a restart.
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendSet } from './helpers/backends.ts';
 import { echoed, exchange, send } from './helpers/http.ts';
@@ -63,6 +64,31 @@ describe('controller ConfigMap in standalone mode', () => {
     await portico.apply('config.yaml', configMap({ ...BASE, 'proxy-body-size': '4k', 'keep-alive-requests': '0' }));
     expect(echoed(await post('plain.test', 2048)).bodyBytes).toBe(2048);
     expect(await diagnostics()).not.toContainEqual(expect.stringContaining('data[proxy-body-size]'));
+  });
+
+  it('sets TLS versions, keep-alive to pods, the Server header and request ids live', async () => {
+    const tls12 = () => new Promise<string>((resolve) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: portico.httpsPort, servername: 'plain.test', rejectUnauthorized: false, maxVersion: 'TLSv1.2' }, () => {
+        resolve(socket.getProtocol() ?? '');
+        socket.destroy();
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+    });
+    expect(await tls12()).toBe('TLSv1.2');
+    expect(echoed(await send(portico.httpPort, 'plain.test', '/')).headers['connection']).toBe('keep-alive');
+    await portico.apply('config.yaml', configMap({ ...BASE, 'ssl-protocols': 'TLSv1.3', 'upstream-keepalive-connections': '0', 'server-tokens': 'true', 'generate-request-id': 'false' }));
+    expect(await tls12()).toMatch(/^ERR_SSL_|^ECONNRESET$/);
+    const r = await send(portico.httpPort, 'plain.test', '/');
+    expect(echoed(r).headers['connection']).toBe('close');
+    expect(r.headers['server']).toBe('portico');
+    expect(r.headers['x-request-id']).toBeUndefined();
+    expect(echoed(r).headers['x-request-id']).toBeUndefined();
+    // A client's own id still goes through.
+    expect((await send(portico.httpPort, 'plain.test', '/', { headers: { 'x-request-id': 'mine' } })).headers['x-request-id']).toBe('mine');
+    await portico.apply('config.yaml', configMap(BASE));
+    expect(await tls12()).toBe('TLSv1.2');
+    const back = await send(portico.httpPort, 'plain.test', '/');
+    expect([back.headers['server'], typeof back.headers['x-request-id'], echoed(back).headers['connection']]).toEqual([undefined, 'string', 'keep-alive']);
   });
 
   it('keep-alive 0 closes every connection after its response', async () => {

@@ -55,11 +55,19 @@ export interface ForwardedFacts {
   underscores: boolean;
 }
 
-/** The request id: the client's `X-Request-ID` if it sent a sane one, else 32 random hex digits like nginx's `$request_id`. */
-export function requestIdOf(headers: IncomingHttpHeaders): string {
+/**
+ * The request id: the client's `X-Request-ID` if it sent a sane one, else 32 random hex digits
+ * like nginx's `$request_id`; '' (none anywhere) without one when `generate-request-id` is off.
+ */
+export function requestIdOf(headers: IncomingHttpHeaders, generate = true): string {
   const incoming = headers['x-request-id'];
   if (typeof incoming === 'string' && incoming.length > 0 && incoming.length <= 200) return incoming;
-  return randomUUID().replaceAll('-', '');
+  return generate ? randomUUID().replaceAll('-', '') : '';
+}
+
+/** `{ x-request-id }` for a response or a request, or nothing when there is no id. */
+export function requestIdHeader(requestId: string): Record<string, string> {
+  return requestId ? { 'x-request-id': requestId } : {};
 }
 
 /**
@@ -89,7 +97,7 @@ export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedF
   if (changes?.request) Object.assign(out, changes.request);
 
   out['host'] = facts.upstreamHost;
-  out['x-request-id'] = facts.requestId;
+  if (facts.requestId) out['x-request-id'] = facts.requestId;
   const client = facts.client;
   out['x-real-ip'] = client.address;
   out['x-forwarded-for'] = client.forwardedFor;

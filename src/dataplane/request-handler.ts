@@ -10,7 +10,7 @@ import type { Balancer } from './balancer.ts';
 import { chooseBackend } from './backend-choice.ts';
 import { pickEndpoint } from './endpoint-choice.ts';
 import type { Attempt, FailureKind, ForwardEngine, UpgradeEngine } from './engines/types.ts';
-import { requestIdOf, responseChanges, upstreamHeaders, type ForwardedFacts, type HeaderChanges } from './headers.ts';
+import { requestIdHeader, requestIdOf, responseChanges, upstreamHeaders, type ForwardedFacts, type HeaderChanges } from './headers.ts';
 import { closeLingeringAfter } from './lingering-close.ts';
 import { isRejection, readRequestHead, type RequestHead } from './request-head.ts';
 import { readBodyUpTo, readSmallBody, RequestBody } from './request-body.ts';
@@ -127,11 +127,13 @@ export class RequestHandler {
 
   /** An ordinary request; `expectsContinue` when the client waits for `100 Continue` before sending its body. */
   readonly handle = (req: IncomingMessage, res: ServerResponse, expectsContinue = false): void => {
-    const requestId = requestIdOf(req.headers);
-    // The same id in the access log, upstream and the response: one id to grep for.
-    res.setHeader('x-request-id', requestId);
     // The table is read once: the request finishes with the settings and routes it started with.
     const table = this.tables.current;
+    const requestId = requestIdOf(req.headers, table?.settings.generateRequestId);
+    // The same id in the access log, upstream and the response: one id to grep for.
+    if (requestId) res.setHeader('x-request-id', requestId);
+    // server-tokens: ingress-nginx says nginx; Portico says nothing unless asked.
+    if (table?.settings.serverTokens) res.setHeader('server', 'portico');
     if (this.tables.draining || (table && lastOnConnection(req, table.settings.listener))) res.shouldKeepAlive = false;
     const client = clientOf(req, this.options.proto, table?.settings);
     const trace = this.options.observer ? this.trace(req, res, requestId, client) : undefined;
@@ -172,13 +174,13 @@ export class RequestHandler {
    * then tunnelled to one endpoint by the upgrade engine.
    */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const requestId = requestIdOf(req.headers);
     const table = this.tables.current;
+    const requestId = requestIdOf(req.headers, table?.settings.generateRequestId);
     const client = clientOf(req, this.options.proto, table?.settings);
     const decision = this.decide(req, requestId, table, client);
     if (decision instanceof Promise) {
       decision
-        .then((d) => this.upgradeDecided(req, socket, head, d, requestId, table, client), () => writeRawStatus(socket, 500, { 'x-request-id': requestId }))
+        .then((d) => this.upgradeDecided(req, socket, head, d, requestId, table, client), () => writeRawStatus(socket, 500, requestIdHeader(requestId)))
         .catch(() => socket.destroy());
     } else {
       this.upgradeDecided(req, socket, head, decision, requestId, table, client);
@@ -198,7 +200,7 @@ export class RequestHandler {
       });
     };
     if (decision.kind === 'answer') {
-      writeRawStatus(socket, decision.status, { 'x-request-id': requestId, ...decision.headers }, decision.body);
+      writeRawStatus(socket, decision.status, { ...requestIdHeader(requestId), ...decision.headers }, decision.body);
       observe(decision.status, decision.route);
       return;
     }
@@ -207,7 +209,7 @@ export class RequestHandler {
     const canary = chosen.canary ? chosen.backend : undefined;
     const endpoint = pickEndpoint(this.balancer, { req, head: decision.head, route, backend: chosen.backend, balancing: chosen.balancing, clientAddress: client.address, proto: client.proto }, NO_ENDPOINTS, false)?.endpoint;
     if (!endpoint || !this.upgrades) {
-      writeRawStatus(socket, 503, { 'x-request-id': requestId });
+      writeRawStatus(socket, 503, requestIdHeader(requestId));
       observe(503, route, undefined, canary);
       return;
     }
@@ -413,7 +415,7 @@ export class RequestHandler {
     Object.assign(headers, {
       'x-code': String(status), 'x-format': req.headers.accept ?? '', 'x-original-uri': req.url ?? '/',
       'x-namespace': route.ingress.slice(0, slash), 'x-ingress-name': route.ingress.slice(slash + 1),
-      'x-service-name': route.backend.service, 'x-service-port': route.backend.port, 'x-request-id': requestId,
+      'x-service-name': route.backend.service, 'x-service-port': route.backend.port, ...requestIdHeader(requestId),
     });
     const outcome = await this.engine.forward({
       endpoint, tls: false, method: req.method ?? 'GET', path: '/', headers, body: null,

@@ -23,7 +23,7 @@ export function sendStatus(res: ServerResponse, status: number, requestId: strin
     return;
   }
   const body = page(status);
-  res.writeHead(status, { 'content-type': 'text/html', 'content-length': body.length, 'x-request-id': requestId, ...extra });
+  res.writeHead(status, { 'content-type': 'text/html', 'content-length': body.length, ...(requestId ? { 'x-request-id': requestId } : {}), ...extra });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 

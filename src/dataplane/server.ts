@@ -3,7 +3,7 @@ import { createServer as createHttpsServer, Server as HttpsServerClass, type Ser
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RoutingTable } from '../table/types.ts';
-import type { ListenerSettings } from '../table/server-settings.ts';
+import type { ListenerSettings, ServerSettings } from '../table/server-settings.ts';
 import { Balancer } from './balancer.ts';
 import { HttpProxyEngine } from './engines/http-proxy.ts';
 import type { ForwardEngine, UpgradeEngine } from './engines/types.ts';
@@ -43,6 +43,7 @@ export class DataPlane {
   tls: TlsStore | undefined;
   private https: HttpsServer | undefined;
   private servedFallback: PemPair | undefined;
+  private servedVersions: ServerSettings['tlsVersions'] | undefined;
   private readonly servers: Server[] = [];
   private readonly engine: ForwardEngine;
   /** http-proxy-3 tunnels WebSocket upgrades whichever engine forwards requests. */
@@ -72,6 +73,7 @@ export class DataPlane {
   swap(table: RoutingTable): void {
     this.current = table;
     this.updateTls(table);
+    this.engine.configure(table.settings.upstreamKeepalive);
     if (table.settings.listener !== this.listener) {
       this.listener = table.settings.listener;
       for (const server of this.servers) applyListenerSettings(server, this.listener);
@@ -87,9 +89,11 @@ export class DataPlane {
   private updateTls(table: RoutingTable): void {
     if (!this.tls) return;
     this.tls.update(table);
-    if (this.https && this.tls.fallbackPem !== this.servedFallback) {
+    const versions = table.settings.tlsVersions;
+    if (this.https && (this.tls.fallbackPem !== this.servedFallback || versions !== this.servedVersions)) {
       this.servedFallback = this.tls.fallbackPem;
-      this.https.setSecureContext({ ...TLS_OPTIONS, cert: this.servedFallback.certPem, key: this.servedFallback.keyPem });
+      this.servedVersions = versions;
+      this.https.setSecureContext({ minVersion: versions.min, maxVersion: versions.max, cert: this.servedFallback.certPem, key: this.servedFallback.keyPem });
     }
   }
 

@@ -1,10 +1,10 @@
 import { X509Certificate } from 'node:crypto';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureVersion } from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
 import type { RoutingTable, TlsCertificate } from '../table/types.ts';
 
-/** TLS 1.2 and 1.3 only; Node's default cipher list is the modern one (no RC4, 3DES, CBC-SHA1 first). */
+/** TLS 1.2 and 1.3 only until the ConfigMap's ssl-protocols says otherwise; Node's default cipher list is the modern one (no RC4, 3DES, CBC-SHA1 first). */
 export const TLS_OPTIONS = { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' } as const;
 
 export interface PemPair {
@@ -23,7 +23,9 @@ export class TlsStore {
   private exact = new Map<string, SecureContext>();
   private wildcard = new Map<string, SecureContext>();
   private fallback: SecureContext;
-  private readonly generated: SecureContext;
+  private generated: SecureContext;
+  /** The ConfigMap's ssl-protocols, as Node's context options. */
+  private versions: { minVersion: SecureVersion; maxVersion: SecureVersion } = { ...TLS_OPTIONS };
   private readonly generatedPem: PemPair;
   /** The default certificate's PEMs: the server's own context, for clients that send no SNI. */
   fallbackPem: PemPair;
@@ -41,10 +43,17 @@ export class TlsStore {
   }
 
   update(table: RoutingTable): void {
+    const versions = table.settings.tlsVersions;
+    if (versions.min !== this.versions.minVersion || versions.max !== this.versions.maxVersion) {
+      // ssl-protocols changed: every context is made again with the new versions.
+      this.versions = { minVersion: versions.min, maxVersion: versions.max };
+      this.byFingerprint.clear();
+      this.generated = createSecureContext({ ...this.versions, cert: this.generatedPem.certPem, key: this.generatedPem.keyPem });
+    }
     const live = new Map<string, SecureContext>();
     const context = (c: TlsCertificate): SecureContext => {
       let ctx = this.byFingerprint.get(c.fingerprint) ?? live.get(c.fingerprint);
-      if (!ctx) ctx = createSecureContext({ ...TLS_OPTIONS, cert: c.certPem, key: c.keyPem });
+      if (!ctx) ctx = createSecureContext({ ...this.versions, cert: c.certPem, key: c.keyPem });
       live.set(c.fingerprint, ctx);
       return ctx;
     };

@@ -1,3 +1,4 @@
+import type { SecureVersion } from 'node:tls';
 import type { AddressRanges } from './address-ranges.ts';
 import type { LogField } from './log-fields.ts';
 
@@ -12,11 +13,18 @@ export interface ServerSettings {
   readonly proxyProtocol: boolean;
   /** `hsts`, `hsts-max-age`, `hsts-include-subdomains`, `hsts-preload`: the header value; undefined: no HSTS. */
   readonly hstsHeader: string | undefined;
+  /** `server-tokens`: a `Server: portico` header on Portico's own answers and proxied responses; off by default. */
+  readonly serverTokens: boolean;
+  /** `generate-request-id`: make an X-Request-ID when the client sent none (off: none is made up). */
+  readonly generateRequestId: boolean;
   /** `enable-underscores-in-headers`: forward headers whose name has `_` (nginx drops them). */
   readonly underscoresInHeaders: boolean;
   readonly listener: ListenerSettings;
   /** `client-body-timeout`: the longest pause while reading a request body, ms (→ 408). */
   readonly clientBodyTimeoutMs: number;
+  readonly upstreamKeepalive: UpstreamKeepalive;
+  /** `ssl-protocols`: the TLS versions offered to clients. */
+  readonly tlsVersions: { readonly min: SecureVersion; readonly max: SecureVersion };
   /** `http-redirect-code`: the status of HTTP → HTTPS redirects. */
   readonly httpsRedirectCode: number;
   /** `log-format-upstream` as JSON: the JSON access log's fields; undefined: Portico's own. */
@@ -52,4 +60,13 @@ export interface ListenerSettings {
   readonly keepAliveRequests: number;
   /** Open client connections per listener; more are refused (worker_connections). */
   readonly maxConnections: number;
+}
+
+/** Connections to pods (`upstream-keepalive-connections`, `-timeout`, `-requests`). */
+export interface UpstreamKeepalive {
+  /** `upstream-keepalive-connections: 0` switches keep-alive to pods off. */
+  readonly enabled: boolean;
+  readonly idleTimeoutMs: number;
+  /** Requests per connection before it is closed; 0: unlimited. */
+  readonly maxRequests: number;
 }

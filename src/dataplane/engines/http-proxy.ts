@@ -5,6 +5,7 @@ import { Readable, type Duplex } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import { downstreamHeaders } from '../headers.ts';
 import { RequestBody } from '../request-body.ts';
+import type { UpstreamKeepalive } from '../../table/server-settings.ts';
 import type { Attempt, AttemptOutcome, ForwardEngine, UpgradeEngine, UpgradeTarget } from './types.ts';
 import { failureOf } from './types.ts';
 import { writeRawStatus } from '../responses.ts';
@@ -71,11 +72,22 @@ export class HttpProxyEngine implements ForwardEngine, UpgradeEngine {
     });
   }
 
+  /** upstream-keepalive-connections (0: off) and -timeout; Node's agents cannot cap requests per connection. */
+  private keepalive: UpstreamKeepalive = { enabled: true, idleTimeoutMs: 60_000, maxRequests: 10_000 };
+
+  configure(keepalive: UpstreamKeepalive): void {
+    if (this.keepalive.enabled === keepalive.enabled && this.keepalive.idleTimeoutMs === keepalive.idleTimeoutMs) return;
+    this.keepalive = keepalive;
+    // New agents from now on; the old ones' requests finish, their idle sockets time out.
+    this.agents.clear();
+  }
+
   private agent(a: Attempt): HttpAgent {
     const key = `${a.tls ? 'https' : 'http'}://${a.endpoint.key}`;
     let agent = this.agents.get(key);
     if (!agent) {
-      agent = a.tls ? new HttpsAgent({ keepAlive: true, rejectUnauthorized: false }) : new HttpAgent({ keepAlive: true });
+      const options = { keepAlive: this.keepalive.enabled, timeout: this.keepalive.idleTimeoutMs };
+      agent = a.tls ? new HttpsAgent({ ...options, rejectUnauthorized: false }) : new HttpAgent(options);
       this.agents.set(key, agent);
     }
     return agent;

@@ -1,3 +1,4 @@
+import type { UpstreamKeepalive } from '../../table/server-settings.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { HeaderChanges } from '../headers.ts';
@@ -57,6 +58,11 @@ export type AttemptOutcome =
  */
 export interface ForwardEngine {
   forward(attempt: Attempt): Promise<AttemptOutcome>;
+  /**
+   * The ConfigMap's upstream keep-alive settings: pools made from now on use them; pools made
+   * before close once their requests in flight finish.
+   */
+  configure(keepalive: UpstreamKeepalive): void;
   /** Drops connection pools to endpoints that are no longer in the table. */
   retain(endpoints: ReadonlySet<string>): void;
   close(): Promise<void>;

@@ -1,20 +1,30 @@
 import { performance } from 'node:perf_hooks';
 import { Pool, type Dispatcher } from 'undici';
 import type { Attempt, AttemptOutcome, ForwardEngine } from './types.ts';
+import type { UpstreamKeepalive } from '../../table/server-settings.ts';
 import { failureOf } from './types.ts';
 import { downstreamHeaders } from '../headers.ts';
 import { RequestBody } from '../request-body.ts';
 
-const KEEP_ALIVE_MS = 60_000; // ingress-nginx upstream-keepalive-timeout
 
 /**
- * The default engine: one undici Pool per endpoint (and connect timeout), always
- * keep-alive, driven through `dispatch` so the response streams to the client with
+ * The default engine: one undici Pool per endpoint (and connect timeout), keep-alive as the
+ * ConfigMap's upstream-keepalive-* say, driven through `dispatch` so the response streams to the client with
  * backpressure and without an intermediate stream.
  */
 export class UndiciEngine implements ForwardEngine {
   /** By endpoint key, then by scheme and connect timeout (a pool has one of each). */
   private readonly pools = new Map<string, Map<string, Pool>>();
+  /** ingress-nginx's upstream-keepalive-timeout and -requests until the ConfigMap says otherwise. */
+  private keepalive: UpstreamKeepalive = { enabled: true, idleTimeoutMs: 60_000, maxRequests: 10_000 };
+
+  configure(keepalive: UpstreamKeepalive): void {
+    const k = this.keepalive;
+    if (k.enabled === keepalive.enabled && k.idleTimeoutMs === keepalive.idleTimeoutMs && k.maxRequests === keepalive.maxRequests) return;
+    this.keepalive = keepalive;
+    for (const byOptions of this.pools.values()) for (const pool of byOptions.values()) void pool.close();
+    this.pools.clear();
+  }
 
   private pool(a: Attempt): Pool {
     let byOptions = this.pools.get(a.endpoint.key);
@@ -24,7 +34,10 @@ export class UndiciEngine implements ForwardEngine {
     if (!pool) {
       const host = a.endpoint.address.includes(':') ? `[${a.endpoint.address}]` : a.endpoint.address;
       pool = new Pool(`${a.tls ? 'https' : 'http'}://${host}:${a.endpoint.port}`, {
-        keepAliveTimeout: KEEP_ALIVE_MS,
+        keepAliveTimeout: this.keepalive.idleTimeoutMs,
+        // A pod's Keep-Alive: timeout=… hint may shorten the idle time, never lengthen it.
+        keepAliveMaxTimeout: this.keepalive.idleTimeoutMs,
+        ...(this.keepalive.maxRequests > 0 ? { maxRequestsPerClient: this.keepalive.maxRequests } : {}),
         pipelining: 1,
         // backend-protocol HTTPS: like nginx's proxy_pass https:// default, no verification of the pod's certificate.
         connect: { timeout: a.connectTimeoutMs, rejectUnauthorized: false },
@@ -107,6 +120,8 @@ export class UndiciEngine implements ForwardEngine {
         body: a.body,
         headersTimeout: a.readTimeoutMs,
         bodyTimeout: a.readTimeoutMs,
+        // upstream-keepalive-connections: 0: one request per connection.
+        reset: !this.keepalive.enabled,
       }, handler);
     });
   }

@@ -44,7 +44,7 @@ function authHeaders(policy: ExternalAuthPolicy, context: StepContext, url: URL)
     out['x-original-uri'] = req.url ?? '/';
     out['x-scheme'] = context.proto;
   }
-  out['x-request-id'] = context.requestId;
+  if (context.requestId) out['x-request-id'] = context.requestId;
   return out;
 }
 

@@ -39,6 +39,8 @@ export const CONFIG_KEY_DIFFERENCES: Readonly<Record<string, string>> = {
   'large-client-header-buffers': 'number × size limits the whole request head; nginx also limits each header line to one buffer',
   'use-forwarded-headers': 'X-Forwarded-Proto, -Host and -Port are trusted, like X-Forwarded-For, only from proxy-real-ip-cidr; ingress-nginx trusts those three from any client',
   'log-format-upstream': 'a JSON object becomes the JSON access log\'s fields; other text formats are not evaluated (--access-log nginx writes the default one)',
+  'upstream-keepalive-connections': 'any number above 0 keeps connections to pods alive; Portico does not cap how many idle ones it keeps',
+  'server-tokens': 'the Server header says portico, not nginx and its version',
   'proxy-buffering': 'checked but without effect: Portico streams responses and never buffers them to disk',
   'proxy-buffer-size': 'checked but without effect: Portico streams responses and never buffers them to disk',
   'proxy-buffers-number': 'checked but without effect: Portico streams responses and never buffers them to disk',
@@ -141,7 +143,7 @@ function readSettings(values: readonly [string, string][], serverDefaults: Serve
   const server = serverDefaults;
   const draft: DraftWithHsts = {
     ...base,
-    server: { ...server, clientAddress: { ...server.clientAddress }, listener: { ...server.listener } },
+    server: { ...server, clientAddress: { ...server.clientAddress }, listener: { ...server.listener }, upstreamKeepalive: { ...server.upstreamKeepalive }, tlsVersions: { ...server.tlsVersions } },
     [HSTS_DRAFT]: hstsOf(server.hstsHeader),
   };
   for (const [key, value] of values) {

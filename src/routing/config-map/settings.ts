@@ -1,3 +1,4 @@
+import type { SecureVersion } from 'node:tls';
 import { parseAddressRanges, type AddressRanges } from '../../table/address-ranges.ts';
 import { LOG_VARIABLES, type LogField, type LogVariable } from '../../table/log-fields.ts';
 import type { ServerSettings } from '../../table/server-settings.ts';
@@ -65,6 +66,8 @@ function headerBuffers(value: string): number | string {
   const total = Number(m[1]) * size;
   return total > 2 ** 30 ? `${value} is more than 1 GiB of headers` : total;
 }
+
+const TLS_VERSIONS: readonly SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 /** ingress-nginx's default `log-format-upstream` (upstreaminfo), what `--access-log nginx` writes. */
 const UPSTREAMINFO = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length $upstream_response_time $upstream_status $req_id';
@@ -155,6 +158,18 @@ export const SETTING_KEYS: Readonly<Record<string, SettingKey>> = {
     h.preload = on;
     return undefined;
   }),
+  'ssl-protocols': {
+    read(value, into) {
+      const listed = value.split(/\s+/).filter(Boolean);
+      const unknown = listed.find((v) => !TLS_VERSIONS.includes(v as SecureVersion));
+      if (unknown !== undefined || listed.length === 0) {
+        return unknown === 'SSLv2' || unknown === 'SSLv3' ? `${unknown} is not offered by Portico (broken protocol)` : `"${quote(value)}" is not a list of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3`;
+      }
+      const indexes = listed.map((v) => TLS_VERSIONS.indexOf(v as SecureVersion));
+      into.server.tlsVersions = { min: TLS_VERSIONS[Math.min(...indexes)]!, max: TLS_VERSIONS[Math.max(...indexes)]! };
+      return undefined;
+    },
+  },
   'keep-alive': seconds(0, (s, ms) => { s.server.listener.keepAliveTimeoutMs = ms; }),
   'keep-alive-requests': whole(0, 999_999_999, (s, n) => { s.server.listener.keepAliveRequests = n; }),
   'client-header-timeout': seconds(1, (s, ms) => { s.server.listener.headersTimeoutMs = ms; }),
@@ -168,6 +183,11 @@ export const SETTING_KEYS: Readonly<Record<string, SettingKey>> = {
     },
   },
   'max-worker-connections': whole(1, 2 ** 31 - 1, (s, n) => { s.server.listener.maxConnections = n; }),
+  'upstream-keepalive-connections': whole(0, 999_999_999, (s, n) => { s.server.upstreamKeepalive.enabled = n > 0; }),
+  'upstream-keepalive-timeout': seconds(1, (s, ms) => { s.server.upstreamKeepalive.idleTimeoutMs = ms; }),
+  'upstream-keepalive-requests': whole(0, 999_999_999, (s, n) => { s.server.upstreamKeepalive.maxRequests = n; }),
+  'server-tokens': bool((s, on) => { s.server.serverTokens = on; }),
+  'generate-request-id': bool((s, on) => { s.server.generateRequestId = on; }),
   'enable-underscores-in-headers': bool((s, on) => { s.server.underscoresInHeaders = on; }),
   'http-redirect-code': {
     read(value, into) {
@@ -213,9 +233,13 @@ export const INGRESS_NGINX_SERVER_SETTINGS: ServerSettings = {
   clientAddress: { realIp: false, forwardedHeaders: false, realIpHeader: 'x-forwarded-for', trusted: parseAddressRanges('0.0.0.0/0') as AddressRanges, fullForwardedFor: false },
   proxyProtocol: false,
   hstsHeader: 'max-age=31536000; includeSubDomains',
+  serverTokens: false,
+  generateRequestId: true,
   underscoresInHeaders: false,
   listener: { maxHeaderSize: 16 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 75_000, keepAliveRequests: 1000, maxConnections: 16_384 },
   clientBodyTimeoutMs: 60_000,
+  upstreamKeepalive: { enabled: true, idleTimeoutMs: 60_000, maxRequests: 10_000 },
+  tlsVersions: { min: 'TLSv1.2', max: 'TLSv1.3' },
   httpsRedirectCode: 308,
   accessLogFields: undefined,
 };
