@@ -211,6 +211,8 @@ await writeFile(join(dir, 'proxy.conf'), nginxConf('proxy', `
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_tickets off;
     server_name ${HOST};
+    # ingress-nginx's keep-alive-requests default, which Portico applies too.
+    keepalive_requests 1000;
     client_max_body_size 0;
     proxy_request_buffering off;
     proxy_buffering off;

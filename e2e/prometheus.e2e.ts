@@ -3,7 +3,6 @@
 // example alert of the chart's PrometheusRule fires when its condition is met. No cluster needed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { TestCA, tlsSecret } from '../test/helpers/certs.ts';
 import { send } from '../test/helpers/http.ts';
 import { INGRESS_CLASS, ingress, service } from '../test/helpers/manifests.ts';
 import { waitFor } from '../test/helpers/portico.ts';
+import { freePort } from '../test/helpers/ports.ts';
 import { PorticoCli } from '../test/helpers/process.ts';
 import { ALERTS, DASHBOARD, VARIABLES, withAllSelected } from './fixtures/ingress-nginx-queries.ts';
 
@@ -20,14 +20,6 @@ const portico = new PorticoCli();
 let dir: string;
 let prometheus: ChildProcess | undefined;
 let prometheusUrl = '';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function api<T>(path: string): Promise<T> {
   const r = await fetch(`${prometheusUrl}${path}`);

@@ -3,8 +3,7 @@
 // byte, once the values that must differ (times, sizes of the pod's answer, the pod's port) are
 // masked. Query strings stay out unless --log-query; the JSON log takes log-format-upstream fields.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { BackendSet } from './helpers/backends.ts';
 import { send } from './helpers/http.ts';
 import { INGRESS_CLASS, ingress, service } from './helpers/manifests.ts';
 import { waitFor } from './helpers/portico.ts';
+import { freePort } from './helpers/ports.ts';
 import { PorticoCli } from './helpers/process.ts';
 
 const UPSTREAMINFO = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length $upstream_response_time $upstream_status $req_id';
@@ -23,19 +23,11 @@ let dir: string;
 let nginx: ChildProcess | undefined;
 let nginxPort = 0;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'portico-accesslog-'));
   const echo = { address: '127.0.15.1', port: await backends.echo('echo', '127.0.15.1') };
   const manifests = join(dir, 'manifests');
-  await (await import('node:fs/promises')).mkdir(manifests);
+  await mkdir(manifests);
   await writeFile(join(manifests, 'all.yaml'), [INGRESS_CLASS, service('echo', [echo]), ingress({ name: 'echo', host: 'echo.test', service: 'echo' }),
     `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: portico-config}\ndata:\n  log-format-upstream: '{"ts": "$time_iso8601", "client": "$remote_addr", "req": "$request", "status": $status, "took": $request_time, "ua": "$http_user_agent", "upstream": "$proxy_upstream_name", "args": "$args"}'\n`].join('---\n'));
   nginxPort = await freePort();

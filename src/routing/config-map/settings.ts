@@ -111,6 +111,13 @@ const hsts = (apply: (h: HstsDraft, value: string) => string | undefined): Setti
   read: (value, into) => apply((into as DraftWithHsts)[HSTS_DRAFT], value),
 });
 
+const hstsFlag = (field: 'enabled' | 'includeSubdomains' | 'preload'): SettingKey => hsts((h, value) => {
+  const on = parseGoBool(value);
+  if (on === undefined) return `"${quote(value)}" is not a boolean`;
+  h[field] = on;
+  return undefined;
+});
+
 /**
  * The instance-wide keys Portico implements, by ConfigMap key. Keys that set an annotation's
  * default (`proxy-body-size`, …) are not here: they are validated by the annotation families.
@@ -135,29 +142,14 @@ export const SETTING_KEYS: Readonly<Record<string, SettingKey>> = {
     },
   },
   'use-proxy-protocol': bool((s, on) => { s.server.proxyProtocol = on; }),
-  'hsts': hsts((h, value) => {
-    const on = parseGoBool(value);
-    if (on === undefined) return `"${quote(value)}" is not a boolean`;
-    h.enabled = on;
-    return undefined;
-  }),
+  'hsts': hstsFlag('enabled'),
   'hsts-max-age': hsts((h, value) => {
     if (!/^\d{1,10}$/.test(value)) return `"${quote(value)}" is not a whole number of seconds`;
     h.maxAge = Number(value);
     return undefined;
   }),
-  'hsts-include-subdomains': hsts((h, value) => {
-    const on = parseGoBool(value);
-    if (on === undefined) return `"${quote(value)}" is not a boolean`;
-    h.includeSubdomains = on;
-    return undefined;
-  }),
-  'hsts-preload': hsts((h, value) => {
-    const on = parseGoBool(value);
-    if (on === undefined) return `"${quote(value)}" is not a boolean`;
-    h.preload = on;
-    return undefined;
-  }),
+  'hsts-include-subdomains': hstsFlag('includeSubdomains'),
+  'hsts-preload': hstsFlag('preload'),
   'ssl-protocols': {
     read(value, into) {
       const listed = value.split(/\s+/).filter(Boolean);
