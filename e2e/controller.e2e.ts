@@ -239,6 +239,23 @@ webhooks:
     await waitUntil('the built-in default again', async () => (await curl('upload.example.com', '/', '--data-binary', `@${body}`)).status === 200, 20_000, 50);
   });
 
+  it('writes the load balancer addresses of --publish-service to Ingress status', async () => {
+    // A second controller with a class of its own, so the two never write the same Ingresses.
+    await kubectl.apply(`apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: portico-lb}\nspec: {controller: portico.dev/lb}\n`);
+    await kubectl.apply(`apiVersion: v1\nkind: Service\nmetadata: {name: portico-lb, namespace: portico-system}\nspec:\n  type: LoadBalancer\n  ports: [{port: 80}]\n`);
+    await kubectl.kubectl('patch', 'service', 'portico-lb', '-n', 'portico-system', '--subresource=status', '--type=merge', '-p', '{"status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.10"},{"hostname":"lb.example.net"}]}}}');
+    const lb = new PorticoProcess(dir, 'portico-lb', ['--kubeconfig', cluster.porticoKubeconfig, '--election-namespace', 'portico-system', '--election-id', 'portico-lb',
+      '--ingress-class', 'portico-lb', '--controller-class', 'portico.dev/lb', '--publish-service', 'portico-system/portico-lb']);
+    await lb.start();
+    try {
+      await kubectl.apply(ingress('web', 'behind-lb', 'lb.example.com', 'web', { className: 'portico-lb' }));
+      const status = () => kubectl.kubectl('get', 'ingress', 'behind-lb', '-n', 'web', '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip} {.status.loadBalancer.ingress[*].hostname}');
+      await waitUntil('the load balancer in status', async () => (await status()).trim() === '203.0.113.10 lb.example.net', 30_000, 200);
+    } finally {
+      await lb.stop();
+    }
+  });
+
   it('enforces basic auth, an allow list and a canary applied with kubectl', async () => {
     await kubectl.apply(namespace('policy'));
     await kubectl.apply(serviceWithEndpoints('policy', 'stable', [ep('web-0')]) + '---\n' + serviceWithEndpoints('policy', 'next', [ep('web-2')]));
