@@ -99,8 +99,7 @@ export class Metrics implements RequestObserver {
     this.diagnostics = new Gauge({ name: `${p}diagnostics`, help: 'Current build diagnostics, by code', labelNames: ['code'], registers });
     this.certificateExpiry = new Gauge({ name: `${p}certificate_expiry_timestamp_seconds`, help: 'When the certificate served for a TLS host expires', labelNames: ['host', 'secret'], registers });
     // What ingress-nginx's dashboard and example alerts query, under its names. A table build is
-    // Portico's reload; it counts as failed while an access guard makes a route fail closed or a
-    // manifest could not be read (the last good version serves, as nginx keeps its old config).
+    // Portico's reload.
     this.reloadSuccessful = new Gauge({ name: `${n}config_last_reload_successful`, help: 'Whether the last configuration reload attempt was successful', registers });
     this.reloadTimestamp = new Gauge({ name: `${n}config_last_reload_successful_timestamp_seconds`, help: 'Timestamp of the last successful configuration reload', registers });
     this.configHash = new Gauge({ name: `${n}config_hash`, help: 'Running configuration hash actually running', registers });
@@ -208,8 +207,9 @@ export class Metrics implements RequestObserver {
 
   tableBuilt(seconds: number, table: RoutingTable, diagnostics: readonly Diagnostic[]): void {
     this.builds.inc();
-    const failClosed = allHostRoutes(table).some((h) => [...h.exact.values(), ...h.prefix.values(), ...h.regex].some((r) => r.options.denyReason !== undefined));
-    const successful = !failClosed && !diagnostics.some((d) => d.code === 'ManifestParseError');
+    // Failed while a diagnostic takes a path out of service (what the admission webhook refuses) or a
+    // manifest could not be read: the last good version of it serves, as nginx keeps its old config.
+    const successful = !diagnostics.some((d) => d.blocks === true || d.code === 'ManifestParseError');
     this.reloadSuccessful.set(successful ? 1 : 0);
     if (successful) {
       this.reloads.inc();
