@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ClientFacts } from './client-address.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus `proxy` (httpoxy): never forwarded in either direction. */
@@ -56,13 +56,23 @@ export interface ForwardedFacts {
 }
 
 /**
- * The request id: the client's `X-Request-ID` if it sent a sane one, else 32 random hex digits
- * like nginx's `$request_id`; '' (none anywhere) without one when `generate-request-id` is off.
+ * The request id: the client's `X-Request-ID` if it sent a sane one, else 32 hex digits like
+ * nginx's `$request_id`; '' (none anywhere) without one when `generate-request-id` is off.
  */
 export function requestIdOf(headers: IncomingHttpHeaders, generate = true): string {
   const incoming = headers['x-request-id'];
   if (typeof incoming === 'string' && incoming.length > 0 && incoming.length <= 200) return incoming;
-  return generate ? randomUUID().replaceAll('-', '') : '';
+  return generate ? nextRequestId() : '';
+}
+
+/**
+ * 16 random hex digits per process, then a 16-digit counter: as unique as 32 random digits
+ * across replicas and restarts, without a random draw per request.
+ */
+const ID_PREFIX = randomBytes(8).toString('hex');
+let idCounter = 0;
+function nextRequestId(): string {
+  return ID_PREFIX + (idCounter++).toString(16).padStart(16, '0');
 }
 
 /** `{ x-request-id }` for a response or a request, or nothing when there is no id. */

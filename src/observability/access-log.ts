@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { pino } from 'pino';
 import type { LogField, LogVariable } from '../table/log-fields.ts';
 import type { RequestRecord } from './request-record.ts';
 
@@ -12,17 +12,21 @@ export interface AccessLogOptions {
   readonly fields?: () => readonly LogField[] | undefined;
 }
 
+/** Where lines go: stdout by default, any writable in tests. */
+export interface LineSink {
+  write(line: string): unknown;
+}
+
 /**
  * One line per request on stdout: JSON (Portico's fields, or the ConfigMap's), ingress-nginx's
  * default `upstreaminfo` text (`nginx`) for existing log parsers, or Portico's short text.
- * Written through a stream that buffers, so logging never blocks a request on the terminal.
  */
 export class AccessLog {
   private readonly format: Exclude<AccessLogFormat, 'off'>;
   private readonly options: AccessLogOptions;
-  private readonly out: NodeJS.WritableStream;
+  private readonly out: LineSink;
 
-  constructor(format: Exclude<AccessLogFormat, 'off'>, options: AccessLogOptions = { logQuery: false }, out: NodeJS.WritableStream = stdoutStream()) {
+  constructor(format: Exclude<AccessLogFormat, 'off'>, options: AccessLogOptions = { logQuery: false }, out: LineSink = stdoutSink()) {
     this.format = format;
     this.options = options;
     this.out = out;
@@ -39,8 +43,24 @@ export class AccessLog {
   }
 }
 
-function stdoutStream(): WriteStream {
-  return createWriteStream('', { fd: 1, highWaterMark: 64 * 1024 });
+/** Lines waiting for stdout beyond this are dropped rather than held (a stalled log reader must not exhaust memory). */
+const MAX_BUFFERED = 16 * 1024 * 1024;
+
+/**
+ * stdout through pino's destination (sonic-boom): a line is written at once when no write is in
+ * flight, and lines that arrive meanwhile go out together in one write, so a busy proxy makes
+ * one system call per batch, not per request. What is left is written out when the process exits.
+ */
+function stdoutSink(): LineSink {
+  const out = pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED });
+  process.once('exit', () => {
+    try {
+      out.flushSync();
+    } catch {
+      // stdout is gone: nothing left to tell.
+    }
+  });
+  return out;
 }
 
 function withoutQuery(target: string): string {
