@@ -19,9 +19,10 @@ const BASE = { 'proxy-body-size': '1k', 'force-ssl-redirect': 'false', 'keep-ali
 
 beforeAll(async () => {
   const echo = { address: '127.0.12.1', port: await backends.echo('echo', '127.0.12.1') };
+  const coyote = { address: '127.0.12.2', port: await backends.http('127.0.12.2', (_req, res) => res.setHeader('server', 'Apache-Coyote/1.1').end('ok')) };
   portico = await startPortico({
     'config.yaml': configMap(BASE),
-    'app.yaml': [service('echo', [echo]), ingress({ name: 'plain', host: 'plain.test', service: 'echo' }),
+    'app.yaml': [service('echo', [echo]), service('coyote', [coyote]), ingress({ name: 'coyote', host: 'coyote.test', service: 'coyote' }), ingress({ name: 'plain', host: 'plain.test', service: 'echo' }),
       ingress({ name: 'big', host: 'big.test', service: 'echo', annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '10k' } })].join('---\n'),
   }, 'undici', { configMap: 'default/portico-config' });
 });
@@ -89,6 +90,15 @@ describe('controller ConfigMap in standalone mode', () => {
     expect(await tls12()).toBe('TLSv1.2');
     const back = await send(portico.httpPort, 'plain.test', '/');
     expect([back.headers['server'], typeof back.headers['x-request-id'], echoed(back).headers['connection']]).toEqual([undefined, 'string', 'keep-alive']);
+  });
+
+  it('passes the pod\'s Server header and adds X-Original-URI only when asked', async () => {
+    expect((await send(portico.httpPort, 'coyote.test', '/')).headers['server']).toBeUndefined();
+    expect(echoed(await send(portico.httpPort, 'plain.test', '/a?b=1')).headers['x-original-uri']).toBeUndefined();
+    await portico.apply('config.yaml', configMap({ ...BASE, 'allow-backend-server-header': 'true', 'proxy-add-original-uri-header': 'true' }));
+    expect((await send(portico.httpPort, 'coyote.test', '/')).headers['server']).toBe('Apache-Coyote/1.1');
+    expect(echoed(await send(portico.httpPort, 'plain.test', '/a?b=1')).headers['x-original-uri']).toBe('/a?b=1');
+    await portico.apply('config.yaml', configMap(BASE));
   });
 
   it('keep-alive 0 closes every connection after its response', async () => {

@@ -53,6 +53,8 @@ export interface ForwardedFacts {
   changes?: HeaderChanges | undefined;
   /** `enable-underscores-in-headers`: forward header names with `_` (nginx drops them by default). */
   underscores: boolean;
+  /** `proxy-add-original-uri-header`: the request-target as received, as X-Original-URI. */
+  originalUri?: string | undefined;
 }
 
 /**
@@ -118,6 +120,7 @@ export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedF
   out['x-scheme'] = client.proto;
   if (incomingXff !== undefined) out['x-original-forwarded-for'] = incomingXff;
   if (facts.forwardedPrefix !== undefined) out['x-forwarded-prefix'] = facts.forwardedPrefix;
+  if (facts.originalUri !== undefined) out['x-original-uri'] = facts.originalUri;
   if (facts.upgrade !== undefined) {
     out['connection'] = 'upgrade';
     out['upgrade'] = facts.upgrade;
@@ -127,9 +130,9 @@ export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedF
 
 /**
  * Headers towards the client: the pod's minus hop-by-hop and `Server` (ingress-nginx hides the
- * backend's), then what the route's steps add for this status.
+ * backend's unless `allow-backend-server-header`), then what the route's steps add for this status.
  */
-export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, status: number, changes?: HeaderChanges): OutgoingHttpHeaders {
+export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, status: number, changes?: HeaderChanges, keepServer = false): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   let connection: string | undefined;
   for (const name in headers) {
@@ -139,7 +142,7 @@ export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, 
       connection = Array.isArray(value) ? value.join(',') : value;
       continue;
     }
-    if (HOP_BY_HOP.has(name) || name === 'server') continue;
+    if (HOP_BY_HOP.has(name) || (name === 'server' && !keepServer)) continue;
     out[name] = value;
   }
   if (connection) for (const token of connection.toLowerCase().split(',')) delete out[token.trim()];

@@ -371,6 +371,7 @@ export class RequestHandler {
         interceptStatus: o.customErrors,
         res,
         changes: picked.setCookie === undefined ? f.changes : { ...f.changes, response: { ...f.changes.response, 'set-cookie': picked.setCookie } },
+        backendServerHeader: settings.backendServerHeader,
         record: trace ? this.startAttempt(trace, endpoint, attemptNo) : undefined,
       };
       const ewma = choosing.balancing.loadBalance === 'ewma' ? this.balancer.started(endpoint) : undefined;
@@ -486,6 +487,7 @@ export class RequestHandler {
       forwardedPrefix: f.rewritten ? o.forwardedPrefix : undefined,
       changes: f.changes,
       underscores: settings.underscoresInHeaders,
+      originalUri: settings.originalUriHeader ? f.head.rawPath + f.head.query : undefined,
     };
   }
 }

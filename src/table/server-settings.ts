@@ -17,6 +17,10 @@ export interface ServerSettings {
   readonly serverTokens: boolean;
   /** `generate-request-id`: make an X-Request-ID when the client sent none (off: none is made up). */
   readonly generateRequestId: boolean;
+  /** `allow-backend-server-header`: pass the pod's `Server` header instead of removing it. */
+  readonly backendServerHeader: boolean;
+  /** `proxy-add-original-uri-header`: X-Original-URI with the request-target as received. */
+  readonly originalUriHeader: boolean;
   /** `enable-underscores-in-headers`: forward headers whose name has `_` (nginx drops them). */
   readonly underscoresInHeaders: boolean;
   readonly listener: ListenerSettings;

@@ -58,7 +58,7 @@ export class HttpProxyEngine implements ForwardEngine, UpgradeEngine {
         return;
       }
       f.responded = true;
-      res.writeHead(status, downstreamHeaders(proxyRes.headers, status, f.attempt.changes));
+      res.writeHead(status, downstreamHeaders(proxyRes.headers, status, f.attempt.changes, f.attempt.backendServerHeader));
       proxyRes.setTimeout(f.attempt.readTimeoutMs, () => proxyRes.destroy(new ReadTimeoutError('upstream read timed out')));
       proxyRes.on('error', () => res.destroy());
       proxyRes.pipe(res);

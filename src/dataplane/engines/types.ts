@@ -39,6 +39,8 @@ export interface Attempt {
   readonly res: ServerResponse;
   /** What the route's steps add to the pod's response (CORS, cookies). */
   readonly changes?: HeaderChanges | undefined;
+  /** `allow-backend-server-header`: pass the pod's `Server` header on (removed by default). */
+  readonly backendServerHeader?: boolean;
   /**
    * Filled in by the engine as the attempt goes (times from its start), synchronously, so the
    * record is complete even when the response ends before the caller resumes.

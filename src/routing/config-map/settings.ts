@@ -180,6 +180,8 @@ export const SETTING_KEYS: Readonly<Record<string, SettingKey>> = {
   'upstream-keepalive-requests': whole(0, 999_999_999, (s, n) => { s.server.upstreamKeepalive.maxRequests = n; }),
   'server-tokens': bool((s, on) => { s.server.serverTokens = on; }),
   'generate-request-id': bool((s, on) => { s.server.generateRequestId = on; }),
+  'allow-backend-server-header': bool((s, on) => { s.server.backendServerHeader = on; }),
+  'proxy-add-original-uri-header': bool((s, on) => { s.server.originalUriHeader = on; }),
   'enable-underscores-in-headers': bool((s, on) => { s.server.underscoresInHeaders = on; }),
   'http-redirect-code': {
     read(value, into) {
@@ -227,6 +229,8 @@ export const INGRESS_NGINX_SERVER_SETTINGS: ServerSettings = {
   hstsHeader: 'max-age=31536000; includeSubDomains',
   serverTokens: false,
   generateRequestId: true,
+  backendServerHeader: false,
+  originalUriHeader: false,
   underscoresInHeaders: false,
   listener: { maxHeaderSize: 16 * 1024, headersTimeoutMs: 60_000, keepAliveTimeoutMs: 75_000, keepAliveRequests: 1000, maxConnections: 16_384 },
   clientBodyTimeoutMs: 60_000,
