@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open, realpath } from 'node:fs/promises';
+import { lstat, open, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 
 /** `--max-manifest-bytes`' default: far above any real manifest, far below what would hurt. */
@@ -18,21 +18,27 @@ export type FileRead =
  * leaves the directory, anything but a regular file (a FIFO would block the read forever, a
  * device never ends), a file larger than `maxBytes`. Opened non-blocking and checked on the
  * open descriptor, so swapping the file for a FIFO between the check and the read changes nothing.
+ * `realDir` is the directory's real path, resolved once per reload.
  */
-export async function readManifestFile(dir: string, file: string, maxBytes: number): Promise<FileRead> {
-  let real: string;
-  let realDir: string;
+export async function readManifestFile(dir: string, realDir: string, file: string, maxBytes: number): Promise<FileRead> {
+  const path = join(dir, file);
+  let real = path;
+  let flags = constants.O_RDONLY | constants.O_NONBLOCK;
   try {
-    [real, realDir] = await Promise.all([realpath(join(dir, file)), realpath(dir)]);
+    // Only a symlink needs resolving (a listed name has no slash); anything else is opened with
+    // O_NOFOLLOW, so a file swapped for a symlink after this check is not followed either.
+    if ((await lstat(path)).isSymbolicLink()) real = await realpath(path);
+    else flags |= constants.O_NOFOLLOW;
   } catch {
     return { kind: 'gone' };
   }
   const inside = relative(realDir, real);
-  if (inside.startsWith('..') || isAbsolute(inside)) return { kind: 'refused', reason: 'is a symlink to a file outside the manifests directory; not read' };
+  if (real !== path && (inside.startsWith('..') || isAbsolute(inside))) return { kind: 'refused', reason: 'is a symlink to a file outside the manifests directory; not read' };
   let handle;
   try {
-    handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK);
+    handle = await open(real, flags);
   } catch {
+    // Gone, or became a symlink since the check (ELOOP): the next reload looks again.
     return { kind: 'gone' };
   }
   try {
