@@ -20,8 +20,7 @@ export type SettingsDraft = Mutable<InstanceSettings>;
 
 /**
  * One instance-wide ConfigMap key: `read` applies a value to the draft, or says why it cannot
- * (the key then keeps its previous value). A key with `unsupported` is accepted for the
- * values Portico behaves the same with and warned about otherwise.
+ * (the key then keeps its previous value, or the default the first time).
  */
 export interface SettingKey {
   read(value: string, into: SettingsDraft): string | undefined;
