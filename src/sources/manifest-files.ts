@@ -11,7 +11,9 @@ export type FileRead =
   /** The file is there but must not be read; `reason` says why, without its content. */
   | { readonly kind: 'refused'; readonly reason: string }
   /** Removed (or renamed away) since the directory was listed. */
-  | { readonly kind: 'gone' };
+  | { readonly kind: 'gone' }
+  /** The version the caller holds (same stamp): not read again. */
+  | { readonly kind: 'unchanged' };
 
 /**
  * Reads one manifest of the directory, refusing what could hurt the process: a symlink that
@@ -20,7 +22,7 @@ export type FileRead =
  * open descriptor, so swapping the file for a FIFO between the check and the read changes nothing.
  * `realDir` is the directory's real path, resolved once per reload.
  */
-export async function readManifestFile(dir: string, realDir: string, file: string, maxBytes: number): Promise<FileRead> {
+export async function readManifestFile(dir: string, realDir: string, file: string, maxBytes: number, knownStamp?: string): Promise<FileRead> {
   const path = join(dir, file);
   let real = path;
   let flags = constants.O_RDONLY | constants.O_NONBLOCK;
@@ -45,6 +47,7 @@ export async function readManifestFile(dir: string, realDir: string, file: strin
     const stat = await handle.stat();
     if (!stat.isFile()) return { kind: 'refused', reason: `is not a regular file (${kindOf(stat)}); not read` };
     if (stat.size > maxBytes) return { kind: 'refused', reason: `is ${stat.size} bytes, more than --max-manifest-bytes ${maxBytes}; not read` };
+    if (stampOf(stat) === knownStamp) return { kind: 'unchanged' };
     // Read at most one byte past the limit: a file growing while we read is caught too.
     const buffer = Buffer.alloc(Math.min(stat.size, maxBytes) + 1);
     let length = 0;
@@ -55,10 +58,15 @@ export async function readManifestFile(dir: string, realDir: string, file: strin
       if (length > maxBytes) return { kind: 'refused', reason: `grew past --max-manifest-bytes ${maxBytes} while being read; not read` };
       if (length === buffer.length) break;
     }
-    return { kind: 'text', text: buffer.toString('utf8', 0, length), stamp: `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}` };
+    return { kind: 'text', text: buffer.toString('utf8', 0, length), stamp: stampOf(stat) };
   } finally {
     await handle.close();
   }
+}
+
+/** Changes whenever the file may have changed: another inode, size or modification/change time. */
+function stampOf(stat: { dev: number; ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
+  return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
 }
 
 function kindOf(stat: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isDirectory(): boolean }): string {

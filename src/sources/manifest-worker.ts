@@ -19,7 +19,8 @@ parentPort!.on('message', async (request: ParseRequest) => {
   }
   const reads: Promise<FileRead>[] = [];
   const readAt = (i: number): void => {
-    if (i < request.files.length) reads[i] = readManifestFile(request.dir, realDir, request.files[i]!, request.maxBytes);
+    const file = request.files[i];
+    if (file !== undefined) reads[i] = readManifestFile(request.dir, realDir, file, request.maxBytes, request.stamps[file]);
   };
   for (let i = 0; i < READ_AHEAD; i++) readAt(i);
   for (const [index, file] of request.files.entries()) {
@@ -28,10 +29,8 @@ parentPort!.on('message', async (request: ParseRequest) => {
     delete reads[index];
     let result: ParseResult;
     if (read.kind !== 'text') {
+      // 'unchanged': the caller has this version already; neither read, parsed nor sent again.
       result = { file, ...read };
-    } else if (request.stamps[file] === read.stamp) {
-      // The caller has this version already: neither parsed nor sent again.
-      result = { file, kind: 'unchanged' };
     } else {
       parsedBytes += read.text.length;
       result = { file, kind: 'parsed', parsed: parseManifest(read.text, file), stamp: read.stamp };

@@ -1,10 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { LineCounter, parseAllDocuments, type YAMLError } from 'yaml';
 import type { Diagnostic } from '../diagnostics.ts';
 import { objectKey, type ObjectSnapshot, type SnapshotKind, SNAPSHOT_KINDS } from '../snapshot.ts';
 import { DEFAULT_MAX_MANIFEST_BYTES } from './manifest-files.ts';
-import { ManifestParser } from './manifest-parser.ts';
+import { ManifestParser, type ParseResult } from './manifest-parser.ts';
 import { checkShape } from './validate.ts';
 
 /** A Kubernetes object as read from a manifest: only the fields every kind has are typed here. */
@@ -17,6 +18,9 @@ export interface ManifestObject {
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 const CLUSTER_SCOPED = new Set<string>(['IngressClass']);
+/** Directories with this many files are parsed on one thread per core (up to MAX_PARSER_THREADS). */
+const PARALLEL_FROM_FILES = 512;
+const MAX_PARSER_THREADS = 4;
 /** Aliases one document may expand (yaml's default): more is an alias bomb. */
 const MAX_ALIAS_COUNT = 100;
 
@@ -211,7 +215,7 @@ export class ManifestDirectorySource {
     const only = this.options.file;
     const files = (await readdir(this.dir)).filter((f) => (only === undefined ? MANIFEST_FILE.test(f) : f === only)).sort();
     const stamps = Object.fromEntries([...this.lastParsed].map(([file, last]) => [file, last.stamp]));
-    const results = await this.parser.parse(this.dir, files, this.options.maxBytes ?? DEFAULT_MAX_MANIFEST_BYTES, stamps);
+    const results = await this.parseAll(files, stamps);
     const problems: Diagnostic[] = [];
     const objects: ManifestObject[] = [];
     for (const file of files) {
@@ -252,6 +256,25 @@ export class ManifestDirectorySource {
       o.metadata.creationTimestamp = this.firstSeen.get(id)!;
     }
     this.onChange({ snapshot: snapshotOf(objects), problems });
+  }
+
+  /**
+   * Every file's result. A large directory is shared out among one parser thread per core (its
+   * files interleaved, so big and small ones spread evenly); the extra threads end with the load,
+   * so an idle Portico keeps one.
+   */
+  private async parseAll(files: readonly string[], stamps: Readonly<Record<string, string>>): Promise<Map<string, ParseResult>> {
+    const maxBytes = this.options.maxBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
+    const threads = files.length < PARALLEL_FROM_FILES ? 1 : Math.min(MAX_PARSER_THREADS, availableParallelism());
+    if (threads === 1) return this.parser.parse(this.dir, files, maxBytes, stamps);
+    const extra = Array.from({ length: threads - 1 }, () => new ManifestParser());
+    try {
+      const parsers = [this.parser, ...extra];
+      const parts = await Promise.all(parsers.map((parser, i) => parser.parse(this.dir, files.filter((_, n) => n % threads === i), maxBytes, stamps)));
+      return new Map(parts.flatMap((part) => [...part]));
+    } finally {
+      for (const parser of extra) parser.close();
+    }
   }
 
   private forget(file: string): void {
