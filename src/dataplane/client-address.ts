@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { parseClientAddress, rangesContain } from '../table/address-ranges.ts';
+import { parseClientAddress, rangesContain, type AddressRanges } from '../table/address-ranges.ts';
 import type { ServerSettings } from '../table/server-settings.ts';
 import { proxiedPeer } from './proxy-protocol.ts';
 
@@ -35,19 +35,18 @@ export function clientOf(req: IncomingMessage, listenerProto: 'http' | 'https', 
   const peer = announced?.peer ?? socket.remoteAddress ?? '';
   const port = socket.localPort ?? 0;
   const incomingXff = joined(req.headers['x-forwarded-for']);
+  // compute-full-forwarded-for: the incoming list plus `last`; otherwise just the client.
+  const full = (client: string, last: string): string => (policy.fullForwardedFor && incomingXff ? `${incomingXff}, ${last}` : client);
   const parsedPeer = parseClientAddress(peer);
   const trusted = parsedPeer !== undefined && rangesContain(policy.trusted, parsedPeer);
   if (settings.proxyProtocol) {
     // ingress-nginx: with PROXY protocol the announced address is the client, forwarded headers or not.
     const address = (trusted && announced?.address) || peer;
-    return {
-      address, proto: listenerProto, host: undefined, port: trusted && announced ? announced.destinationPort : port,
-      forwardedFor: policy.fullForwardedFor && incomingXff ? `${incomingXff}, ${address}` : address,
-    };
+    return { address, proto: listenerProto, host: undefined, port: trusted && announced ? announced.destinationPort : port, forwardedFor: full(address, address) };
   }
-  if (!trusted) return { address: peer, proto: listenerProto, host: undefined, port, forwardedFor: policy.fullForwardedFor && incomingXff ? `${incomingXff}, ${peer}` : peer };
+  if (!trusted) return { address: peer, proto: listenerProto, host: undefined, port, forwardedFor: full(peer, peer) };
   const headerValue = policy.realIpHeader === 'x-forwarded-for' ? incomingXff : joined(req.headers[policy.realIpHeader]);
-  const address = headerValue ? realClient(headerValue, settings) ?? peer : peer;
+  const address = headerValue ? realClient(headerValue, policy.trusted) ?? peer : peer;
   let proto = listenerProto;
   let host: string | undefined;
   let forwardedPort = port;
@@ -58,14 +57,14 @@ export function clientOf(req: IncomingMessage, listenerProto: 'http' | 'https', 
     const fp = single(req.headers['x-forwarded-port']);
     if (fp !== undefined && /^\d{1,5}$/.test(fp) && Number(fp) <= 65535) forwardedPort = Number(fp);
   }
-  return { address, proto, host, port: forwardedPort, forwardedFor: policy.fullForwardedFor && incomingXff ? `${incomingXff}, ${peer}` : address };
+  return { address, proto, host, port: forwardedPort, forwardedFor: full(address, peer) };
 }
 
 /**
  * The right-most address that is not a trusted proxy; when every one is trusted, the left-most.
  * An entry that is no address ends the walk at the last good one (nginx declines there too).
  */
-function realClient(list: string, settings: ServerSettings): string | undefined {
+function realClient(list: string, trusted: AddressRanges): string | undefined {
   const items = list.split(',');
   let client: string | undefined;
   for (let i = items.length - 1; i >= 0; i--) {
@@ -73,7 +72,7 @@ function realClient(list: string, settings: ServerSettings): string | undefined 
     const parsed = parseClientAddress(item);
     if (!parsed) return client;
     client = parsed.toString();
-    if (!rangesContain(settings.clientAddress.trusted, parsed)) return client;
+    if (!rangesContain(trusted, parsed)) return client;
   }
   return client;
 }

@@ -159,14 +159,14 @@ export class RequestHandler {
     if (decision.kind === 'answer') {
       if (decision.route?.options.customErrors?.has(decision.status)) {
         if (hasUnreadBody(req)) closeLingeringAfter(res);
-        this.serveCustomError(req, res, decision.route, decision.status, requestId, decision.changes, table!.settings, client).catch(() => res.destroy());
+        this.serveCustomError(req, res, decision.route, decision.status, requestId, decision.changes, table!, client).catch(() => res.destroy());
         return;
       }
       this.sendAnswer(req, res, requestId, decision);
       return;
     }
     if (expectsContinue) res.writeContinue();
-    this.forward(req, res, decision, requestId, trace, table!.settings, client).catch(() => res.destroy());
+    this.forward(req, res, decision, requestId, trace, table!, client).catch(() => res.destroy());
   }
 
   /**
@@ -334,8 +334,9 @@ export class RequestHandler {
     return trace;
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse, f: Forward, requestId: string, trace: Trace | undefined, settings: ServerSettings, client: ClientFacts): Promise<void> {
+  private async forward(req: IncomingMessage, res: ServerResponse, f: Forward, requestId: string, trace: Trace | undefined, table: RoutingTable, client: ClientFacts): Promise<void> {
     const o = f.route.options;
+    const settings = table.settings;
     const chosen = chooseBackend(f.route, req);
     // default-backend also answers while the route's Service has no ready endpoint.
     const backend = chosen.backend.endpoints.length === 0 && o.defaultBackend ? o.defaultBackend : chosen.backend;
@@ -380,7 +381,7 @@ export class RequestHandler {
       ewma?.(performance.now() - attemptStarted!);
       if (outcome.kind !== 'failed') {
         this.balancer.health.succeeded(endpoint.key);
-        if (outcome.kind === 'intercepted') await this.serveCustomError(req, res, f.route, outcome.status, requestId, f.changes, settings, client);
+        if (outcome.kind === 'intercepted') await this.serveCustomError(req, res, f.route, outcome.status, requestId, f.changes, table, client);
         return;
       }
       lastFailure = outcome.failure;
@@ -392,7 +393,7 @@ export class RequestHandler {
     // After a refused body the rest of it is unread: drain it, then close (no reset).
     if (lastFailure === 'body-too-large') closeLingeringAfter(res);
     const status = lastFailure ? STATUS_OF_FAILURE[lastFailure] : 503;
-    if (o.customErrors?.has(status)) await this.serveCustomError(req, res, f.route, status, requestId, f.changes, settings, client);
+    if (o.customErrors?.has(status)) await this.serveCustomError(req, res, f.route, status, requestId, f.changes, table, client);
     else sendStatus(res, status, requestId, responseChanges(f.changes, status));
   }
 
@@ -402,15 +403,15 @@ export class RequestHandler {
    * X-Original-URI, X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port and X-Request-ID;
    * the client gets its status. Without an error backend, or when it fails, Portico's own page.
    */
-  private async serveCustomError(req: IncomingMessage, res: ServerResponse, route: Route, status: number, requestId: string, changes: HeaderChanges | undefined, settings: ServerSettings, client: ClientFacts): Promise<void> {
+  private async serveCustomError(req: IncomingMessage, res: ServerResponse, route: Route, status: number, requestId: string, changes: HeaderChanges | undefined, table: RoutingTable, client: ClientFacts): Promise<void> {
     const o = route.options;
-    const errorBackend = o.defaultBackend ?? this.tables.current?.errorBackend;
+    const errorBackend = o.defaultBackend ?? table.errorBackend;
     const endpoint = errorBackend && this.balancer.pick(errorBackend, client.address);
     if (!endpoint || res.headersSent) {
       sendStatus(res, status, requestId, changes && responseChanges(changes, status));
       return;
     }
-    const headers = upstreamHeaders(req.rawHeaders, { client, host: req.headers.host ?? '', upstreamHost: req.headers.host ?? '', requestId, forwardedPrefix: undefined, underscores: settings.underscoresInHeaders });
+    const headers = upstreamHeaders(req.rawHeaders, { client, host: req.headers.host ?? '', upstreamHost: req.headers.host ?? '', requestId, forwardedPrefix: undefined, underscores: table.settings.underscoresInHeaders });
     delete headers['content-length'];
     const slash = route.ingress.indexOf('/');
     Object.assign(headers, {

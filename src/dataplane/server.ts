@@ -74,10 +74,9 @@ export class DataPlane {
     this.current = table;
     this.updateTls(table);
     this.engine.configure(table.settings.upstreamKeepalive);
-    if (table.settings.listener !== this.listener) {
-      this.listener = table.settings.listener;
-      for (const server of this.servers) applyListenerSettings(server, this.listener);
-    }
+    // A handful of property writes: cheaper than finding out whether they changed.
+    this.listener = table.settings.listener;
+    for (const server of this.servers) applyListenerSettings(server, this.listener);
     const live = new Set<string>();
     for (const backend of table.backends.values()) for (const e of backend.endpoints) live.add(e.key);
     for (const engine of this.engines) engine.retain(live);

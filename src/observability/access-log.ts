@@ -104,7 +104,6 @@ function configured(r: RequestRecord, target: string, fields: readonly LogField[
 function variable(r: RequestRecord, name: LogVariable, target: string, logQuery: boolean): string | number | null {
   const u = r.upstream;
   const route = r.route;
-  const q = r.path.indexOf('?');
   switch (name) {
     case 'remote_addr': return r.clientAddress;
     case 'remote_user': return r.remoteUser ?? null;
@@ -115,7 +114,10 @@ function variable(r: RequestRecord, name: LogVariable, target: string, logQuery:
     case 'request_method': return r.method;
     case 'request_uri': return target;
     case 'uri': return withoutQuery(r.path);
-    case 'args': case 'query_string': return logQuery && q !== -1 ? r.path.slice(q + 1) : null;
+    case 'args': case 'query_string': {
+      const q = r.path.indexOf('?');
+      return logQuery && q !== -1 ? r.path.slice(q + 1) : null;
+    }
     case 'status': return r.status;
     case 'body_bytes_sent': return r.bodyBytesOut ?? 0;
     case 'bytes_sent': return r.bytesOut;

@@ -81,7 +81,7 @@ function configLayer(own: Readonly<Record<string, string>>, config: ControllerCo
   if (config.globalAuth.size === 0) return config.annotationDefaults;
   const value = (name: string): string | undefined => own[PORTICO_PREFIX + name] ?? own[NGINX_PREFIX + name];
   if (value('auth-url') !== undefined || parseGoBool(value('enable-global-auth')?.trim() ?? '') === false) return config.annotationDefaults;
-  return new Map([...config.annotationDefaults, ...config.globalAuth]);
+  return config.defaultsWithGlobalAuth;
 }
 
 /** Annotations under our prefixes that no family reads: one Warning each, never silently ignored. */

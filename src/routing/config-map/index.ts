@@ -58,6 +58,8 @@ export interface ControllerConfig {
   readonly annotationDefaults: ReadonlyMap<string, string>;
   /** `global-auth-*` as the `auth-*` annotations they stand for; empty without `global-auth-url`. */
   readonly globalAuth: ReadonlyMap<string, string>;
+  /** The annotation defaults plus the global auth: the layer of Ingresses global auth applies to. */
+  readonly defaultsWithGlobalAuth: ReadonlyMap<string, string>;
   /**
    * Access guards the ConfigMap asks for that cannot be enforced (a bad value and no previous
    * one), by annotation name → why: the paths of every Ingress that does not set the annotation
@@ -85,7 +87,8 @@ export function parseControllerConfig(configMap: V1ConfigMap | undefined, source
   const warn = (key: string, code: Diagnostic['code'], message: string): void => {
     diagnostics.push({ severity: 'Warning', code, object: ref, field: `data[${key}]`, message });
   };
-  const empty: ControllerConfig = { source, settings: defaultInstanceSettings(serverDefaults), annotationDefaults: new Map(), globalAuth: new Map(), unenforced: new Map(), inUse: new Map() };
+  const none = new Map<string, string>();
+  const empty: ControllerConfig = { source, settings: defaultInstanceSettings(serverDefaults), annotationDefaults: none, globalAuth: none, defaultsWithGlobalAuth: none, unenforced: new Map(), inUse: new Map() };
   if (source === undefined) return { config: empty, diagnostics };
   if (!configMap) {
     diagnostics.push({ severity: 'Warning', code: 'ConfigMapNotFound', object: ref, message: `--configmap ${source} does not exist; using the built-in defaults` });
@@ -130,7 +133,10 @@ export function parseControllerConfig(configMap: V1ConfigMap | undefined, source
   const globalAuthLayer = validateAnnotations(globalAuth, (key) => GLOBAL_AUTH_KEYS[key]!, ref, namespace, previous, source, inUse, warn);
   const unenforced = new Map([...annotationDefaults.unenforced, ...globalAuthLayer.unenforced]);
   return {
-    config: { source, settings, annotationDefaults: annotationDefaults.layer, globalAuth: globalAuthLayer.layer, unenforced, inUse },
+    config: {
+      source, settings, annotationDefaults: annotationDefaults.layer, globalAuth: globalAuthLayer.layer, unenforced, inUse,
+      defaultsWithGlobalAuth: new Map([...annotationDefaults.layer, ...globalAuthLayer.layer]),
+    },
     diagnostics,
   };
 }

@@ -26,45 +26,54 @@ export interface SettingKey {
   read(value: string, into: SettingsDraft): string | undefined;
 }
 
-const bool = (apply: (into: SettingsDraft, on: boolean) => void): SettingKey => ({
+/** A problem with a value, in words; anything else is the parsed value. */
+type Parse<T> = (value: string) => T | Problem;
+class Problem {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
+/** A key whose value is parsed by `parse` and then applied; the parse's problem keeps the previous value. */
+const parsed = <T>(parse: Parse<T>, apply: (into: SettingsDraft, parsedValue: T) => void): SettingKey => ({
   read(value, into) {
-    const parsed = parseGoBool(value);
-    if (parsed === undefined) return `"${quote(value)}" is not a boolean`;
-    apply(into, parsed);
+    const result = parse(value);
+    if (result instanceof Problem) return result.text;
+    apply(into, result);
     return undefined;
   },
 });
 
-const whole = (min: number, max: number, apply: (into: SettingsDraft, n: number) => void): SettingKey => ({
-  read(value, into) {
-    const n = Number(value);
-    if (!WHOLE_NUMBER.test(value) || n < min || n > max) return `"${quote(value)}" is not a whole number between ${min} and ${max}`;
-    apply(into, n);
-    return undefined;
-  },
-});
+const goBool: Parse<boolean> = (value) => parseGoBool(value) ?? new Problem(`"${quote(value)}" is not a boolean`);
+const wholeIn = (min: number, max: number): Parse<number> => (value) =>
+  WHOLE_NUMBER.test(value) && Number(value) >= min && Number(value) <= max ? Number(value) : new Problem(`"${quote(value)}" is not a whole number between ${min} and ${max}`);
+/** ingress-nginx's int seconds (`60`); nginx's own `60s` is accepted too, as its docs show both. As ms. */
+const secondsFrom = (min: number): Parse<number> => (value) => {
+  const m = /^(\d{1,9})s?$/.exec(value);
+  const n = m ? Number(m[1]) : NaN;
+  return n >= min && n <= MAX_TIMEOUT_SECONDS ? n * SECOND : new Problem(`"${quote(value)}" is not a whole number of seconds between ${min} and ${MAX_TIMEOUT_SECONDS}`);
+};
+/** Adapts the shared parsers that return their problem as a string (address ranges, log formats). */
+const orText = <T>(parse: (value: string) => T | string): Parse<T> => (value) => {
+  const result = parse(value);
+  return typeof result === 'string' ? new Problem(result) : result;
+};
 
-/** ingress-nginx's int seconds (`60`); nginx's own `60s` is accepted too, as its docs show both. */
-const seconds = (min: number, apply: (into: SettingsDraft, ms: number) => void): SettingKey => ({
-  read(value, into) {
-    const m = /^(\d{1,9})s?$/.exec(value);
-    const n = m ? Number(m[1]) : NaN;
-    if (!(n >= min && n <= MAX_TIMEOUT_SECONDS)) return `"${quote(value)}" is not a whole number of seconds between ${min} and ${MAX_TIMEOUT_SECONDS}`;
-    apply(into, n * SECOND);
-    return undefined;
-  },
-});
+const bool = (apply: (into: SettingsDraft, on: boolean) => void): SettingKey => parsed(goBool, apply);
+const whole = (min: number, max: number, apply: (into: SettingsDraft, n: number) => void): SettingKey => parsed(wholeIn(min, max), apply);
+const seconds = (min: number, apply: (into: SettingsDraft, ms: number) => void): SettingKey => parsed(secondsFrom(min), apply);
 
 const status = (apply: (into: SettingsDraft, code: number) => void): SettingKey => whole(200, 599, apply);
 
 /** `large-client-header-buffers: "4 8k"`: the whole request head may take number × size bytes. */
-function headerBuffers(value: string): number | string {
+const headerBuffers: Parse<number> = (value) => {
   const m = /^(\d{1,3})\s+(\d+[kKmM]?)$/.exec(value);
   const size = m ? parseBodySize(m[2]!) : undefined;
-  if (!m || size === undefined || !Number.isFinite(size) || Number(m[1]) === 0) return `"${quote(value)}" is not like "4 8k" (number and size of buffers)`;
+  if (!m || size === undefined || !Number.isFinite(size) || Number(m[1]) === 0) return new Problem(`"${quote(value)}" is not like "4 8k" (number and size of buffers)`);
   const total = Number(m[1]) * size;
-  return total > 2 ** 30 ? `${value} is more than 1 GiB of headers` : total;
-}
+  return total > 2 ** 30 ? new Problem(`${value} is more than 1 GiB of headers`) : total;
+};
 
 const TLS_VERSIONS: readonly SecureVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
@@ -106,16 +115,18 @@ export interface HstsDraft { enabled: boolean; maxAge: number; includeSubdomains
 export const HSTS_DRAFT = Symbol('hsts');
 export type DraftWithHsts = SettingsDraft & { [HSTS_DRAFT]: HstsDraft };
 
-const hsts = (apply: (h: HstsDraft, value: string) => string | undefined): SettingKey => ({
-  read: (value, into) => apply((into as DraftWithHsts)[HSTS_DRAFT], value),
-});
+const hstsOf = (into: SettingsDraft): HstsDraft => (into as DraftWithHsts)[HSTS_DRAFT];
+const hstsFlag = (field: 'enabled' | 'includeSubdomains' | 'preload'): SettingKey => bool((into, on) => { hstsOf(into)[field] = on; });
 
-const hstsFlag = (field: 'enabled' | 'includeSubdomains' | 'preload'): SettingKey => hsts((h, value) => {
-  const on = parseGoBool(value);
-  if (on === undefined) return `"${quote(value)}" is not a boolean`;
-  h[field] = on;
-  return undefined;
-});
+/** `ssl-protocols: "TLSv1.2 TLSv1.3"`: the lowest and highest listed version. */
+const tlsVersions: Parse<{ min: SecureVersion; max: SecureVersion }> = (value) => {
+  const listed = value.split(/\s+/).filter(Boolean);
+  const unknown = listed.find((v) => !TLS_VERSIONS.includes(v as SecureVersion));
+  if (unknown === 'SSLv2' || unknown === 'SSLv3') return new Problem(`${unknown} is not offered by Portico (broken protocol)`);
+  if (unknown !== undefined || listed.length === 0) return new Problem(`"${quote(value)}" is not a list of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3`);
+  const indexes = listed.map((v) => TLS_VERSIONS.indexOf(v as SecureVersion));
+  return { min: TLS_VERSIONS[Math.min(...indexes)]!, max: TLS_VERSIONS[Math.max(...indexes)]! };
+};
 
 /**
  * The instance-wide keys Portico implements, by ConfigMap key. Keys that set an annotation's
@@ -124,55 +135,22 @@ const hstsFlag = (field: 'enabled' | 'includeSubdomains' | 'preload'): SettingKe
 export const SETTING_KEYS: Readonly<Record<string, SettingKey>> = {
   'use-forwarded-headers': bool((s, on) => { s.server.clientAddress.forwardedHeaders = on; }),
   'enable-real-ip': bool((s, on) => { s.server.clientAddress.realIp = on; }),
-  'forwarded-for-header': {
-    read(value, into) {
-      if (!/^[A-Za-z0-9-]{1,64}$/.test(value)) return `"${quote(value)}" is not a header name`;
-      into.server.clientAddress.realIpHeader = value.toLowerCase();
-      return undefined;
-    },
-  },
+  'forwarded-for-header': parsed((value) => (/^[A-Za-z0-9-]{1,64}$/.test(value) ? value.toLowerCase() : new Problem(`"${quote(value)}" is not a header name`)),
+    (s, header) => { s.server.clientAddress.realIpHeader = header; }),
   'compute-full-forwarded-for': bool((s, on) => { s.server.clientAddress.fullForwardedFor = on; }),
-  'proxy-real-ip-cidr': {
-    read(value, into) {
-      const ranges = parseAddressRanges(value);
-      if (typeof ranges === 'string') return ranges;
-      into.server.clientAddress.trusted = ranges;
-      return undefined;
-    },
-  },
+  'proxy-real-ip-cidr': parsed(orText(parseAddressRanges), (s, ranges) => { s.server.clientAddress.trusted = ranges; }),
   'use-proxy-protocol': bool((s, on) => { s.server.proxyProtocol = on; }),
   'hsts': hstsFlag('enabled'),
-  'hsts-max-age': hsts((h, value) => {
-    if (!/^\d{1,10}$/.test(value)) return `"${quote(value)}" is not a whole number of seconds`;
-    h.maxAge = Number(value);
-    return undefined;
-  }),
+  'hsts-max-age': parsed((value) => (/^\d{1,10}$/.test(value) ? Number(value) : new Problem(`"${quote(value)}" is not a whole number of seconds`)),
+    (s, maxAge) => { hstsOf(s).maxAge = maxAge; }),
   'hsts-include-subdomains': hstsFlag('includeSubdomains'),
   'hsts-preload': hstsFlag('preload'),
-  'ssl-protocols': {
-    read(value, into) {
-      const listed = value.split(/\s+/).filter(Boolean);
-      const unknown = listed.find((v) => !TLS_VERSIONS.includes(v as SecureVersion));
-      if (unknown !== undefined || listed.length === 0) {
-        return unknown === 'SSLv2' || unknown === 'SSLv3' ? `${unknown} is not offered by Portico (broken protocol)` : `"${quote(value)}" is not a list of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3`;
-      }
-      const indexes = listed.map((v) => TLS_VERSIONS.indexOf(v as SecureVersion));
-      into.server.tlsVersions = { min: TLS_VERSIONS[Math.min(...indexes)]!, max: TLS_VERSIONS[Math.max(...indexes)]! };
-      return undefined;
-    },
-  },
+  'ssl-protocols': parsed(tlsVersions, (s, versions) => { s.server.tlsVersions = versions; }),
   'keep-alive': seconds(0, (s, ms) => { s.server.listener.keepAliveTimeoutMs = ms; }),
   'keep-alive-requests': whole(0, 999_999_999, (s, n) => { s.server.listener.keepAliveRequests = n; }),
   'client-header-timeout': seconds(1, (s, ms) => { s.server.listener.headersTimeoutMs = ms; }),
   'client-body-timeout': seconds(1, (s, ms) => { s.server.clientBodyTimeoutMs = ms; }),
-  'large-client-header-buffers': {
-    read(value, into) {
-      const total = headerBuffers(value);
-      if (typeof total === 'string') return total;
-      into.server.listener.maxHeaderSize = total;
-      return undefined;
-    },
-  },
+  'large-client-header-buffers': parsed(headerBuffers, (s, total) => { s.server.listener.maxHeaderSize = total; }),
   'max-worker-connections': whole(1, 2 ** 31 - 1, (s, n) => { s.server.listener.maxConnections = n; }),
   'upstream-keepalive-connections': whole(0, 999_999_999, (s, n) => { s.server.upstreamKeepalive.enabled = n > 0; }),
   'upstream-keepalive-timeout': seconds(1, (s, ms) => { s.server.upstreamKeepalive.idleTimeoutMs = ms; }),
@@ -182,21 +160,9 @@ export const SETTING_KEYS: Readonly<Record<string, SettingKey>> = {
   'allow-backend-server-header': bool((s, on) => { s.server.backendServerHeader = on; }),
   'proxy-add-original-uri-header': bool((s, on) => { s.server.originalUriHeader = on; }),
   'enable-underscores-in-headers': bool((s, on) => { s.server.underscoresInHeaders = on; }),
-  'http-redirect-code': {
-    read(value, into) {
-      if (!['301', '302', '307', '308'].includes(value)) return `"${quote(value)}" is not one of 301, 302, 307, 308`;
-      into.server.httpsRedirectCode = Number(value);
-      return undefined;
-    },
-  },
-  'log-format-upstream': {
-    read(value, into) {
-      const parsed = parseLogFormat(value);
-      if (typeof parsed === 'string') return parsed;
-      into.server.accessLogFields = parsed;
-      return undefined;
-    },
-  },
+  'http-redirect-code': parsed((value) => (['301', '302', '307', '308'].includes(value) ? Number(value) : new Problem(`"${quote(value)}" is not one of 301, 302, 307, 308`)),
+    (s, code) => { s.server.httpsRedirectCode = code; }),
+  'log-format-upstream': parsed(orText(parseLogFormat), (s, fields) => { s.server.accessLogFields = fields; }),
   'limit-req-status-code': status((s, code) => { s.limitReqStatus = code; }),
   'limit-conn-status-code': status((s, code) => { s.limitConnStatus = code; }),
 };
