@@ -287,11 +287,12 @@ spec:
   return docs.join('\n---\n') + '\n';
 }
 
+/** One worker unless `flags` say otherwise (the last `--workers` wins), as nginx runs one worker here. */
 async function startPortico(ingresses: number, ...flags: string[]): Promise<ChildProcess> {
   const m = join(dir, `manifests-${ingresses}`);
   await mkdir(m, { recursive: true });
   await writeFile(join(m, 'all.yaml'), manifests(ingresses));
-  const child = start(process.execPath, ['src/cli.ts', 'serve', '--manifests', m, '--listen-address', '127.0.0.1', '--http-port', String(PORTICO_PORT), '--https-port', String(PORTICO_TLS_PORT), '--admin-port', String(PORTICO_ADMIN), ...flags], { ...process.env, PORTICO_LOG_LEVEL: 'warn' });
+  const child = start(process.execPath, ['src/cli.ts', 'serve', '--manifests', m, '--listen-address', '127.0.0.1', '--http-port', String(PORTICO_PORT), '--https-port', String(PORTICO_TLS_PORT), '--admin-port', String(PORTICO_ADMIN), '--workers', '1', ...flags], { ...process.env, PORTICO_LOG_LEVEL: 'warn' });
   // Reading and building 10,000 Ingresses takes seconds; the build time is measured separately.
   await waitForPort(PORTICO_PORT, HOST, 120_000);
   return child;
@@ -365,6 +366,12 @@ const policy = await policyRatio(portico.pid!);
 portico.kill();
 await new Promise((r) => portico.once('exit', r));
 
+// Two worker threads on the same port (the kernel spreads the connections), defaults on.
+portico = await startPortico(1, '--workers', '2');
+const twoWorkers = await measure([portico.pid!], PORTICO_PORT, '/1k');
+portico.kill();
+await new Promise((r) => portico.once('exit', r));
+
 // The cost of observability: the same 1 KiB case with metrics and the access log off.
 portico = await startPortico(1, '--metrics', 'false', '--access-log', 'off');
 const bare = await measure([portico.pid!], PORTICO_PORT, '/1k');
@@ -402,6 +409,8 @@ console.log(`\nBare undici proxy (no routing, no policy), 1 KiB GET: ${f(floor.r
 console.log(`\nPolicy route (CORS + allow list + rate limit) vs plain route, 1 KiB GET, same process: ${f(policy.policy)} vs ${f(policy.plain)} µs/req = ${f(policy.ratio, 3)}×`);
 console.log(`\nMetrics + JSON access log (the defaults), 1 KiB GET: ${f(oneIngress.cpuUsPerReq)} µs/req with, ${f(bare.cpuUsPerReq)} µs/req without ` +
   `(${f(oneIngress.cpuUsPerReq / bare.cpuUsPerReq, 2)}×; ${f(bare.rps, 0)} req/s without).`);
+console.log(`\n--workers 2 (one nginx worker beside it), 1 KiB GET: ${f(twoWorkers.rps, 0)} req/s, ${f(twoWorkers.cpuUsPerReq)} µs/req ` +
+  `(${f(twoWorkers.cpuUsPerReq / oneIngress.cpuUsPerReq, 2)}× one worker's), p99 ${f(twoWorkers.p99ms, 2)} ms, RSS ${f(twoWorkers.rssMiB)} MiB, errors ${twoWorkers.errors}`);
 console.log(`\n10,000 Ingresses (${built.table.exactHosts.size} hosts, ${parsed.objects.length} objects): build ${f(buildMs, 0)} ms; ` +
   `1 KiB GET ${f(big.rps, 0)} req/s vs ${f(oneIngress.rps, 0)} with one Ingress (${f((1 - big.rps / oneIngress.rps) * 100)}% lower), ` +
   `CPU ${f(big.cpuUsPerReq)} vs ${f(oneIngress.cpuUsPerReq)} µs/req, RSS ${f(big.rssMiB)} MiB, errors ${big.errors}`);

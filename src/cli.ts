@@ -7,6 +7,7 @@ import { DEBUG_VIEWS, type DebugViews } from './admin/server.ts';
 import { ENGINES, type EngineName } from './dataplane/server.ts';
 import { DEFAULT_MAX_MANIFEST_BYTES } from './sources/manifest-files.ts';
 import { createLogger } from './log.ts';
+import { availableCores } from './workers/cores.ts';
 import { ACCESS_LOG_FORMATS } from './observability/access-log.ts';
 import { INGRESS_NGINX_SERVER_SETTINGS } from './routing/config-map/index.ts';
 import type { Standalone } from './standalone.ts';
@@ -21,9 +22,9 @@ class UsageError extends Error {}
 const MAX_MS = 2 ** 31 - 1;
 const NAMESPACED = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/;
 
-function count(value: string, flag: string, max = Number.MAX_SAFE_INTEGER): number {
+function count(value: string, flag: string, max = Number.MAX_SAFE_INTEGER, min = 0): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n > max) throw new UsageError(`${flag}: "${value}" is not a whole number between 0 and ${max}`);
+  if (!/^\d+$/.test(value) || n > max || n < min) throw new UsageError(`${flag}: "${value}" is not a whole number between ${min} and ${max}`);
   return n;
 }
 
@@ -68,6 +69,7 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
 
 /** What both commands take, as commander reads them (strings; checked by runtimeOptions). */
 interface CommonValues {
+  workers: string;
   listenAddress: string; httpPort?: string; httpsPort?: string; defaultSslCertificate?: string; defaultBackendService?: string;
   configmap?: string; hsts: string | boolean; metrics: string | boolean; accessLog: string; logQuery: string | boolean; shutdownDelay: string; shutdownGrace: string;
   maxHeaderSize: string; clientHeaderTimeout: string; keepaliveTimeout: string; maxConnections: string; adminPort: string;
@@ -91,14 +93,15 @@ function addCommonOptions(command: Command, defaults: { http: number; https: num
     .option('--max-header-size <bytes>', 'request line and headers; larger: 431', '16384')
     .option('--client-header-timeout <duration>', 'time to receive the request head; slower: 408', '60s')
     .option('--keepalive-timeout <duration>', 'idle client keep-alive connections close after', '75s')
-    .option('--max-connections <n>', 'open client connections per listener', '16384')
+    .option('--max-connections <n>', 'open client connections per listener of each worker (ingress-nginx: max-worker-connections)', '16384')
     .option('--admin-port <n>', '/healthz /readyz /metrics, the dashboard and /debug/* (alias: --healthz-port)', '10254')
     .option('--admin-address <addr>', 'address of the admin server (probes and Prometheus reach it there)', '0.0.0.0')
     .option('--debug-views <who>', `who may see the dashboard and /debug/*: on, off or localhost (default ${defaults.debugViews})`)
     .option('--ingress-class <name>', 'IngressClass served', 'portico')
     .option('--controller-name <name>', 'IngressClass spec.controller served (alias: --controller-class)', 'portico.dev/ingress-controller')
     .option('--watch-ingress-without-class [bool]', 'also serve Ingresses that name no class', 'false')
-    .option('--engine <name>', `forwarding engine: ${ENGINES.join(' or ')}`, 'undici');
+    .option('--engine <name>', `forwarding engine: ${ENGINES.join(' or ')}`, 'undici')
+    .option('--workers <n|auto>', 'data-plane threads, each with its own listeners on the same ports; auto: one per core the container may use', 'auto');
 }
 
 function runtimeOptions(v: CommonValues, defaults: { http: number; https: number; debugViews: DebugViews }) {
@@ -132,6 +135,7 @@ function runtimeOptions(v: CommonValues, defaults: { http: number; https: number
     controllerName: v.controllerName,
     watchWithoutClass: goBool(v.watchIngressWithoutClass, '--watch-ingress-without-class'),
     engine: oneOf(v.engine, ENGINES, '--engine') as EngineName,
+    workers: v.workers === 'auto' ? availableCores() : count(v.workers, '--workers (or auto)', 256, 1),
   };
 }
 

@@ -8,7 +8,7 @@ import { IngressClassFilter } from './routing/ingress-class.ts';
 import { EventRecorder } from './cluster/events.ts';
 import { IngressStatusWriter } from './cluster/ingress-status.ts';
 import { LeaderElector } from './cluster/leader-election.ts';
-import type { DataPlane } from './dataplane/server.ts';
+import type { RoutingTable } from './table/types.ts';
 import type { Logger } from './log.ts';
 import { Runtime, type RuntimeOptions } from './runtime.ts';
 import type { ObjectSnapshot } from './snapshot.ts';
@@ -106,8 +106,9 @@ export class Controller {
       (items) => challenges.observe(items[0]), log, `metadata.name=${CHALLENGE_CONFIGMAP}`);
   }
 
-  get dataPlane(): DataPlane {
-    return this.runtime.dataPlane;
+  /** The routing table being served. */
+  get current(): RoutingTable | undefined {
+    return this.runtime.current;
   }
 
   private apply(snapshot: ObjectSnapshot): void {

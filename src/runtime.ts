@@ -2,13 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import { createAdminServer, type DebugViews } from './admin/server.ts';
 import type { ClassSelection } from './routing/ingress-class.ts';
 import { DataPlane, type EngineName } from './dataplane/server.ts';
+import type { EndpointStats } from './dataplane/endpoint-health.ts';
+import { WorkerPool, type ChallengeSource } from './workers/pool.ts';
 import type { ServerSettings } from './table/server-settings.ts';
-import type { ChallengeAnswers } from './dataplane/request-handler.ts';
 import { AccessLog, type AccessLogFormat } from './observability/access-log.ts';
 import { Metrics } from './observability/metrics.ts';
 import { requestObserver } from './observability/observer.ts';
 import { hostname } from 'node:os';
 import type { Logger } from './log.ts';
+import type { ChallengeAnswers } from './dataplane/request-handler.ts';
+import type { RoutingTable } from './table/types.ts';
 import { Pipeline } from './pipeline.ts';
 
 export interface RuntimeOptions extends ClassSelection {
@@ -34,6 +37,8 @@ export interface RuntimeOptions extends ClassSelection {
   accessLog: AccessLogFormat;
   /** `--log-query`: query strings in the access log. */
   logQuery: boolean;
+  /** `--workers`: data-plane threads; 1 serves on the main thread. */
+  workers: number;
 }
 
 export interface Readiness {
@@ -43,9 +48,17 @@ export interface Readiness {
   detail(): string | undefined;
 }
 
-/** What both modes share: the pipeline, the data plane and the admin server. Sources differ. */
+/** The data plane on this thread or on worker threads: what the pipeline swaps tables into. */
+type Serving = DataPlane | WorkerPool;
+
+const NO_TRAFFIC: EndpointStats = { ejected: false, ejectedForMs: 0, requests: 0, errorRate: 0 };
+
+/**
+ * What both modes share: the pipeline, the data plane and the admin server. Sources differ.
+ * With `workers` above 1 the data plane runs on that many threads and this one keeps the rest.
+ */
 export class Runtime {
-  readonly dataPlane: DataPlane;
+  readonly serving: Serving;
   readonly pipeline: Pipeline;
   readonly metrics: Metrics | undefined;
   private shuttingDown = false;
@@ -54,35 +67,54 @@ export class Runtime {
 
   private readonly log: Logger;
 
-  constructor(options: RuntimeOptions, log: Logger, readiness: Readiness, challenges?: ChallengeAnswers) {
+  constructor(options: RuntimeOptions, log: Logger, readiness: Readiness, challenges?: ChallengeSource & ChallengeAnswers) {
     this.options = options;
     this.log = log;
-    this.metrics = options.metrics
-      ? new Metrics({ controllerNamespace: process.env['POD_NAMESPACE'] ?? 'default', controllerClass: options.controllerName, controllerPod: process.env['POD_NAME'] ?? hostname() })
-      : undefined;
-    const accessLog = options.accessLog === 'off' ? undefined
-      : new AccessLog(options.accessLog, { logQuery: options.logQuery, fields: () => this.dataPlane.current?.settings.accessLogFields });
-    this.dataPlane = new DataPlane({
-      host: options.listenAddress, port: options.httpPort, httpsPort: options.httpsPort, engine: options.engine, challenges,
-      listener: options.serverDefaults.listener,
-      observer: requestObserver(this.metrics, accessLog),
-    });
-    this.pipeline = new Pipeline(options, (t) => this.dataPlane.swap(t), log, this.metrics);
-    if (this.metrics) this.metrics.defaultCertificate = () => this.dataPlane.tls?.fallbackExpiry;
-    const dataPlane = this.dataPlane;
+    const identity = { controllerNamespace: process.env['POD_NAMESPACE'] ?? 'default', controllerClass: options.controllerName, controllerPod: process.env['POD_NAME'] ?? hostname() };
+    const threaded = options.workers > 1;
+    this.metrics = options.metrics ? new Metrics(identity, { serving: !threaded }) : undefined;
+    let serving: Serving;
+    if (threaded) {
+      const pool = new WorkerPool({
+        workers: options.workers, host: options.listenAddress, httpPort: options.httpPort, httpsPort: options.httpsPort, engine: options.engine,
+        listener: options.serverDefaults.listener, metrics: options.metrics ? identity : undefined, accessLog: options.accessLog, logQuery: options.logQuery,
+      }, log, challenges);
+      if (this.metrics) this.metrics.workers = () => pool.workerMetrics();
+      serving = pool;
+    } else {
+      const accessLog = options.accessLog === 'off' ? undefined
+        : new AccessLog(options.accessLog, { logQuery: options.logQuery, fields: () => serving.current?.settings.accessLogFields });
+      serving = new DataPlane({
+        host: options.listenAddress, port: options.httpPort, httpsPort: options.httpsPort, engine: options.engine, challenges,
+        listener: options.serverDefaults.listener,
+        observer: requestObserver(this.metrics?.requests, accessLog),
+      });
+    }
+    this.serving = serving;
+    this.pipeline = new Pipeline(options, (t) => serving.swap(t), log, this.metrics);
+    if (this.metrics) this.metrics.defaultCertificate = () => (serving instanceof WorkerPool ? serving.fallbackExpiry : serving.tls?.fallbackExpiry);
     const pipeline = this.pipeline;
     this.admin = createAdminServer({
-      get current() { return dataPlane.current; },
+      get current() { return serving.current; },
       get diagnostics() { return pipeline.diagnostics; },
-      notReadyReason: () => (this.shuttingDown ? 'shutting down' : undefined) ?? readiness.notReadyReason() ?? (dataPlane.current ? undefined : 'no routing table yet'),
+      notReadyReason: () => (this.shuttingDown ? 'shutting down' : undefined) ?? readiness.notReadyReason() ?? (serving.current ? undefined : 'no routing table yet'),
       detail: () => readiness.detail(),
       metrics: this.metrics,
-      endpointHealth: (endpoint) => dataPlane.balancer.health.stats(endpoint),
+      endpointHealth: async () => {
+        if (!(serving instanceof WorkerPool)) return (endpoint) => serving.balancer.health.stats(endpoint);
+        const stats = await serving.endpointStats();
+        return (endpoint) => stats.get(endpoint) ?? NO_TRAFFIC;
+      },
     }, options.debugViews);
   }
 
+  /** The table being served (each worker has its own copy of it). */
+  get current(): RoutingTable | undefined {
+    return this.serving.current;
+  }
+
   async listen(): Promise<{ httpPort: number; httpsPort: number | undefined; adminPort: number }> {
-    const { httpPort, httpsPort, generatedCertificate } = await this.dataPlane.listen();
+    const { httpPort, httpsPort, generatedCertificate } = await this.serving.listen();
     if (httpsPort !== undefined && generatedCertificate) {
       this.log.warn(this.options.defaultCertificate
         ? `--default-ssl-certificate ${this.options.defaultCertificate} is not usable (yet): serving a generated self-signed certificate to clients no Ingress certificate matches`
@@ -102,12 +134,12 @@ export class Runtime {
     this.log.info({ delayMs, graceMs }, 'shutting down: not ready; draining after the delay');
     await new Promise((r) => setTimeout(r, delayMs));
     this.log.info({ graceMs }, 'draining: no new connections; requests in flight may finish');
-    await this.dataPlane.drain(graceMs);
+    await this.serving.drain(graceMs);
     await this.admin.close();
   }
 
   async close(): Promise<void> {
     await this.admin.close();
-    await this.dataPlane.close();
+    await this.serving.close();
   }
 }

@@ -1,7 +1,7 @@
 import type { Logger } from './log.ts';
 import { Runtime, type RuntimeOptions } from './runtime.ts';
 import { ManifestDirectorySource } from './sources/manifests.ts';
-import type { DataPlane } from './dataplane/server.ts';
+import type { RoutingTable } from './table/types.ts';
 
 export interface StandaloneOptions extends RuntimeOptions {
   /** The directory of manifests. */
@@ -23,7 +23,7 @@ export class Standalone {
     this.options = options;
     this.log = log;
     this.runtime = new Runtime(options, log, {
-      notReadyReason: () => (this.runtime.dataPlane.current ? undefined : 'manifests not loaded yet'),
+      notReadyReason: () => (this.runtime.current ? undefined : 'manifests not loaded yet'),
       detail: () => undefined,
     });
     this.source = new ManifestDirectorySource(options.manifests, ({ snapshot, problems }) => this.runtime.pipeline.apply(snapshot, problems), {
@@ -33,8 +33,9 @@ export class Standalone {
     });
   }
 
-  get dataPlane(): DataPlane {
-    return this.runtime.dataPlane;
+  /** The routing table being served. */
+  get current(): RoutingTable | undefined {
+    return this.runtime.current;
   }
 
   /** Resolves once the first table is live and both listeners accept connections. */

@@ -52,7 +52,7 @@ http {
   nginx = spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
   await Promise.all([
     portico.start(manifests, '--access-log', 'nginx', '--log-query'),
-    plain.start(manifests, '--access-log', 'json', '--configmap', 'default/portico-config'),
+    plain.start(manifests, '--access-log', 'json', '--configmap', 'default/portico-config', '--workers', '2'), // lines written by worker threads
     waitFor(async () => (await send(nginxPort, 'echo.test', '/').catch(() => undefined))?.status === 200, 'nginx to answer'),
   ]);
 });

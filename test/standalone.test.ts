@@ -58,9 +58,9 @@ describe('standalone mode', () => {
   it('serves a new file and forgets a removed one', async () => {
     await portico.apply('new.yaml', ingress({ name: 'new', host: 'new.test', service: 'one' }));
     expect(echoed(await send(portico.httpPort, 'new.test', '/')).server).toBe('one');
-    const before = portico.app.dataPlane.current!.generation;
+    const before = portico.app.current!.generation;
     await rm(join(portico.dir, 'new.yaml'));
-    await waitFor(() => portico.app.dataPlane.current!.generation > before, 'reload after removal');
+    await waitFor(() => portico.app.current!.generation > before, 'reload after removal');
     expect((await send(portico.httpPort, 'new.test', '/')).status).toBe(404);
   });
 

@@ -27,19 +27,30 @@ export class ChallengeStore {
     return this.local.get(token) ?? this.shared.get(token);
   }
 
+  /** Every answer, for worker threads (which answer from a copy). */
+  all(): Map<string, string> {
+    return new Map([...this.shared, ...this.local]);
+  }
+
+  /** Called whenever an answer appears or goes: worker threads get the new copy. */
+  onChange: (() => void) | undefined;
+
   /** From the ConfigMap watch. */
   observe(configMap: V1ConfigMap | undefined): void {
     const data = configMap?.data ?? {};
     this.shared = new Map(Object.entries(data).filter(([token]) => TOKEN.test(token)));
+    this.onChange?.();
   }
 
   async publish(token: string, keyAuthorization: string): Promise<void> {
     this.local.set(token, keyAuthorization);
+    this.onChange?.();
     await this.edit((data) => void (data[token] = keyAuthorization));
   }
 
   async withdraw(token: string): Promise<void> {
     this.local.delete(token);
+    this.onChange?.();
     await this.edit((data) => void delete data[token]);
   }
 

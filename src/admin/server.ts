@@ -16,8 +16,8 @@ export interface AdminState {
   /** Said alongside a ready answer: something degraded that does not stop traffic. */
   detail(): string | undefined;
   readonly metrics?: Metrics | undefined;
-  /** Live endpoint health (passive checks), for the dashboard. */
-  readonly endpointHealth?: ((endpoint: string) => EndpointStats) | undefined;
+  /** Passive health per endpoint (`address:port`), asked for each dashboard read (worker threads answer asynchronously). */
+  readonly endpointHealth?: (() => Promise<(endpoint: string) => EndpointStats>) | undefined;
 }
 
 /**
@@ -49,7 +49,7 @@ export function createAdminServer(state: AdminState, debugViews: DebugViews = 'o
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'").send(DASHBOARD_HTML));
 
   const noHealth = (): EndpointStats => ({ ejected: false, ejectedForMs: 0, requests: 0, errorRate: 0 });
-  app.get('/debug/dashboard', async () => dashboardData(state.current, state.diagnostics, state.endpointHealth ?? noHealth));
+  app.get('/debug/dashboard', async () => dashboardData(state.current, state.diagnostics, (await state.endpointHealth?.()) ?? noHealth));
 
   app.get('/readyz', async (_req, reply) => {
     const reason = state.notReadyReason();

@@ -1,13 +1,14 @@
 import type { Backend, Endpoint } from '../table/types.ts';
 import { EndpointHealth } from './endpoint-health.ts';
-import { rendezvous } from './hashing.ts';
+import { hash32, rendezvous } from './hashing.ts';
 
-interface Pin {
-  endpoint: string;
-  expiresAt: number;
+/** Round-robin positions, one per backend (by a hash of its id), in memory the instance's workers share. */
+const POSITIONS = 1 << 16;
+
+export function roundRobinMemory(): SharedArrayBuffer {
+  return new SharedArrayBuffer(POSITIONS * 4);
 }
 
-const SWEEP_EVERY = 1024;
 /** EWMA latency decays with this time constant (ingress-nginx's ewma balancer: 10 s). */
 const EWMA_DECAY_MS = 10_000;
 
@@ -18,67 +19,57 @@ interface Load {
 }
 
 /**
- * Picks endpoints: round robin per backend, and ClientIP session affinity where the
- * Service asks for it (kube-proxy would do that, but Portico bypasses kube-proxy).
+ * Picks endpoints: round robin per backend, and ClientIP session affinity where the Service
+ * asks for it (kube-proxy would do that, but Portico bypasses kube-proxy). Affinity is a hash of
+ * the client address over the endpoints, not a remembered pin: every worker and every replica
+ * sends a client to the same endpoint, and it stays there as long as that endpoint does (so the
+ * Service's timeout has nothing to expire). Round robin goes round once per instance: the
+ * positions are shared by its workers (two backends whose ids hash alike share one, and stay
+ * evenly spread).
  * State is keyed by backend id and endpoint address, so it survives table swaps.
  */
 export class Balancer {
-  private readonly next = new Map<string, number>();
-  private readonly pins = new Map<string, Map<string, Pin>>();
+  private readonly positions: Uint32Array;
+  /** Each backend's position slot, hashed once. */
+  private readonly slots = new Map<string, number>();
   private readonly load = new Map<string, Load>();
-  private picks = 0;
   private readonly now: () => number;
   readonly health: EndpointHealth;
 
-  constructor(now: () => number = Date.now, health = new EndpointHealth(now)) {
+  constructor(now: () => number = Date.now, health = new EndpointHealth(now), positions = roundRobinMemory()) {
     this.now = now;
     this.health = health;
+    this.positions = new Uint32Array(positions);
   }
 
   /** An endpoint of the backend not in `exclude`, or undefined when none is left. */
   pick(backend: Backend, clientAddress: string, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
     const endpoints = backend.endpoints;
     if (endpoints.length === 0) return undefined;
-    if (backend.affinityTimeoutMs !== undefined) return this.pickPinned(backend, clientAddress, exclude);
+    if (backend.affinityTimeoutMs !== undefined) return this.pickHashed(backend, clientAddress, exclude);
     return this.pickRoundRobin(backend, exclude);
   }
 
   private pickRoundRobin(backend: Backend, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
     const endpoints = backend.endpoints;
-    const start = this.next.get(backend.id) ?? 0;
+    let slot = this.slots.get(backend.id);
+    if (slot === undefined) this.slots.set(backend.id, (slot = hash32(backend.id) & (POSITIONS - 1)));
+    const start = Atomics.add(this.positions, slot, 1);
     let ejected = -1; // the first candidate out of rotation: used only if every candidate is
     for (let i = 0; i < endpoints.length; i++) {
-      const index = (start + i) % endpoints.length;
-      const endpoint = endpoints[index]!;
+      const endpoint = endpoints[(start + i) % endpoints.length]!;
       if (exclude?.has(endpoint)) continue;
       if (this.health.isEjected(endpoint.key)) {
-        if (ejected === -1) ejected = index;
+        if (ejected === -1) ejected = i;
         continue;
       }
-      this.next.set(backend.id, index + 1);
+      // Skipped candidates are passed over for the next pick too, as if each had taken its turn.
+      if (i > 0) Atomics.add(this.positions, slot, i);
       return endpoint;
     }
     if (ejected === -1) return undefined;
-    this.next.set(backend.id, ejected + 1);
-    return endpoints[ejected];
-  }
-
-  private pickPinned(backend: Backend, clientAddress: string, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
-    const now = this.now();
-    let pins = this.pins.get(backend.id);
-    if (!pins) this.pins.set(backend.id, (pins = new Map()));
-    if (++this.picks % SWEEP_EVERY === 0) this.sweep(now);
-    const pin = pins.get(clientAddress);
-    if (pin && pin.expiresAt > now) {
-      const endpoint = backend.endpoints.find((e) => e.key === pin.endpoint);
-      if (endpoint && !exclude?.has(endpoint)) {
-        pin.expiresAt = now + backend.affinityTimeoutMs!;
-        return endpoint;
-      }
-    }
-    const endpoint = this.pickRoundRobin(backend, exclude);
-    if (endpoint) pins.set(clientAddress, { endpoint: endpoint.key, expiresAt: now + backend.affinityTimeoutMs! });
-    return endpoint;
+    if (ejected > 0) Atomics.add(this.positions, slot, ejected);
+    return endpoints[(start + ejected) % endpoints.length];
   }
 
   /** Endpoints that may take a request: not excluded, and not ejected unless every one is. */
@@ -129,11 +120,6 @@ export class Balancer {
   /** Forgets backends that left the table, so state does not grow with churn. */
   retain(backendIds: ReadonlySet<string>, endpointKeys?: ReadonlySet<string>): void {
     if (endpointKeys) for (const key of this.load.keys()) if (!endpointKeys.has(key)) this.load.delete(key);
-    for (const id of this.next.keys()) if (!backendIds.has(id)) this.next.delete(id);
-    for (const id of this.pins.keys()) if (!backendIds.has(id)) this.pins.delete(id);
-  }
-
-  private sweep(now: number): void {
-    for (const pins of this.pins.values()) for (const [client, pin] of pins) if (pin.expiresAt <= now) pins.delete(client);
+    for (const id of this.slots.keys()) if (!backendIds.has(id)) this.slots.delete(id);
   }
 }

@@ -9,6 +9,14 @@ interface State {
   window: { start: number; ok: number; failed: number; previousOk: number; previousFailed: number };
 }
 
+/** An ejection, as one worker tells the others: the same endpoint leaves every worker's rotation. */
+export interface Ejection {
+  readonly endpoint: string;
+  /** Milliseconds since the epoch (the same clock in every thread). */
+  readonly until: number;
+  readonly backoffMs: number;
+}
+
 export interface EndpointStats {
   ejected: boolean;
   ejectedForMs: number;
@@ -24,8 +32,8 @@ export interface EndpointStats {
 export class EndpointHealth {
   private readonly state = new Map<string, State>();
   private readonly now: () => number;
-  /** Called with each ejection, for metrics and logs. */
-  onEject: ((endpoint: string, forMs: number) => void) | undefined;
+  /** Called with each ejection this process decides (not those adopted), for metrics and the other workers. */
+  onEject: ((ejection: Ejection) => void) | undefined;
 
   constructor(now: () => number = Date.now) {
     this.now = now;
@@ -60,7 +68,15 @@ export class EndpointHealth {
     if (s.ejectedUntil > this.now()) return;
     s.backoffMs = Math.min(s.backoffMs ? s.backoffMs * 2 : EJECT_MIN_MS, EJECT_MAX_MS);
     s.ejectedUntil = this.now() + s.backoffMs;
-    this.onEject?.(key, s.backoffMs);
+    this.onEject?.({ endpoint: key, until: s.ejectedUntil, backoffMs: s.backoffMs });
+  }
+
+  /** Another worker ejected the endpoint: out of rotation here too, with its back-off (not counted as a failure here). */
+  adopt(ejection: Ejection): void {
+    const s = this.get(ejection.endpoint);
+    if (ejection.until <= s.ejectedUntil) return;
+    s.ejectedUntil = ejection.until;
+    s.backoffMs = Math.max(s.backoffMs, ejection.backoffMs);
   }
 
   isEjected(key: string): boolean {
@@ -78,6 +94,11 @@ export class EndpointHealth {
       requests,
       errorRate: requests ? (w.failed + w.previousFailed) / requests : 0,
     };
+  }
+
+  /** Every endpoint this process has seen a request to or an ejection of. */
+  allStats(): Map<string, EndpointStats> {
+    return new Map([...this.state.keys()].map((key) => [key, this.stats(key)]));
   }
 
   /** Forgets endpoints that left the table. */

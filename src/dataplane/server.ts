@@ -11,6 +11,8 @@ import { UndiciEngine } from './engines/undici.ts';
 import { acceptProxyProtocol } from './proxy-protocol.ts';
 import { RequestHandler, type ChallengeAnswers } from './request-handler.ts';
 import { StepState } from './steps/index.ts';
+import type { RateLimitMemory } from './rate-limiter.ts';
+import type { Ejection } from './endpoint-health.ts';
 import { writeRawStatus } from './responses.ts';
 import type { RequestObserver } from '../observability/request-record.ts';
 import { generateSelfSigned, TLS_OPTIONS, TlsStore, type PemPair } from './tls.ts';
@@ -30,6 +32,18 @@ export interface DataPlaneOptions {
   challenges?: ChallengeAnswers | undefined;
   /** Metrics and the access log. */
   observer?: RequestObserver | undefined;
+  /**
+   * One of several worker threads of an instance: each binds the same ports with SO_REUSEPORT
+   * (the kernel spreads connections), serves the certificate the instance generated, counts
+   * limits in the instance's shared memory and tells the others of the endpoints it ejects.
+   */
+  worker?: {
+    readonly fallbackCertificate: PemPair;
+    readonly limits: { readonly memory: RateLimitMemory; readonly worker: number };
+    /** The instance's round-robin positions (`roundRobinMemory`). */
+    readonly roundRobin: SharedArrayBuffer;
+    readonly shareEjection: (ejection: Ejection) => void;
+  } | undefined;
 }
 
 
@@ -50,8 +64,8 @@ export class DataPlane {
   private readonly upgrades: UpgradeEngine;
   /** Each engine once (one object may be both). */
   private readonly engines: ReadonlySet<ForwardEngine | UpgradeEngine>;
-  readonly balancer = new Balancer();
-  private readonly stepState = new StepState();
+  readonly balancer: Balancer;
+  private readonly stepState: StepState;
   private readonly tunnels = new Set<Duplex>();
   private readonly options: DataPlaneOptions;
   /** Set when shutting down: responses say `Connection: close`, so clients move elsewhere. */
@@ -66,8 +80,16 @@ export class DataPlane {
     this.upgrades = httpProxy;
     this.engine = options.engine === 'http-proxy' ? httpProxy : new UndiciEngine();
     this.engines = new Set([this.engine, this.upgrades]);
+    this.stepState = new StepState(options.worker?.limits);
+    this.balancer = new Balancer(undefined, undefined, options.worker?.roundRobin);
     const observer = options.observer;
-    if (observer) this.balancer.health.onEject = () => observer.endpointEjected();
+    const share = options.worker?.shareEjection;
+    if (observer || share) {
+      this.balancer.health.onEject = (ejection) => {
+        observer?.endpointEjected();
+        share?.(ejection);
+      };
+    }
   }
 
   swap(table: RoutingTable): void {
@@ -145,7 +167,7 @@ export class DataPlane {
     let httpsPort: number | undefined;
     let generatedCertificate = false;
     if (this.options.httpsPort !== undefined) {
-      this.tls = new TlsStore(await generateSelfSigned());
+      this.tls = new TlsStore(this.options.worker?.fallbackCertificate ?? await generateSelfSigned());
       generatedCertificate = !this.current?.defaultCertificate;
       this.servedFallback = this.tls.fallbackPem;
       const https = createHttpsServer({
@@ -170,7 +192,7 @@ export class DataPlane {
     applyListenerSettings(server, this.listener);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, this.options.host, () => resolve());
+      server.listen({ port, host: this.options.host, reusePort: this.options.worker !== undefined }, () => resolve());
     });
     return (server.address() as AddressInfo).port;
   }

@@ -1,6 +1,5 @@
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext, type SecureVersion } from 'node:tls';
-import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
 import type { RoutingTable, TlsCertificate } from '../table/types.ts';
 
@@ -91,6 +90,8 @@ export class TlsStore {
 
 /** A self-signed certificate for when no default certificate is configured (like ingress-nginx's "Fake Certificate"). */
 export async function generateSelfSigned(commonName = 'Portico Default Certificate'): Promise<PemPair> {
+  // Loaded here only: worker threads serve the instance's certificate and never generate one.
+  const x509 = await import('@peculiar/x509');
   x509.cryptoProvider.set(webcrypto as unknown as Crypto);
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);

@@ -15,6 +15,7 @@ export interface AccessLogOptions {
 /** Where lines go: stdout by default, any writable in tests. */
 export interface LineSink {
   write(line: string): unknown;
+  flushSync?(): void;
 }
 
 /**
@@ -41,18 +42,31 @@ export class AccessLog {
       this.out.write(fields ? configured(r, target, fields, this.options.logQuery) : json(r, target));
     }
   }
+
+  /** Writes out what is buffered (a worker thread leaving). */
+  flush(): void {
+    try {
+      this.out.flushSync?.();
+    } catch {
+      // stdout is gone: nothing left to tell.
+    }
+  }
 }
 
 /** Lines waiting for stdout beyond this are dropped rather than held (a stalled log reader must not exhaust memory). */
 const MAX_BUFFERED = 16 * 1024 * 1024;
+/** POSIX: a pipe write up to this size is never split or interleaved with another writer's. */
+const PIPE_BUF = 4096;
 
 /**
  * stdout through pino's destination (sonic-boom): a line is written at once when no write is in
  * flight, and lines that arrive meanwhile go out together in one write, so a busy proxy makes
  * one system call per batch, not per request. What is left is written out when the process exits.
+ * Batches are whole lines of at most PIPE_BUF bytes: the kernel writes each at once, so the lines
+ * of worker threads sharing stdout never interleave.
  */
 function stdoutSink(): LineSink {
-  const out = pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED });
+  const out = pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED, maxWrite: PIPE_BUF });
   process.once('exit', () => {
     try {
       out.flushSync();

@@ -86,7 +86,7 @@ describe('session affinity and hashing', () => {
   });
 
   it('change-on-failure: a pin to a pod that refuses moves to the pod that answered; without it the pin stays', async () => {
-    const flaky = replicas[0]!.app.dataPlane.current!.backends.get('default/flaky:80')!;
+    const flaky = replicas[0]!.app.current!.backends.get('default/flaky:80')!;
     const dead = flaky.endpoints.find((e) => e.address === '127.0.60.9')!;
     const pin = `INGRESSCOOKIE=${token(`${flaky.id}\u0000${dead.key}`)}|${backendToken(flaky)}`;
     const kept = await get(0, 'keep.test', { cookie: pin });

@@ -16,18 +16,16 @@ describe('balancer', () => {
     expect(b.pick(be, 'c', new Set(be.endpoints))).toBeUndefined();
   });
 
-  it('pins a client until the affinity timeout passes without requests', () => {
-    let now = 0;
-    const b = new Balancer(() => now);
+  it('pins a client by its address alone: every balancer (another worker, another replica) picks the same endpoint', () => {
     const be = backend(1000);
-    const first = b.pick(be, 'client-a')!;
-    b.pick(be, 'client-b');
-    now = 900;
-    expect(b.pick(be, 'client-a')).toBe(first);
-    now = 1800; // 900 ms after the last request: still pinned, the timer restarted
-    expect(b.pick(be, 'client-a')).toBe(first);
-    now = 3000;
-    expect(b.pick(be, 'client-a')).not.toBe(first);
+    const workers = [new Balancer(), new Balancer(), new Balancer()];
+    const clients = Array.from({ length: 30 }, (_, i) => `198.51.100.${i}`);
+    for (const client of clients) {
+      const first = workers[0]!.pick(be, client)!;
+      for (const w of workers) for (let i = 0; i < 3; i++) expect(w.pick(be, client)).toBe(first);
+    }
+    // And clients spread over the endpoints.
+    expect(new Set(clients.map((c) => workers[0]!.pick(be, c)!.address)).size).toBe(3);
   });
 
   it('moves a pinned client when its endpoint is gone', () => {
@@ -67,7 +65,7 @@ describe('passive health', () => {
     let now = 0;
     const b = new Balancer(() => now);
     const ejections: number[] = [];
-    b.health.onEject = (_key, forMs) => ejections.push(forMs);
+    b.health.onEject = (e) => ejections.push(e.backoffMs);
     for (let i = 0; i < 17; i++) b.health.failed('10.0.0.2:80'); // one crash, 17 requests in flight
     expect(ejections).toEqual([5_000]);
     expect(b.health.stats('10.0.0.2:80').ejectedForMs).toBe(5_000);

@@ -10,7 +10,10 @@ import { startPortico, type RunningPortico } from '../helpers/portico.ts';
 
 const NGINX = 'nginx.ingress.kubernetes.io/';
 
-describe.each(ENGINES)('data plane with the %s engine', (engine) => {
+// Every engine on one thread, and the default engine on two worker threads: the same answers.
+const VARIANTS = [...ENGINES.map((engine) => ({ engine, workers: 1 })), { engine: 'undici' as const, workers: 2 }];
+
+describe.each(VARIANTS)('data plane with the $engine engine on $workers worker(s)', ({ engine, workers }) => {
   const backends = new BackendSet();
   let portico: RunningPortico;
   let resetSeen = 0;
@@ -69,7 +72,7 @@ describe.each(ENGINES)('data plane with the %s engine', (engine) => {
       'status-retry.yaml': `${service('status', [failing, healthy])}---\n${
         ingress({ name: 'status-retry', host: 'status-retry.test', service: 'status', annotations: { [`${NGINX}proxy-next-upstream`]: 'error timeout http_503' } })}---\n${
         ingress({ name: 'status-plain', host: 'status-plain.test', service: 'status', annotations: { [`${NGINX}proxy-next-upstream`]: 'error timeout' } })}`,
-    }, engine);
+    }, engine, { workers });
   });
 
   afterAll(async () => {
@@ -89,18 +92,20 @@ describe.each(ENGINES)('data plane with the %s engine', (engine) => {
       const who = echoed(await get('rr.test')).server;
       counts[who] = (counts[who] ?? 0) + 1;
     }
+    // One round for the instance, whichever worker serves each request.
     expect(counts).toEqual({ 'rr-0': 10, 'rr-1': 10, 'rr-2': 10 });
   });
 
   it('pins a client address to one endpoint with sessionAffinity: ClientIP', async () => {
-    const first = await Promise.all(['127.0.0.11', '127.0.0.12'].map(async (client) => {
+    // Each request on a new connection: with several workers, each client meets more than one of
+    // them. The pin is a hash of the address, so 16 clients all on one of 2 endpoints has odds of 2^-15.
+    const pinned = await Promise.all(Array.from({ length: 16 }, (_, i) => `127.0.0.${11 + i}`).map(async (client) => {
       const seen = new Set<string>();
-      for (let i = 0; i < 6; i++) seen.add(echoed(await get('sticky.test', '/', { localAddress: client })).server);
+      for (let i = 0; i < 4; i++) seen.add(echoed(await get('sticky.test', '/', { localAddress: client })).server);
       return [...seen];
     }));
-    expect(first[0]).toHaveLength(1);
-    expect(first[1]).toHaveLength(1);
-    expect(first[0]![0]).not.toBe(first[1]![0]);
+    for (const endpoints of pinned) expect(endpoints).toHaveLength(1);
+    expect(new Set(pinned.map((e) => e[0])).size).toBe(2);
   });
 
   it('answers 503 when the Service has no ready endpoint', async () => {
@@ -132,21 +137,22 @@ describe.each(ENGINES)('data plane with the %s engine', (engine) => {
     expect(statuses.sort()).toEqual([200, 200, 503, 503]);
   });
 
-  it('answers 504 when the pod does not answer within proxy-read-timeout', async () => {
+  // The four timeouts wait a second each on hosts of their own: they wait together.
+  it.concurrent('answers 504 when the pod does not answer within proxy-read-timeout', async () => {
     const r = await get('hang.test');
     expect(r.status).toBe(504);
   });
 
-  it('closes the connection when the read timeout expires mid-body', async () => {
+  it.concurrent('closes the connection when the read timeout expires mid-body', async () => {
     await expect(get('slow-body.test')).rejects.toThrow();
     expect(slowBodyStarted).toBe(true);
   });
 
-  it('answers 504 when the connection is not established within proxy-connect-timeout', async () => {
+  it.concurrent('answers 504 when the connection is not established within proxy-connect-timeout', async () => {
     expect((await get('blackhole.test')).status).toBe(504);
   });
 
-  it('answers 504 when the pod accepts no body data within proxy-send-timeout', async () => {
+  it.concurrent('answers 504 when the pod accepts no body data within proxy-send-timeout', async () => {
     async function* endless() {
       for (let i = 0; i < 1024; i++) yield Buffer.alloc(64 * 1024); // 64 MiB, far more than socket buffers hold
     }
@@ -241,7 +247,7 @@ describe.each(ENGINES)('data plane with the %s engine', (engine) => {
 
   it('tunnels WebSocket upgrades to the pod', async () => {
     // A minimal upgrade-capable pod: answers 101 and echoes bytes back, upper-cased.
-    const { port } = portico.app.dataPlane.current!.backends.get('default/upgrade:80')!.endpoints[0]!;
+    const { port } = portico.app.current!.backends.get('default/upgrade:80')!.endpoints[0]!;
     backends.serverOn(port).on('upgrade', (req, socket) => {
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-saw-host: ${req.headers.host}\r\n\r\n`);
       socket.on('data', (d: Buffer) => socket.write(d.toString().toUpperCase()));

@@ -20,22 +20,22 @@ export interface RunningPortico {
 }
 
 /** Portico in standalone mode on ephemeral ports, over a fresh manifest directory. */
-export async function startPortico(manifests: Record<string, string>, engine: EngineName = 'undici', options: { defaultCertificate?: string; defaultBackendService?: string; maxManifestBytes?: number; configMap?: string } = {}): Promise<RunningPortico> {
+export async function startPortico(manifests: Record<string, string>, engine: EngineName = 'undici', options: { defaultCertificate?: string; defaultBackendService?: string; maxManifestBytes?: number; configMap?: string; workers?: number } = {}): Promise<RunningPortico> {
   const dir = await mkdtemp(join(tmpdir(), 'portico-test-'));
   await writeFile(join(dir, '00-class.yaml'), INGRESS_CLASS);
   for (const [file, yaml] of Object.entries(manifests)) await writeFile(join(dir, file), yaml);
   const app = new Standalone({
     manifests: dir, maxManifestBytes: options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES, listenAddress: '127.0.0.1', httpPort: 0, httpsPort: 0, adminPort: 0, adminAddress: '127.0.0.1', debugViews: 'on', engine,
-    ingressClass: 'portico', controllerName: 'portico.dev/ingress-controller', serverDefaults: INGRESS_NGINX_SERVER_SETTINGS, configMap: options.configMap, defaultCertificate: options.defaultCertificate, defaultBackendService: options.defaultBackendService, metrics: true, accessLog: 'off', logQuery: false,
+    ingressClass: 'portico', controllerName: 'portico.dev/ingress-controller', serverDefaults: INGRESS_NGINX_SERVER_SETTINGS, configMap: options.configMap, defaultCertificate: options.defaultCertificate, defaultBackendService: options.defaultBackendService, metrics: true, accessLog: 'off', logQuery: false, workers: options.workers ?? 1,
   }, pino({ level: 'silent' }));
   const { httpPort, httpsPort, adminPort } = await app.start();
   return {
     app, httpPort, httpsPort: httpsPort!, adminPort, dir,
     async apply(file, yaml) {
-      const before = app.dataPlane.current?.generation ?? 0;
+      const before = app.current?.generation ?? 0;
       await writeFile(join(dir, `.${file}.tmp`), yaml);
       await rename(join(dir, `.${file}.tmp`), join(dir, file));
-      await waitFor(() => (app.dataPlane.current?.generation ?? 0) > before);
+      await waitFor(() => (app.current?.generation ?? 0) > before);
     },
     async stop() {
       await app.stop();

@@ -12,8 +12,9 @@ export class PorticoCli {
   child: ChildProcess | undefined;
   exitCode: number | null | undefined;
 
+  /** One worker thread unless `flags` say otherwise (the last `--workers` wins): the suite shares the machine's cores. */
   async start(manifests: string, ...flags: string[]): Promise<void> {
-    this.child = spawn(process.execPath, [CLI, 'serve', '--manifests', manifests, '--listen-address', '127.0.0.1', '--http-port', '0', '--https-port', 'off', '--admin-port', '0', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.child = spawn(process.execPath, [CLI, 'serve', '--manifests', manifests, '--listen-address', '127.0.0.1', '--http-port', '0', '--https-port', 'off', '--admin-port', '0', '--workers', '1', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
     let partial = '';
     this.child.stdout!.on('data', (d: Buffer) => {
       const text = partial + d.toString();

@@ -1,11 +1,12 @@
 import { AuthClient } from '../auth-client.ts';
 import { PasswordCheck } from '../password-check.ts';
 import { AuthCache } from './external-auth.ts';
-import { RateLimiter } from '../rate-limiter.ts';
+import { RateLimiter, type RateLimitMemory } from '../rate-limiter.ts';
 
 /**
- * What the steps remember between requests, per Portico process: kept across table swaps
- * (keyed by zone and client, not by table objects), bounded in size.
+ * What the steps remember between requests: kept across table swaps (keyed by zone and client,
+ * not by table objects), bounded in size. Rate and connection limits are the instance's, shared
+ * by its workers through `limits`; recent logins and auth answers are each worker's own cache.
  */
 export class StepState {
   readonly rateLimiter: RateLimiter;
@@ -13,11 +14,16 @@ export class StepState {
   readonly auth = new AuthClient();
   readonly authCache = new AuthCache();
 
-  constructor(now: () => number = () => performance.now()) {
-    this.rateLimiter = new RateLimiter(now);
+  constructor(limits?: { memory: RateLimitMemory; worker: number }, now: () => number = epochMs) {
+    this.rateLimiter = new RateLimiter(now, limits?.memory, limits?.worker);
   }
 
   async close(): Promise<void> {
     await this.auth.close();
   }
+}
+
+/** The same clock in every thread, monotonic within one: each thread's `performance.now()` counts from its own start. */
+function epochMs(): number {
+  return performance.timeOrigin + performance.now();
 }
