@@ -25,7 +25,8 @@ export interface WorkerInit {
   readonly metrics: MetricsIdentity | undefined;
   /** Undefined: access log off. */
   readonly accessLog: { readonly format: Exclude<AccessLogFormat, 'off'>; readonly logQuery: boolean } | undefined;
-  readonly table: TransferableTable;
+  /** Undefined before the first table. */
+  readonly table: TransferableTable | undefined;
   readonly challenges: ReadonlyMap<string, string>;
 }
 

@@ -97,32 +97,32 @@ export class WorkerPool {
 
   /**
    * Reserves the ports (a taken port fails here, naming it, before any worker starts; port 0
-   * becomes one port for all), then starts the workers and waits until each listens.
+   * becomes one port for all), then starts the workers and waits until each listens. Before the
+   * first table (controller mode listens while the informers list) workers answer as one would.
    */
   async listen(): Promise<{ httpPort: number; httpsPort: number | undefined; generatedCertificate: boolean }> {
-    if (!this.current) throw new Error('worker pool: no routing table to serve yet');
     const httpsPort = this.options.httpsPort === undefined ? undefined : await reserve(this.options.host, this.options.httpsPort);
     const httpPort = await reserve(this.options.host, this.options.httpPort);
     const generated = await generateSelfSigned();
     this.fallback = { ...generated, notAfterSeconds: notAfterSeconds(generated.certPem) };
     this.ports = { httpPort, httpsPort };
-    this.encoded = encodeTable(this.current);
+    this.encoded = this.current && encodeTable(this.current);
     try {
       await Promise.all(this.slots.map((_, index) => this.start(index)));
     } catch (err) {
       await this.close();
       throw err;
     }
-    return { httpPort, httpsPort, generatedCertificate: !this.current.defaultCertificate };
+    return { httpPort, httpsPort, generatedCertificate: !this.current?.defaultCertificate };
   }
 
   private start(index: number): Promise<void> {
     const slot = this.slots[index]!;
     const init: WorkerInit = {
       index, ejections: this.ejections, host: this.options.host, httpPort: this.ports!.httpPort, httpsPort: this.ports!.httpsPort,
-      engine: this.options.engine, listener: this.current!.settings.listener, fallbackCertificate: this.fallback!, limits: this.limits, roundRobin: this.roundRobin,
+      engine: this.options.engine, listener: this.current?.settings.listener ?? this.options.listener, fallbackCertificate: this.fallback!, limits: this.limits, roundRobin: this.roundRobin,
       metrics: this.options.metrics, accessLog: this.options.accessLog === 'off' ? undefined : { format: this.options.accessLog, logQuery: this.options.logQuery },
-      table: this.encoded!, challenges: new Map(this.challenges?.all() ?? []),
+      table: this.encoded, challenges: new Map(this.challenges?.all() ?? []),
     };
     const worker = new Worker(WORKER, { workerData: init, stdout: false, stderr: false });
     slot.worker = worker;

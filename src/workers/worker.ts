@@ -35,7 +35,7 @@ const dataPlane: DataPlane = new DataPlane({
   },
 });
 ejections.onmessage = (event) => dataPlane.balancer.health.adopt((event as { data: Ejection }).data);
-dataPlane.swap(decoder.decode(init.table));
+if (init.table) dataPlane.swap(decoder.decode(init.table));
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
