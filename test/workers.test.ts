@@ -76,10 +76,13 @@ describe('two worker threads', () => {
   it('a worker that dies is started again while the other keeps serving', async () => {
     const victim = (pool as unknown as { slots: { worker: { threadId: number; terminate(): Promise<number> } | undefined }[] }).slots[0]!.worker!;
     const died = victim.terminate();
-    const during = [];
-    for (let i = 0; i < 10; i++) during.push((await get('renamed.test')).status);
+    // A connection the kernel had already queued on the dying listener is reset (SO_REUSEPORT
+    // does not move it); every request that reaches a listener is answered.
+    const during: (number | 'reset')[] = [];
+    for (let i = 0; i < 10; i++) during.push(await get('renamed.test').then((r) => r.status, () => 'reset' as const));
     await died;
-    expect(during.every((s) => s === 200)).toBe(true);
+    expect(during.filter((s) => s !== 'reset').every((s) => s === 200)).toBe(true);
+    expect(during.filter((s) => s === 200).length).toBeGreaterThanOrEqual(5);
     await waitFor(() => {
       const replacement = (pool as unknown as { slots: { worker: { threadId: number } | undefined }[] }).slots[0]!.worker;
       return replacement !== undefined && replacement.threadId !== victim.threadId;
