@@ -47,10 +47,19 @@ export class AnnotationReader {
   readonly invalidKeys: string[] = [];
   readonly ref: ObjectRef;
   private readonly annotations: Readonly<Record<string, string>>;
+  /**
+   * Annotation name → the key it is written under (ours wins over ingress-nginx's). Built from the
+   * Ingress's few keys, so a family asking for a name it does not have costs one Map lookup.
+   */
+  private readonly keys = new Map<string, string>();
   private readonly options: ReaderOptions;
 
   constructor(annotations: Readonly<Record<string, string>>, ref: ObjectRef, options: ReaderOptions = {}) {
     this.annotations = annotations;
+    for (const key of Object.keys(annotations)) {
+      if (key.startsWith(PORTICO_PREFIX)) this.keys.set(key.slice(PORTICO_PREFIX.length), key);
+      else if (key.startsWith(NGINX_PREFIX) && !this.keys.has(key.slice(NGINX_PREFIX.length))) this.keys.set(key.slice(NGINX_PREFIX.length), key);
+    }
     this.ref = ref;
     this.options = options;
   }
@@ -72,8 +81,9 @@ export class AnnotationReader {
    * refused (CVE-2024-7646).
    */
   get(name: string): AnnotationValue | undefined {
-    const key = PORTICO_PREFIX + name in this.annotations ? PORTICO_PREFIX + name : NGINX_PREFIX + name;
-    const value = this.annotations[key] ?? this.options.layer?.get(name);
+    const written = this.keys.get(name);
+    const key = written ?? NGINX_PREFIX + name;
+    const value = (written === undefined ? undefined : this.annotations[written]) ?? this.options.layer?.get(name);
     if (value === undefined) return undefined;
     if (/[\r\n]/.test(value)) {
       if (guardsAccess(name)) this.failClosed(key, 'value contains a CR or LF character');
@@ -85,7 +95,7 @@ export class AnnotationReader {
 
   /** Set on the Ingress, or by the ConfigMap. */
   has(name: string): boolean {
-    return PORTICO_PREFIX + name in this.annotations || NGINX_PREFIX + name in this.annotations || this.options.layer?.has(name) === true;
+    return this.keys.has(name) || this.options.layer?.has(name) === true;
   }
 
   /** `blocks`: the problem takes the Ingress's paths out of service (see Diagnostic.blocks). */
