@@ -26,10 +26,22 @@ describe('manifest parsing (property)', () => {
 
   it('refuses alias bombs and unresolved aliases as parse errors', () => {
     const laughs = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(', ')}]`)].join('\n');
-    for (const text of [laughs, 'x: *typo', `${laughs}\n---\nkind: Ingress`]) {
+    for (const text of [laughs, 'x: *typo', `${laughs}\n---\nkind: Ingress`, 'a: &a [*a]', 'a: &a {b: *a}']) {
       const parsed = parseManifest(text, 'alias.yaml');
       expect(parsed.unparseable).toBe(true);
       expect(parsed.problems[0]).toMatchObject({ code: 'ManifestParseError' });
+      expect(parsed.problems[0]!.message).toContain('alias');
     }
+  });
+
+  it('reads aliases that repeat a block a few times, and names the document of a syntax error', () => {
+    const labels = 'metadata: {name: svc-%, labels: &labels {app: shop, tier: web}}\nspec: {selector: *labels, ports: [{port: 80}]}';
+    const text = [1, 2].map((n) => `apiVersion: v1\nkind: Service\n${labels.replace('%', String(n))}`).join('\n---\n');
+    const parsed = parseManifest(text, 'svc.yaml');
+    expect(parsed.problems).toEqual([]);
+    expect(parsed.objects.map((o) => (o['spec'] as { selector: unknown }).selector)).toEqual([{ app: 'shop', tier: 'web' }, { app: 'shop', tier: 'web' }]);
+    const broken = parseManifest(`${text}\n---\nkind: Ingress\nmetadata: {name: [x\n`, 'svc.yaml');
+    expect(broken.problems).toMatchObject([{ code: 'ManifestParseError', object: { name: 'svc.yaml#2' } }]);
+    expect(broken.problems[0]!.message).toMatch(/^YAML syntax error at line 13, column \d+: [a-z]/);
   });
 });
