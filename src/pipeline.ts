@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { buildRoutingTable } from './routing/index.ts';
 import type { BuildOptions } from './routing/index.ts';
 import { RegexCache } from './routing/regex.ts';
+import { AnnotationCache } from './routing/annotation-cache.ts';
 import type { ControllerConfig } from './routing/config-map/index.ts';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.ts';
 import type { Logger } from './log.ts';
@@ -17,6 +18,7 @@ export class Pipeline {
   diagnostics: readonly Diagnostic[] = [];
   private generation = 0;
   private readonly regexCache = new RegexCache();
+  private readonly annotationCache = new AnnotationCache();
   /** The last build's reading of the controller ConfigMap: a bad new value keeps the one in use. */
   private config: ControllerConfig | undefined;
   private readonly settings: Omit<BuildOptions, 'generation'>;
@@ -43,7 +45,7 @@ export class Pipeline {
   /** Builds and swaps in a table; `sourceProblems` are the source's own (unparseable files and the like). */
   apply(snapshot: ObjectSnapshot, sourceProblems: readonly Diagnostic[] = []): RoutingTable {
     const started = performance.now();
-    const { table, diagnostics, config } = buildRoutingTable(snapshot, { ...this.settings, generation: ++this.generation, regexCache: this.regexCache, previousConfig: this.config });
+    const { table, diagnostics, config } = buildRoutingTable(snapshot, { ...this.settings, generation: ++this.generation, regexCache: this.regexCache, annotationCache: this.annotationCache, previousConfig: this.config });
     this.config = config;
     const buildSeconds = (performance.now() - started) / 1000;
     this.swap(table);

@@ -1,13 +1,14 @@
 import type { V1Ingress, V1IngressBackend } from '@kubernetes/client-node';
 import type { ObjectSnapshot } from '../snapshot.ts';
 import type { Backend, BackendChoice, Balancing, BuildResult, CanaryRules, HostRoutes, PathType, Route, RouteOptions } from '../table/types.ts';
-import { DEFAULT_ROUTE_OPTIONS, DEFAULT_STEPS, NGINX_PREFIX, parseIngressAnnotations, PORTICO_PREFIX, settingsIgnoredOnCanary } from './annotations/index.ts';
+import { DEFAULT_ROUTE_OPTIONS, DEFAULT_STEPS, NGINX_PREFIX, PORTICO_PREFIX, settingsIgnoredOnCanary } from './annotations/index.ts';
 import type { RequestStep } from '../table/steps.ts';
 import { BackendResolver } from './backends.ts';
 import type { Diagnostic, ObjectRef } from '../diagnostics.ts';
 import { IngressClassFilter, type ClassSelection } from './ingress-class.ts';
 import { normalisePrefix } from '../table/paths.ts';
 import { RegexCache } from './regex.ts';
+import { AnnotationCache } from './annotation-cache.ts';
 import { INGRESS_NGINX_SERVER_SETTINGS, parseControllerConfig, type ControllerConfig } from './config-map/index.ts';
 import type { ServerSettings } from '../table/server-settings.ts';
 import { buildTlsHosts, readTlsSecret } from './tls.ts';
@@ -20,6 +21,8 @@ export interface BuildOptions extends ClassSelection {
   readonly defaultBackendService?: string | undefined;
   /** Compiled regexes kept from the previous build (the pipeline's); a fresh one when absent. */
   readonly regexCache?: RegexCache;
+  /** Parsed annotations kept from the previous build (the pipeline's); a fresh one when absent. */
+  readonly annotationCache?: AnnotationCache;
   /** `--configmap`: `namespace/name` of the controller ConfigMap. */
   readonly configMap?: string | undefined;
   /** The server settings before the ConfigMap: ingress-nginx's, as the flags changed them. */
@@ -78,6 +81,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
   const classes = new IngressClassFilter(snapshot, options);
   const resolver = new BackendResolver(snapshot);
   const hosts = new Map<string, HostDraft>();
+  const annotationCache = options.annotationCache ?? new AnnotationCache();
   let defaultRoute: Route | undefined;
   let defaultRouteOwner: string | undefined;
 
@@ -99,7 +103,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
     const ref = refOf(ingress);
     const name = `${ref.namespace}/${ref.name}`;
     const namespace = ref.namespace!;
-    const annotations = parseIngressAnnotations(ingress.metadata?.annotations, ref, { namespace, snapshot, config });
+    const annotations = annotationCache.parse(ingress, ref, namespace, snapshot, config);
     diagnostics.push(...annotations.diagnostics);
     const canary = annotations.backend.canary;
     if (canary) {
@@ -327,12 +331,13 @@ function canariesByPath(host: string, d: HostDraft, diagnostics: Diagnostic[]): 
 }
 
 function oldestFirst(ingresses: Iterable<V1Ingress>): V1Ingress[] {
-  const time = (i: V1Ingress): number => {
-    const t = i.metadata?.creationTimestamp;
-    return t ? new Date(t).getTime() : 0;
-  };
-  const id = (i: V1Ingress): string => `${i.metadata?.namespace}/${i.metadata?.name}`;
-  return [...ingresses].sort((a, b) => time(a) - time(b) || (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
+  // Keys computed once per Ingress, not once per comparison: a sort compares n·log n times.
+  const keyed = [...ingresses].map((ingress) => {
+    const t = ingress.metadata?.creationTimestamp;
+    return { ingress, time: t ? new Date(t).getTime() : 0, id: `${ingress.metadata?.namespace}/${ingress.metadata?.name}` };
+  });
+  keyed.sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return keyed.map((k) => k.ingress);
 }
 
 function refOf(ingress: V1Ingress): ObjectRef {
