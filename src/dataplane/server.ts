@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { RoutingTable } from '../table/types.ts';
 import type { ListenerSettings, ServerSettings } from '../table/server-settings.ts';
 import { Balancer } from './balancer.ts';
-import { HttpProxyEngine } from './engines/http-proxy.ts';
+import { HttpProxyEngine, LazyUpgradeEngine } from './engines/http-proxy.ts';
 import type { ForwardEngine, UpgradeEngine } from './engines/types.ts';
 import { UndiciEngine } from './engines/undici.ts';
 import { acceptProxyProtocol } from './proxy-protocol.ts';
@@ -76,9 +76,9 @@ export class DataPlane {
   constructor(options: DataPlaneOptions) {
     this.options = options;
     this.listener = options.listener;
-    const httpProxy = new HttpProxyEngine();
-    this.upgrades = httpProxy;
-    this.engine = options.engine === 'http-proxy' ? httpProxy : new UndiciEngine();
+    const httpProxy = options.engine === 'http-proxy' ? new HttpProxyEngine() : undefined;
+    this.upgrades = httpProxy ?? new LazyUpgradeEngine();
+    this.engine = httpProxy ?? new UndiciEngine();
     this.engines = new Set([this.engine, this.upgrades]);
     this.stepState = new StepState(options.worker?.limits);
     this.balancer = new Balancer(undefined, undefined, options.worker?.roundRobin);

@@ -1,8 +1,9 @@
 import { Agent as HttpAgent, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { performance } from 'node:perf_hooks';
+import { createRequire } from 'node:module';
 import { Readable, type Duplex } from 'node:stream';
-import { createProxyServer, type ProxyServer } from 'http-proxy-3';
+import type { ProxyServer } from 'http-proxy-3';
 import { downstreamHeaders } from '../headers.ts';
 import { RequestBody } from '../request-body.ts';
 import type { UpstreamKeepalive } from '../../table/server-settings.ts';
@@ -24,6 +25,24 @@ interface InFlight {
   started: number;
 }
 
+/** WebSocket upgrades through an HttpProxyEngine made on the first one (see its constructor). */
+export class LazyUpgradeEngine implements UpgradeEngine {
+  private engine: HttpProxyEngine | undefined;
+
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: UpgradeTarget): void {
+    (this.engine ??= new HttpProxyEngine()).upgrade(req, socket, head, target);
+  }
+
+  /** A new engine has no pools yet, so there is nothing to retain before the first upgrade. */
+  retain(endpoints: ReadonlySet<string>): void {
+    this.engine?.retain(endpoints);
+  }
+
+  async close(): Promise<void> {
+    await this.engine?.close();
+  }
+}
+
 /**
  * The http-proxy API engine (http-proxy-3, the maintained rewrite of http-proxy), with a
  * keep-alive agent per endpoint. Chosen with `--engine http-proxy`; it also tunnels
@@ -35,6 +54,9 @@ export class HttpProxyEngine implements ForwardEngine, UpgradeEngine {
   private readonly inFlight = new WeakMap<IncomingMessage, InFlight>();
 
   constructor() {
+    // Loaded when an engine is made, not with this module: most data planes never tunnel an
+    // upgrade, and the library costs each data-plane thread about 16 MB.
+    const { createProxyServer } = createRequire(import.meta.url)('http-proxy-3') as typeof import('http-proxy-3');
     this.server = createProxyServer({ selfHandleResponse: true, xfwd: false, secure: false });
     this.server.on('proxyReq', (proxyReq, req) => {
       const f = this.inFlight.get(req);
