@@ -8,12 +8,15 @@
 // (nginx: worker_processes 1) so CPU per request compares like with like; wrk and the
 // backend (also nginx, serving static bodies) share the other core.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
 import { chmod, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { buildRoutingTable } from '../src/routing/index.ts';
+import { AnnotationCache } from '../src/routing/annotation-cache.ts';
+import { RegexCache } from '../src/routing/regex.ts';
 import { parseManifest, snapshotOf } from '../src/sources/manifests.ts';
 import { generateSelfSigned } from '../src/dataplane/tls.ts';
 
@@ -28,6 +31,9 @@ const PORTICO_ADMIN = 18703;
 const SINK_PORT = 18704;
 const FLOOR_PORT = 18705;
 const NGINX_TLS_PORT = 18711;
+/** nginx with two workers, beside Portico with two. */
+const NGINX2_PORT = 18721;
+const NGINX2_TLS_PORT = 18722;
 const PORTICO_TLS_PORT = 18712;
 const HOST = 'bench.example.com';
 /** The same route with CORS, an allow list and a rate limit that never trips: what the request steps cost. */
@@ -130,6 +136,23 @@ async function wrk(port: number, path: string, script?: string, o: WrkOptions = 
   };
 }
 
+/** Polls until `host` answers 200 on `port`: the table with that host is live. */
+async function waitForHost(port: number, host: string, timeoutMs: number): Promise<void> {
+  const status = () => new Promise<number>((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/1k', headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+  for (const started = performance.now(); performance.now() - started < timeoutMs;) {
+    if (await status() === 200) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`${host} did not answer 200 on port ${port}`);
+}
+
 /** A benchmark of the wrong answer measures nothing: check the proxy answers 200 first. */
 async function expect200(port: number, path: string, o: WrkOptions): Promise<void> {
   const status = await new Promise<string>((resolve, reject) => {
@@ -170,8 +193,8 @@ await writeFile(join(dir, 'tls.crt'), certificate.certPem);
 await writeFile(join(dir, 'tls.key'), certificate.keyPem);
 await writeFile(post, 'wrk.method = "POST"\nwrk.body = string.rep("a", 1048576)\nwrk.headers["Content-Type"] = "application/octet-stream"\n');
 
-function nginxConf(name: string, body: string): string {
-  return `worker_processes 1;
+function nginxConf(name: string, body: string, workers = 1): string {
+  return `worker_processes ${workers};
 pid ${dir}/${name}.pid;
 error_log ${dir}/${name}.error.log warn;
 events { worker_connections 4096; }
@@ -200,12 +223,13 @@ start('nginx', ['-c', join(dir, 'backend.conf'), '-g', 'daemon off;']);
 start(process.execPath, ['-e', `require('http').createServer((q, s) => { q.resume(); q.on('end', () => s.end('ok')); }).listen(${SINK_PORT}, '127.0.0.1')`]);
 
 // --- nginx as the proxy: what ingress-nginx renders for a plain route ----------------------
-await writeFile(join(dir, 'proxy.conf'), nginxConf('proxy', `
+function proxyConf(name: string, port: number, tlsPort: number, workers: number): string {
+  return nginxConf(name, `
   upstream backend { server 127.0.0.1:${BACKEND_PORT}; keepalive 320; }
   upstream sink { server 127.0.0.1:${SINK_PORT}; keepalive 320; }
   server {
-    listen 127.0.0.1:${NGINX_PORT};
-    listen 127.0.0.1:${NGINX_TLS_PORT} ssl;
+    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${tlsPort} ssl;
     ssl_certificate ${dir}/tls.crt;
     ssl_certificate_key ${dir}/tls.key;
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -233,7 +257,9 @@ await writeFile(join(dir, 'proxy.conf'), nginxConf('proxy', `
       proxy_set_header Connection "";
       proxy_pass http://sink;
     }
-  }`));
+  }`, workers);
+}
+await writeFile(join(dir, 'proxy.conf'), proxyConf('proxy', NGINX_PORT, NGINX_TLS_PORT, 1));
 const nginxMaster = start('nginx', ['-c', join(dir, 'proxy.conf'), '-g', 'daemon off;']);
 
 // --- Portico, standalone, on the same route ------------------------------------------------
@@ -350,7 +376,11 @@ const cases: [string, string, string | undefined, WrkOptions][] = [
   ['TLS handshake per request (1 KiB GET, Connection: close)', '/1k', undefined, { https: true, close: true }],
 ];
 const rows: { name: string; nginx: Result; portico: Result }[] = [];
+const settle = () => new Promise((r) => setTimeout(r, 1000));
+const nginxIdleMiB = (await rssKiB(nginxPids)) / 1024;
 let portico = await startPortico(1);
+await settle();
+const porticoIdleMiB = (await rssKiB([portico.pid!])) / 1024;
 for (const [name, path, script, o] of cases) {
   const n = await measure(nginxPids, o.https ? NGINX_TLS_PORT : NGINX_PORT, path, script, o);
   const p = await measure([portico.pid!], o.https ? PORTICO_TLS_PORT : PORTICO_PORT, path, script, o);
@@ -371,6 +401,11 @@ portico = await startPortico(1, '--workers', '2');
 const twoWorkers = await measure([portico.pid!], PORTICO_PORT, '/1k');
 portico.kill();
 await new Promise((r) => portico.once('exit', r));
+await writeFile(join(dir, 'proxy2.conf'), proxyConf('proxy2', NGINX2_PORT, NGINX2_TLS_PORT, 2));
+const nginx2 = start('nginx', ['-c', join(dir, 'proxy2.conf'), '-g', 'daemon off;']);
+await waitForPort(NGINX2_PORT);
+const twoNginx = await measure([nginx2.pid!, ...(await childPids(nginx2.pid!))], NGINX2_PORT, '/1k');
+nginx2.kill('SIGTERM');
 
 // The cost of observability: the same 1 KiB case with metrics and the access log off.
 portico = await startPortico(1, '--metrics', 'false', '--access-log', 'off');
@@ -385,6 +420,38 @@ const snapshot = snapshotOf(parsed.objects);
 const t0 = performance.now();
 const built = buildRoutingTable(snapshot, { controllerName: 'portico.dev/ingress-controller', ingressClass: 'portico', generation: 1 });
 const buildMs = performance.now() - t0;
+// One Ingress changed (a new host), built as the pipeline builds: with the caches of the builds before.
+const caches = { annotationCache: new AnnotationCache(), regexCache: new RegexCache() };
+const classOptions = { controllerName: 'portico.dev/ingress-controller', ingressClass: 'portico', generation: 1, ...caches };
+buildRoutingTable(snapshot, classOptions);
+const changeMs: number[] = [];
+for (let i = 1; i <= 7; i++) {
+  const ingresses = new Map(snapshot.ingresses);
+  const changed = structuredClone(ingresses.get(`default/app-${i}`)!);
+  changed.spec!.rules![0]!.host = `changed-${i}.example.com`;
+  ingresses.set(`default/app-${i}`, changed);
+  const t = performance.now();
+  const rebuilt = buildRoutingTable({ ...snapshot, ingresses }, classOptions);
+  changeMs.push(performance.now() - t);
+  if (!rebuilt.table.exactHosts.has(`changed-${i}.example.com`)) throw new Error('the changed Ingress is not in the rebuilt table');
+}
+const changeMedianMs = [...changeMs].sort((a, b) => a - b)[Math.floor(changeMs.length / 2)]!;
+// The same 10,000 Ingresses as 10,000 files: process start to the first answer (it listens once the table is live).
+const filesDir = join(dir, 'manifests-files');
+await mkdir(filesDir);
+const [common, ingressDocs] = manifests(10_000).split('\n---\n').reduce<[string[], string[]]>((acc, doc) => (acc[/^kind: Ingress$/m.test(doc) && !/name: policy/.test(doc) ? 1 : 0].push(doc), acc), [[], []]);
+await writeFile(join(filesDir, '_common.yaml'), common.join('\n---\n') + '\n');
+for (let i = 0; i < ingressDocs.length; i += 256) {
+  // In batches: ten thousand files open at once could meet the descriptor limit.
+  await Promise.all(ingressDocs.slice(i, i + 256).map((doc, j) => writeFile(join(filesDir, `ingress-${i + j}.yaml`), doc + '\n')));
+}
+const filesStarted = performance.now();
+const fromFiles = start(process.execPath, ['src/cli.ts', 'serve', '--manifests', filesDir, '--listen-address', '127.0.0.1', '--http-port', String(PORTICO_PORT), '--https-port', String(PORTICO_TLS_PORT), '--admin-port', String(PORTICO_ADMIN), '--workers', '1'], { ...process.env, PORTICO_LOG_LEVEL: 'warn' });
+// The last file's host: every file was read.
+await waitForHost(PORTICO_PORT, `app-${ingressDocs.length - 1}.example.com`, 120_000);
+const filesReadyMs = performance.now() - filesStarted;
+fromFiles.kill();
+await new Promise((r) => fromFiles.once('exit', r));
 portico = await startPortico(10_000);
 const big = await measure([portico.pid!], PORTICO_PORT, '/1k');
 portico.kill();
@@ -411,8 +478,13 @@ console.log(`\nMetrics + JSON access log (the defaults), 1 KiB GET: ${f(oneIngre
   `(${f(oneIngress.cpuUsPerReq / bare.cpuUsPerReq, 2)}×; ${f(bare.rps, 0)} req/s without).`);
 console.log(`\n--workers 2 (one nginx worker beside it), 1 KiB GET: ${f(twoWorkers.rps, 0)} req/s, ${f(twoWorkers.cpuUsPerReq)} µs/req ` +
   `(${f(twoWorkers.cpuUsPerReq / oneIngress.cpuUsPerReq, 2)}× one worker's), p99 ${f(twoWorkers.p99ms, 2)} ms, RSS ${f(twoWorkers.rssMiB)} MiB, errors ${twoWorkers.errors}`);
+console.log(`\n--workers 2 against nginx with 2 workers, 1 KiB GET: ${f(twoWorkers.rps, 0)} vs ${f(twoNginx.rps, 0)} req/s (${f(twoWorkers.rps / twoNginx.rps, 2)}× throughput), ` +
+  `CPU ${f(twoWorkers.cpuUsPerReq / twoNginx.cpuUsPerReq, 2)}× nginx's per request, p50 ${f(twoWorkers.p50ms, 2)} vs ${f(twoNginx.p50ms, 2)} ms, p99 ${f(twoWorkers.p99ms, 2)} vs ${f(twoNginx.p99ms, 2)} ms, RSS ${f(twoWorkers.rssMiB)} vs ${f(twoNginx.rssMiB)} MiB`);
+console.log(`\nRSS idle (one Ingress, one worker, from src/): Portico ${f(porticoIdleMiB)} MiB, nginx ${f(nginxIdleMiB)} MiB; under the 1 KiB load: ${f(oneIngress.rssMiB)} vs ${f(rows[0]!.nginx.rssMiB)} MiB`);
+console.log(`\n10,000 Ingresses, one changed: build ${f(changeMedianMs, 0)} ms (median of ${changeMs.length}, with the pipeline's caches) vs ${f(buildMs, 0)} ms from scratch; ` +
+  `10,000 files: the last file's host answers ${f(filesReadyMs, 0)} ms after the process started (from src/)`);
 console.log(`\n10,000 Ingresses (${built.table.exactHosts.size} hosts, ${parsed.objects.length} objects): build ${f(buildMs, 0)} ms; ` +
-  `1 KiB GET ${f(big.rps, 0)} req/s vs ${f(oneIngress.rps, 0)} with one Ingress (${f((1 - big.rps / oneIngress.rps) * 100)}% lower), ` +
+  `1 KiB GET ${f(big.rps, 0)} req/s vs ${f(oneIngress.rps, 0)} with one Ingress (${f(big.rps / oneIngress.rps, 2)}×), ` +
   `CPU ${f(big.cpuUsPerReq)} vs ${f(oneIngress.cpuUsPerReq)} µs/req, RSS ${f(big.rssMiB)} MiB, errors ${big.errors}`);
 
 for (const c of children) c.kill();

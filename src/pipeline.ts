@@ -39,7 +39,8 @@ export class Pipeline {
    * webhook's question "what if this Ingress were applied?".
    */
   dryRun(snapshot: ObjectSnapshot): readonly Diagnostic[] {
-    return buildRoutingTable(snapshot, { ...this.settings, generation: this.generation, previousConfig: this.config }).diagnostics;
+    // The annotation cache only: the regex cache forgets what a build did not use, and a dry run is not the table in use.
+    return buildRoutingTable(snapshot, { ...this.settings, generation: this.generation, annotationCache: this.annotationCache, previousConfig: this.config }).diagnostics;
   }
 
   /** Builds and swaps in a table; `sourceProblems` are the source's own (unparseable files and the like). */
