@@ -188,4 +188,3 @@ function hash64(text: string): [number, number] {
   }
   return [finalise(a), finalise(b) || 1];
 }
-
