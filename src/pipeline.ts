@@ -1,8 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { buildRoutingTable } from './routing/index.ts';
+import { BuildCache, buildRoutingTable } from './routing/index.ts';
 import type { BuildOptions } from './routing/index.ts';
-import { RegexCache } from './routing/regex.ts';
-import { AnnotationCache } from './routing/annotation-cache.ts';
 import type { ControllerConfig } from './routing/config-map/index.ts';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.ts';
 import type { Logger } from './log.ts';
@@ -17,8 +15,8 @@ import type { Metrics } from './observability/metrics.ts';
 export class Pipeline {
   diagnostics: readonly Diagnostic[] = [];
   private generation = 0;
-  private readonly regexCache = new RegexCache();
-  private readonly annotationCache = new AnnotationCache();
+  /** What each build keeps for the next: a change to one Ingress costs about that Ingress. */
+  private readonly cache = new BuildCache();
   /** The last build's reading of the controller ConfigMap: a bad new value keeps the one in use. */
   private config: ControllerConfig | undefined;
   private readonly settings: Omit<BuildOptions, 'generation'>;
@@ -39,14 +37,14 @@ export class Pipeline {
    * webhook's question "what if this Ingress were applied?".
    */
   dryRun(snapshot: ObjectSnapshot): readonly Diagnostic[] {
-    // The annotation cache only: the regex cache forgets what a build did not use, and a dry run is not the table in use.
-    return buildRoutingTable(snapshot, { ...this.settings, generation: this.generation, annotationCache: this.annotationCache, previousConfig: this.config }).diagnostics;
+    // The parsed annotations only: the rest of the cache remembers what the last build used, and a dry run is not the table in use.
+    return buildRoutingTable(snapshot, { ...this.settings, generation: this.generation, cache: new BuildCache(this.cache.annotations), previousConfig: this.config }).diagnostics;
   }
 
   /** Builds and swaps in a table; `sourceProblems` are the source's own (unparseable files and the like). */
   apply(snapshot: ObjectSnapshot, sourceProblems: readonly Diagnostic[] = []): RoutingTable {
     const started = performance.now();
-    const { table, diagnostics, config } = buildRoutingTable(snapshot, { ...this.settings, generation: ++this.generation, regexCache: this.regexCache, annotationCache: this.annotationCache, previousConfig: this.config });
+    const { table, diagnostics, config } = buildRoutingTable(snapshot, { ...this.settings, generation: ++this.generation, cache: this.cache, previousConfig: this.config });
     this.config = config;
     const buildSeconds = (performance.now() - started) / 1000;
     this.swap(table);

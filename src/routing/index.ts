@@ -1,17 +1,19 @@
-import type { V1Ingress, V1IngressBackend } from '@kubernetes/client-node';
+import type { V1Ingress } from '@kubernetes/client-node';
 import type { ObjectSnapshot } from '../snapshot.ts';
-import type { Backend, BackendChoice, Balancing, BuildResult, CanaryRules, HostRoutes, PathType, Route, RouteOptions } from '../table/types.ts';
-import { DEFAULT_ROUTE_OPTIONS, DEFAULT_STEPS, NGINX_PREFIX, PORTICO_PREFIX, settingsIgnoredOnCanary } from './annotations/index.ts';
-import type { RequestStep } from '../table/steps.ts';
+import type { BackendChoice, BuildResult, HostRoutes, Route, TlsCertificate } from '../table/types.ts';
+import { DEFAULT_ROUTE_OPTIONS, DEFAULT_STEPS, NGINX_PREFIX } from './annotations/index.ts';
 import { BackendResolver } from './backends.ts';
 import type { Diagnostic, ObjectRef } from '../diagnostics.ts';
 import { IngressClassFilter, type ClassSelection } from './ingress-class.ts';
 import { normalisePrefix } from '../table/paths.ts';
-import { RegexCache } from './regex.ts';
-import { AnnotationCache } from './annotation-cache.ts';
+import type { RegexCache } from './regex.ts';
+import { BuildCache, sameItems, type HostEntry, type IngressEntry, type TlsHosts } from './build-cache.ts';
+import { ANY_HOST, SINGLE, contributionOf, type CanaryCandidate, type Candidate, type HostParts, type IngressContribution, type RuleContribution } from './ingress-contribution.ts';
 import { INGRESS_NGINX_SERVER_SETTINGS, parseControllerConfig, type ControllerConfig } from './config-map/index.ts';
 import type { ServerSettings } from '../table/server-settings.ts';
-import { buildTlsHosts, readTlsSecret } from './tls.ts';
+import { readTlsSecret } from './tls.ts';
+
+export { BuildCache } from './build-cache.ts';
 
 export interface BuildOptions extends ClassSelection {
   readonly generation: number;
@@ -19,10 +21,8 @@ export interface BuildOptions extends ClassSelection {
   readonly defaultCertificate?: string | undefined;
   /** `namespace/name` of the Service (first port) for unmatched requests and custom errors. */
   readonly defaultBackendService?: string | undefined;
-  /** Compiled regexes kept from the previous build (the pipeline's); a fresh one when absent. */
-  readonly regexCache?: RegexCache;
-  /** Parsed annotations kept from the previous build (the pipeline's); a fresh one when absent. */
-  readonly annotationCache?: AnnotationCache;
+  /** What the previous builds kept (the pipeline's); a fresh one, kept nowhere, when absent. */
+  readonly cache?: BuildCache;
   /** `--configmap`: `namespace/name` of the controller ConfigMap. */
   readonly configMap?: string | undefined;
   /** The server settings before the ConfigMap: ingress-nginx's, as the flags changed them. */
@@ -31,160 +31,112 @@ export interface BuildOptions extends ClassSelection {
   readonly previousConfig?: ControllerConfig | undefined;
 }
 
-/** Rules without a host are grouped under this key. */
-const ANY_HOST = '*';
-const PATH_TYPES = new Set<string>(['Exact', 'Prefix', 'ImplementationSpecific']);
-// RFC 1123 labels, as the API server validates `spec.rules[].host`; a wildcard is only a leading `*.`.
-const HOST = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** A path of one Ingress as written, with its backend. */
-interface IngressPath {
-  ingress: string;
-  ref: ObjectRef;
-  field: string;
-  path: string;
-  pathType: PathType;
-  backend: Backend;
-}
-
-/** A path of an ordinary Ingress, before the host's mode (regex or not) is known. */
-interface Candidate extends IngressPath {
-  options: RouteOptions;
-  steps: readonly RequestStep[];
-  regexMode: boolean;
-}
-
-/** A path of a canary Ingress: an alternative backend for the same path of another Ingress. */
-interface CanaryCandidate extends IngressPath {
-  rules: CanaryRules;
-  balancing: Balancing;
-}
-
-interface HostDraft {
-  candidates: Candidate[];
-  canaries: CanaryCandidate[];
+/** The rules of several Ingresses for one host, gathered oldest Ingress first. */
+class HostDraft implements HostParts {
+  readonly candidates: Candidate[] = [];
+  readonly canaries: CanaryCandidate[] = [];
   /** `server-alias` names, with the Ingress that asked (first claim wins). */
-  aliases: { alias: string; ref: ObjectRef }[];
-  fromToWww: boolean;
+  readonly aliases: { alias: string; ref: ObjectRef }[] = [];
+  fromToWww = false;
   fallback: Route | undefined;
   appRoot: string | undefined;
+
+  add(rule: RuleContribution, ref: ObjectRef | undefined): void {
+    this.fallback ??= rule.fallback;
+    this.appRoot ??= rule.appRoot;
+    if (ref) for (const alias of rule.aliases) this.aliases.push({ alias, ref });
+    this.fromToWww ||= rule.fromToWww;
+    for (const c of rule.candidates) this.candidates.push(c);
+    for (const c of rule.canaries) this.canaries.push(c);
+  }
 }
 
 /**
  * The pure heart of Portico: Kubernetes objects in, routing table and diagnostics out.
- * No I/O, no clock, no randomness; the same snapshot always builds the same table.
+ * No I/O, no clock, no randomness; the same snapshot always builds the same table. Each
+ * Ingress is read on its own into a contribution; the contributions, oldest Ingress first,
+ * are then put together host by host (first claim wins a path, a host's fallback, a TLS host).
  */
 export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOptions): BuildResult & { readonly config: ControllerConfig } {
+  const cache = options.cache ?? new BuildCache();
   const read = parseControllerConfig(options.configMap === undefined ? undefined : snapshot.configMaps.get(options.configMap), options.configMap, options.serverDefaults ?? INGRESS_NGINX_SERVER_SETTINGS, options.previousConfig);
   const config = read.config;
   const diagnostics: Diagnostic[] = [...read.diagnostics];
   const classes = new IngressClassFilter(snapshot, options);
-  const resolver = new BackendResolver(snapshot);
-  const hosts = new Map<string, HostDraft>();
-  const annotationCache = options.annotationCache ?? new AnnotationCache();
+  const resolver = new BackendResolver(snapshot, cache.resolutions);
+  // A host named by one rule is that rule until a second one names it too.
+  const hosts = new Map<string, RuleContribution | HostDraft>();
+  let aliasing = false;
   let defaultRoute: Route | undefined;
-  let defaultRouteOwner: string | undefined;
 
-  const draft = (host: string): HostDraft => {
-    let d = hosts.get(host);
-    if (!d) hosts.set(host, (d = { candidates: [], canaries: [], aliases: [], fromToWww: false, fallback: undefined, appRoot: undefined }));
-    return d;
-  };
-
-  const ours: V1Ingress[] = [];
-  for (const ingress of oldestFirst(snapshot.ingresses.values())) {
+  const contributions: IngressContribution[] = [];
+  const tls = new TlsHostsBuilder(cache.tls);
+  for (const entry of oldestFirst(snapshot.ingresses.values(), cache)) {
+    const { ingress, ref } = entry;
     if (!classes.isOurs(ingress)) {
       if (classes.namesMissingClass(ingress)) {
-        diagnostics.push({ severity: 'Warning', code: 'IngressClassNotFound', object: refOf(ingress), field: 'spec.ingressClassName', message: `IngressClass "${options.ingressClass}" does not exist or is not for controller ${options.controllerName}; Ingress ignored` });
+        diagnostics.push({ severity: 'Warning', code: 'IngressClassNotFound', object: ref, field: 'spec.ingressClassName', message: `IngressClass "${options.ingressClass}" does not exist or is not for controller ${options.controllerName}; Ingress ignored` });
       }
       continue;
     }
-    ours.push(ingress);
-    const ref = refOf(ingress);
-    const name = `${ref.namespace}/${ref.name}`;
-    const namespace = ref.namespace!;
-    const annotations = annotationCache.parse(ingress, ref, namespace, snapshot, config);
-    diagnostics.push(...annotations.diagnostics);
-    const canary = annotations.backend.canary;
-    if (canary) {
-      const ignored = settingsIgnoredOnCanary(ingress.metadata?.annotations);
-      if (ignored.length > 0) diagnostics.push({ severity: 'Warning', code: 'InvalidAnnotation', object: ref, field: 'metadata.annotations', message: `a canary Ingress takes its settings from the Ingress it is a canary for: ${ignored.join(', ')} ignored` });
+    const parsed = cache.annotations.parse(ingress, ref, ref.namespace!, snapshot, config);
+    let contribution = entry.contribution;
+    if (!contribution || !stillCurrent(contribution, parsed, resolver, snapshot)) {
+      contribution = entry.contribution = contributionOf(ingress, ref, parsed, resolver, snapshot);
     }
+    contributions.push(contribution);
+    for (const d of contribution.diagnostics) diagnostics.push(d);
+    tls.add(contribution);
 
-    const resolveBackend = (b: V1IngressBackend | undefined, field: string): Backend | undefined => {
-      if (!b?.service?.name) {
-        diagnostics.push({ severity: 'Warning', code: 'InvalidBackend', object: ref, field, message: b?.resource ? 'resource backends are not supported; path ignored' : 'backend has no service; path ignored' });
-        return undefined;
-      }
-      return resolver.resolve(namespace, b.service, annotations.backend.serviceUpstream, ref, `${field}.service`, diagnostics);
-    };
-    // default-backend: its Service's first port, resolved once for every path of the Ingress.
-    const defaultBackendService = annotations.backend.defaultBackendService;
-    const defaultBackendKey = `${PORTICO_PREFIX}default-backend` in (ingress.metadata?.annotations ?? {}) ? `${PORTICO_PREFIX}default-backend` : `${NGINX_PREFIX}default-backend`;
-    const routeOptions: RouteOptions = defaultBackendService === undefined ? annotations.route
-      : { ...annotations.route, defaultBackend: resolver.resolveFirstPort(namespace, defaultBackendService, ref, `metadata.annotations[${defaultBackendKey}]`, diagnostics) };
-
-    let ingressDefault: Route | undefined;
-    if (ingress.spec?.defaultBackend && !canary) {
-      const backend = resolveBackend(ingress.spec.defaultBackend, 'spec.defaultBackend');
-      if (backend) {
-        ingressDefault = { ingress: name, host: ANY_HOST, path: '/', pathType: 'Prefix', backend, choice: SINGLE, options: routeOptions, steps: annotations.steps };
-        if (!defaultRoute) {
-          defaultRoute = ingressDefault;
-          defaultRouteOwner = name;
-        } else if (defaultRoute.backend.id !== backend.id) {
-          diagnostics.push({ severity: 'Warning', code: 'DefaultBackendConflict', object: ref, field: 'spec.defaultBackend', message: `the default backend of older Ingress ${defaultRouteOwner} is used for unmatched hosts` });
-        }
+    const ingressDefault = contribution.defaultRoute;
+    if (ingressDefault) {
+      if (!defaultRoute) {
+        defaultRoute = ingressDefault;
+      } else if (defaultRoute.backend.id !== ingressDefault.backend.id) {
+        diagnostics.push({ severity: 'Warning', code: 'DefaultBackendConflict', object: ref, field: 'spec.defaultBackend', message: `the default backend of older Ingress ${defaultRoute.ingress} is used for unmatched hosts` });
       }
     }
-
-    (ingress.spec?.rules ?? []).forEach((rule, ruleIndex) => {
-      const ruleField = `spec.rules[${ruleIndex}]`;
-      const host = (rule.host ?? '').toLowerCase() || ANY_HOST;
-      if (host !== ANY_HOST && !HOST.test(host)) {
-        diagnostics.push({ severity: 'Warning', code: 'InvalidHost', object: ref, field: `${ruleField}.host`, message: `"${rule.host}" is not a valid host name or one-label wildcard (*.example.com); rule ignored` });
-        return;
+    for (const rule of contribution.rules) {
+      const present = hosts.get(rule.host);
+      const aliases = rule.aliases.length > 0 || rule.fromToWww;
+      if (present === undefined && !aliases) {
+        hosts.set(rule.host, rule);
+        continue;
       }
-      const d = draft(host);
-      if (ingressDefault && !d.fallback) d.fallback = { ...ingressDefault, host };
-      if (!canary) d.appRoot ??= annotations.host.appRoot;
-      if (host !== ANY_HOST && !host.startsWith('*.') && !canary) {
-        for (const alias of annotations.host.serverAliases) d.aliases.push({ alias, ref });
-        d.fromToWww ||= annotations.host.fromToWwwRedirect;
+      let draft: HostDraft;
+      if (present instanceof HostDraft) {
+        draft = present;
+      } else {
+        draft = new HostDraft();
+        if (present) draft.add(present, undefined); // a lone rule has no aliases
+        hosts.set(rule.host, draft);
       }
-      (rule.http?.paths ?? []).forEach((p, pathIndex) => {
-        const field = `${ruleField}.http.paths[${pathIndex}]`;
-        const pathType = (p.pathType ?? 'ImplementationSpecific') as PathType;
-        if (!PATH_TYPES.has(pathType)) {
-          diagnostics.push({ severity: 'Warning', code: 'InvalidPath', object: ref, field: `${field}.pathType`, message: `"${pathType}" is not Exact, Prefix or ImplementationSpecific; path ignored` });
-          return;
-        }
-        const backend = resolveBackend(p.backend, `${field}.backend`);
-        if (!backend) return;
-        if (canary) {
-          const { affinity, upstreamHash, loadBalance } = annotations.route;
-          d.canaries.push({ ingress: name, ref, field, path: p.path || '/', pathType, backend, rules: canary, balancing: { affinity, upstreamHash, loadBalance } });
-          return;
-        }
-        d.candidates.push({ ingress: name, ref, field, path: p.path || '/', pathType, backend, options: routeOptions, steps: annotations.steps, regexMode: annotations.host.regexMode });
-      });
-    });
+      aliasing ||= aliases;
+      draft.add(rule, ref);
+    }
   }
 
-  const regexes = options.regexCache ?? new RegexCache();
+  const sharedHosts = new Map<string, HostEntry>();
   const exactHosts = new Map<string, HostRoutes>();
   const wildcardHosts = new Map<string, HostRoutes>();
   let anyHost: HostRoutes | undefined;
-  for (const [host, d] of hosts) {
-    const routes = buildHost(host, d, regexes, diagnostics);
+  for (const [host, parts] of hosts) {
+    const entry = hostEntry(host, parts, cache);
+    if (!entry.routes.regexMode) {
+      if (parts instanceof HostDraft) sharedHosts.set(host, entry);
+      else cache.loneHosts.set(parts, entry);
+    }
+    for (const d of entry.diagnostics) diagnostics.push(d);
     // Only canaries named this host: nothing to serve, and no reason to shadow the rules without host.
-    if (d.candidates.length === 0 && !d.fallback && d.appRoot === undefined) continue;
-    if (host === ANY_HOST) anyHost = routes;
-    else if (host.startsWith('*.')) wildcardHosts.set(host.slice(2), routes);
-    else exactHosts.set(host, routes);
+    if (parts.candidates.length === 0 && parts.fallback === undefined && parts.appRoot === undefined) continue;
+    if (host === ANY_HOST) anyHost = entry.routes;
+    else if (host.startsWith('*.')) wildcardHosts.set(host.slice(2), entry.routes);
+    else exactHosts.set(host, entry.routes);
   }
-  addAliasesAndWwwRedirects(hosts, exactHosts, diagnostics);
-  const tlsHosts = buildTlsHosts(ours, snapshot, refOf, diagnostics);
+  cache.sharedHosts = sharedHosts;
+  if (aliasing) addAliasesAndWwwRedirects(hosts, exactHosts, diagnostics);
+  for (const d of tls.diagnostics) diagnostics.push(d);
+  cache.tls = tls.result(contributions);
   let defaultCertificate;
   if (options.defaultCertificate) {
     const result = readTlsSecret(snapshot.secrets.get(options.defaultCertificate), options.defaultCertificate);
@@ -195,19 +147,79 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
       defaultCertificate = result;
     }
   }
-  let errorBackend: Backend | undefined;
+  let errorBackend;
   if (options.defaultBackendService) {
     const [namespace = '', name = ''] = options.defaultBackendService.split('/');
     errorBackend = resolver.resolveFirstPort(namespace, name, { kind: 'Service', namespace, name }, '--default-backend-service', diagnostics);
     // Requests no rule matches go to it, unless an Ingress's spec.defaultBackend takes them.
     defaultRoute ??= { ingress: '', host: ANY_HOST, path: '/', pathType: 'Prefix', backend: errorBackend, choice: SINGLE, options: DEFAULT_ROUTE_OPTIONS, steps: DEFAULT_STEPS };
   }
-  regexes.sweep();
+  cache.resolutions = resolver.resolutions;
+  cache.regexes.sweep();
   return {
-    table: { generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends, tlsHosts, defaultCertificate, errorBackend, settings: config.settings.server },
+    table: { generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends, tlsHosts: cache.tls.map, defaultCertificate, errorBackend, settings: config.settings.server },
     diagnostics,
     config,
   };
+}
+
+/** Whether a contribution from an earlier build is what this build would make of its Ingress. */
+function stillCurrent(c: IngressContribution, parsed: IngressContribution['parsed'], resolver: BackendResolver, snapshot: ObjectSnapshot): boolean {
+  if (c.parsed !== parsed) return false;
+  for (const backend of c.backends) if (!resolver.isCurrent(backend)) return false;
+  for (const { key, found } of c.secretsRead) if (snapshot.secrets.get(key) !== found) return false;
+  return true;
+}
+
+/** A host's routes: the last build's when it was built from the same parts (regex hosts are built each time, from cached regexes). */
+function hostEntry(host: string, parts: HostParts, cache: BuildCache): HostEntry {
+  const last = parts instanceof HostDraft ? cache.sharedHosts.get(host) : cache.loneHosts.get(parts);
+  if (last && (last.parts === parts || sameParts(last.parts, parts))) return last;
+  const diagnostics: Diagnostic[] = [];
+  const routes = buildHost(host, parts, cache.regexes, diagnostics);
+  return { parts, routes, diagnostics };
+}
+
+function sameParts(a: HostParts, b: HostParts): boolean {
+  return a.fallback === b.fallback && a.appRoot === b.appRoot && sameItems(a.candidates, b.candidates) && sameItems(a.canaries, b.canaries);
+}
+
+/**
+ * TLS hosts: the oldest Ingress wins a host. The last build's map when every entry is the
+ * same as then (the usual case after a change that does not touch TLS).
+ */
+class TlsHostsBuilder {
+  readonly diagnostics: Diagnostic[] = [];
+  private readonly last: TlsHosts | undefined;
+  private same: boolean;
+  private count = 0;
+
+  constructor(last: TlsHosts | undefined) {
+    this.last = last;
+    this.same = last !== undefined;
+  }
+
+  /** The next contribution, oldest first. */
+  add(c: IngressContribution): void {
+    for (const d of c.tlsDiagnostics) this.diagnostics.push(d);
+    if (!this.same) return;
+    const entries = this.last!.entries;
+    for (const entry of c.tlsHosts) {
+      const was = entries[this.count++];
+      if (was === undefined || was.host !== entry.host || was.certificate !== entry.certificate) {
+        this.same = false;
+        return;
+      }
+    }
+  }
+
+  result(contributions: readonly IngressContribution[]): TlsHosts {
+    if (this.same && this.count === this.last!.entries.length) return this.last!;
+    const entries = contributions.flatMap((c) => c.tlsHosts);
+    const map = new Map<string, TlsCertificate | undefined>();
+    for (const { host, certificate } of entries) if (!map.has(host)) map.set(host, certificate);
+    return { entries, map };
+  }
 }
 
 /**
@@ -218,7 +230,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
 export const MAX_REGEX_PATHS_PER_HOST = 10_000;
 
 /** Orders one host's paths: first claim wins a path (Ingresses come oldest first), then index them for the matcher. */
-function buildHost(host: string, d: HostDraft, regexes: RegexCache, diagnostics: Diagnostic[]): HostRoutes {
+function buildHost(host: string, d: HostParts, regexes: RegexCache, diagnostics: Diagnostic[]): HostRoutes {
   // ingress-nginx: use-regex or rewrite-target on any Ingress of a host puts every path of the host in regex mode.
   const regexMode = d.candidates.some((c) => c.regexMode);
   const claimed = new Map<string, Candidate>();
@@ -280,14 +292,17 @@ function buildHost(host: string, d: HostDraft, regexes: RegexCache, diagnostics:
  * `from-to-www-redirect`: the name with `www.` added or removed redirects to the host, unless
  * a rule or an alias names it.
  */
-function addAliasesAndWwwRedirects(drafts: ReadonlyMap<string, HostDraft>, exactHosts: Map<string, HostRoutes>, diagnostics: Diagnostic[]): void {
-  const ruled = new Set(exactHosts.keys());
+function addAliasesAndWwwRedirects(hosts: ReadonlyMap<string, HostParts>, exactHosts: Map<string, HostRoutes>, diagnostics: Diagnostic[]): void {
   const aliasOwner = new Map<string, string>();
+  // Only rules of named hosts may have aliases, and a lone rule has none: those hosts are drafts.
+  const drafts = [...hosts].filter((entry): entry is [string, HostDraft] => entry[1] instanceof HostDraft);
   for (const [host, d] of drafts) {
     const routes = exactHosts.get(host);
     if (!routes) continue;
     for (const { alias, ref } of d.aliases) {
-      const owner = ruled.has(alias) ? `a rule of host "${alias}"` : aliasOwner.has(alias) && aliasOwner.get(alias) !== host ? `an alias of host "${aliasOwner.get(alias)}"` : undefined;
+      // A host a rule names (in the map, and not by an alias).
+      const ruled = exactHosts.has(alias) && !aliasOwner.has(alias);
+      const owner = ruled ? `a rule of host "${alias}"` : aliasOwner.has(alias) && aliasOwner.get(alias) !== host ? `an alias of host "${aliasOwner.get(alias)}"` : undefined;
       if (owner) {
         diagnostics.push({ severity: 'Warning', code: 'InvalidHost', object: ref, field: `metadata.annotations[${NGINX_PREFIX}server-alias]`, message: `"${alias}" is already ${owner}; alias ignored` });
         continue;
@@ -304,15 +319,15 @@ function addAliasesAndWwwRedirects(drafts: ReadonlyMap<string, HostDraft>, exact
   }
 }
 
-const SINGLE: BackendChoice = Object.freeze({ kind: 'single' });
-
 type CanaryChoice = Extract<BackendChoice, { kind: 'canary' }>;
+const NO_CANARIES: ReadonlyMap<string, CanaryChoice> = new Map();
 
 /**
  * The canary of each path (keyed by path type and path as the main Ingress writes them): one
  * per path, the oldest, as ingress-nginx allows. A canary for a path no Ingress serves is reported.
  */
-function canariesByPath(host: string, d: HostDraft, diagnostics: Diagnostic[]): Map<string, CanaryChoice> {
+function canariesByPath(host: string, d: HostParts, diagnostics: Diagnostic[]): ReadonlyMap<string, CanaryChoice> {
+  if (d.canaries.length === 0) return NO_CANARIES;
   const main = new Set(d.candidates.map((c) => `${c.pathType}:${c.path}`));
   const byPath = new Map<string, CanaryChoice>();
   for (const c of d.canaries) {
@@ -330,14 +345,20 @@ function canariesByPath(host: string, d: HostDraft, diagnostics: Diagnostic[]): 
   return byPath;
 }
 
-function oldestFirst(ingresses: Iterable<V1Ingress>): V1Ingress[] {
-  // Keys computed once per Ingress, not once per comparison: a sort compares n·log n times.
-  const keyed = [...ingresses].map((ingress) => {
-    const t = ingress.metadata?.creationTimestamp;
-    return { ingress, time: t ? new Date(t).getTime() : 0, id: `${ingress.metadata?.namespace}/${ingress.metadata?.name}` };
-  });
-  keyed.sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return keyed.map((k) => k.ingress);
+function oldestFirst(ingresses: Iterable<V1Ingress>, cache: BuildCache): IngressEntry[] {
+  // Keys computed once per Ingress object, not once per comparison: a sort compares n·log n times.
+  const keyed: IngressEntry[] = [];
+  for (const ingress of ingresses) {
+    let key = cache.ingresses.get(ingress);
+    if (!key) {
+      const t = ingress.metadata?.creationTimestamp;
+      const ref = refOf(ingress);
+      key = { ingress, ref, time: t ? new Date(t).getTime() : 0, id: `${ref.namespace}/${ref.name}`, contribution: undefined };
+      cache.ingresses.set(ingress, key);
+    }
+    keyed.push(key);
+  }
+  return keyed.sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function refOf(ingress: V1Ingress): ObjectRef {

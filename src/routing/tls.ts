@@ -1,9 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import type { V1Ingress, V1Secret } from '@kubernetes/client-node';
-import type { ObjectSnapshot } from '../snapshot.ts';
-import { objectKey } from '../snapshot.ts';
+import type { V1Secret } from '@kubernetes/client-node';
 import type { TlsCertificate } from '../table/types.ts';
-import type { Diagnostic, ObjectRef } from '../diagnostics.ts';
 
 /** Parsed certificates by Secret content, so an unchanged Secret is not parsed again on every build. */
 const parsed = new Map<string, TlsCertificate | string>();
@@ -49,38 +46,4 @@ function parse(ref: string, certPem: string, keyPem: string): TlsCertificate | s
     subjectAltNames: (leaf.subjectAltName ?? '').split(', ').filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)),
     fingerprint: leaf.fingerprint256,
   };
-}
-
-/**
- * TLS hosts of our Ingresses: each `spec.tls[]` entry maps its hosts to a Secret of the same
- * namespace. The oldest Ingress wins a host. A host whose Secret is unusable keeps its entry
- * (it still counts as a TLS host for ssl-redirect) and is served the default certificate.
- */
-export function buildTlsHosts(ingresses: readonly V1Ingress[], snapshot: ObjectSnapshot, refOf: (i: V1Ingress) => ObjectRef, diagnostics: Diagnostic[]): Map<string, TlsCertificate | undefined> {
-  const hosts = new Map<string, TlsCertificate | undefined>();
-  for (const ingress of ingresses) {
-    const ref = refOf(ingress);
-    (ingress.spec?.tls ?? []).forEach((entry, index) => {
-      const field = `spec.tls[${index}]`;
-      if (!entry.hosts?.length) {
-        diagnostics.push({ severity: 'Warning', code: 'InvalidTLS', object: ref, field: `${field}.hosts`, message: 'a TLS entry without hosts is not supported; ignored' });
-        return;
-      }
-      let certificate: TlsCertificate | undefined;
-      if (entry.secretName) {
-        const secretRef = objectKey(ref.namespace, entry.secretName);
-        const result = readTlsSecret(snapshot.secrets.get(secretRef), secretRef);
-        if (typeof result === 'string') {
-          diagnostics.push({ severity: 'Warning', code: 'InvalidTLSSecret', object: ref, field: `${field}.secretName`, message: `${result}; the default certificate is served for ${entry.hosts.join(', ')}` });
-        } else {
-          certificate = result;
-        }
-      }
-      for (const host of entry.hosts) {
-        const key = host.toLowerCase();
-        if (!hosts.has(key)) hosts.set(key, certificate);
-      }
-    });
-  }
-  return hosts;
 }

@@ -4,8 +4,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { AnnotationCache } from '../../src/routing/annotation-cache.ts';
-import { buildRoutingTable } from '../../src/routing/index.ts';
+import { BuildCache, buildRoutingTable } from '../../src/routing/index.ts';
 import type { ObjectSnapshot } from '../../src/snapshot.ts';
 import { CLASS, fixtureSnapshot } from '../helpers/build-fixture.ts';
 
@@ -15,10 +14,10 @@ const CONFIG_MAP = { configMap: 'portico/controller' };
 describe('the annotation cache', () => {
   it.each(FIXTURES)('%s: a cached build is the build without the cache, twice over', (name) => {
     const snapshot = fixtureSnapshot(name);
-    const annotationCache = new AnnotationCache();
+    const cache = new BuildCache();
     const fresh = buildRoutingTable(snapshot, { ...CLASS, ...CONFIG_MAP, generation: 1 });
     for (let i = 0; i < 2; i++) {
-      const cached = buildRoutingTable(snapshot, { ...CLASS, ...CONFIG_MAP, generation: 1, annotationCache });
+      const cached = buildRoutingTable(snapshot, { ...CLASS, ...CONFIG_MAP, generation: 1, cache });
       expect(cached.table).toEqual(fresh.table);
       expect(cached.diagnostics).toEqual(fresh.diagnostics);
     }
@@ -26,8 +25,8 @@ describe('the annotation cache', () => {
 
   it('parses again when a Secret an annotation reads changes, appears or goes away', () => {
     const snapshot = fixtureSnapshot('annotations-basic-auth');
-    const annotationCache = new AnnotationCache();
-    const build = (s: ObjectSnapshot) => buildRoutingTable(s, { ...CLASS, generation: 1, annotationCache });
+    const cache = new BuildCache();
+    const build = (s: ObjectSnapshot) => buildRoutingTable(s, { ...CLASS, generation: 1, cache });
     /** The users the route admits, or `deny` when it cannot be protected. */
     const users = (s: ObjectSnapshot): string => {
       const steps = build(s).table.exactHosts.get('valid.example.com')?.prefix.get('/')?.steps ?? [];

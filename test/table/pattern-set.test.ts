@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildRoutingTable, MAX_REGEX_PATHS_PER_HOST } from '../../src/routing/index.ts';
-import { RegexCache } from '../../src/routing/regex.ts';
+import { BuildCache, buildRoutingTable, MAX_REGEX_PATHS_PER_HOST } from '../../src/routing/index.ts';
 import { snapshotOf, type ManifestObject } from '../../src/sources/manifests.ts';
 import { matchRoute } from '../../src/table/match.ts';
 import { compileGroup, PatternSet } from '../../src/table/pattern-set.ts';
@@ -43,9 +42,9 @@ describe('regex paths matched through RE2 sets', () => {
   });
 
   it('reuses what a previous build compiled when the paths are the same', () => {
-    const cache = new RegexCache();
-    const first = buildRoutingTable(snapshotOf(objects), { ...CLASS, generation: 1, regexCache: cache });
-    const second = buildRoutingTable(snapshotOf(objects), { ...CLASS, generation: 2, regexCache: cache });
+    const cache = new BuildCache();
+    const first = buildRoutingTable(snapshotOf(objects), { ...CLASS, generation: 1, cache });
+    const second = buildRoutingTable(snapshotOf(objects), { ...CLASS, generation: 2, cache });
     expect(second.table.exactHosts.get('regex.test')!.patterns).toBe(first.table.exactHosts.get('regex.test')!.patterns);
   });
 
