@@ -26,9 +26,12 @@ let nginxPort = 0;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'portico-accesslog-'));
   const echo = { address: '127.0.15.1', port: await backends.echo('echo', '127.0.15.1') };
+  const refused = { address: '127.0.15.2', port: await backends.closedPort('127.0.15.2') };
   const manifests = join(dir, 'manifests');
   await mkdir(manifests);
   await writeFile(join(manifests, 'all.yaml'), [INGRESS_CLASS, service('echo', [echo]), ingress({ name: 'echo', host: 'echo.test', service: 'echo' }),
+    service('refused', [refused]),
+    ingress({ name: 'errors', host: 'errors.test', service: 'refused', annotations: { 'nginx.ingress.kubernetes.io/custom-http-errors': '502', 'nginx.ingress.kubernetes.io/default-backend': 'echo' } }),
     `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: portico-config}\ndata:\n  log-format-upstream: '{"ts": "$time_iso8601", "client": "$remote_addr", "req": "$request", "status": $status, "took": $request_time, "ua": "$http_user_agent", "upstream": "$proxy_upstream_name", "args": "$args"}'\n`].join('---\n'));
   nginxPort = await freePort();
   // What ingress-nginx renders for this route, as far as the log line is concerned.
@@ -88,10 +91,25 @@ describe('--access-log nginx', () => {
   });
 
   it('writes "-" for what a request did not have, and upstream-default-backend when no rule matched', async () => {
-    await send(portico.httpPort, 'nobody.test', '/', { headers: { 'x-request-id': 'log-compare-2' } });
+    const reply = await send(portico.httpPort, 'nobody.test', '/', { headers: { 'x-request-id': 'log-compare-2' } });
     await waitFor(() => portico.lines.some((l) => l.endsWith(' log-compare-2')), 'the Portico line');
     const line = portico.lines.find((l) => l.endsWith(' log-compare-2'))!;
     expect(line).toMatch(/^127\.0\.0\.1 - - \[[^\]]+\] "GET \/ HTTP\/1\.1" 404 \d+ "-" "-" \d+ \d+\.\d{3} \[upstream-default-backend\] \[\] - - - - log-compare-2$/);
+    // $body_bytes_sent of Portico's own page: what the client got; none for HEAD.
+    expect(reply.body.length).toBeGreaterThan(0);
+    expect(line).toContain(`" 404 ${Buffer.byteLength(reply.body)} "-"`);
+    await send(portico.httpPort, 'nobody.test', '/', { method: 'HEAD', headers: { 'x-request-id': 'log-compare-3' } });
+    await waitFor(() => portico.lines.some((l) => l.endsWith(' log-compare-3')), 'the HEAD line');
+    expect(portico.lines.find((l) => l.endsWith(' log-compare-3'))).toContain('"HEAD / HTTP/1.1" 404 0 "-"');
+  });
+
+  it('counts the error backend’s page as the body sent (custom-http-errors)', async () => {
+    const reply = await send(portico.httpPort, 'errors.test', '/', { headers: { 'x-request-id': 'log-compare-4' } });
+    // The error backend answers with the status it chooses (ingress-nginx's default backend answers with X-Code); the echo pod says 200.
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.body)).toMatchObject({ server: 'echo', headers: { 'x-code': '502' } });
+    await waitFor(() => portico.lines.some((l) => l.endsWith(' log-compare-4')), 'the error page line');
+    expect(portico.lines.find((l) => l.endsWith(' log-compare-4'))).toContain(`" 200 ${Buffer.byteLength(reply.body)} "-"`);
   });
 });
 

@@ -77,6 +77,26 @@ function nextRequestId(): string {
   return ID_PREFIX + (idCounter++).toString(16).padStart(16, '0');
 }
 
+/** Headers Portico puts on every response to a request, before the pod's or a step's. */
+export type OwnHeaders = Readonly<Record<string, string>>;
+
+/**
+ * A request's own response headers: its id, `server: portico` with `server-tokens`, and HSTS
+ * (on an HTTPS route that has it). Passed to the one `writeHead` call of the response rather
+ * than set beforehand: a header set before `writeHead` puts Node on its slower path, one
+ * `setHeader` per header.
+ */
+export function ownHeadersOf(requestId: string, serverTokens: boolean, hsts: string | undefined): OwnHeaders {
+  if (!serverTokens && hsts === undefined) return requestId ? { 'x-request-id': requestId } : NO_HEADERS;
+  const own: Record<string, string> = {};
+  if (serverTokens) own['server'] = 'portico';
+  if (hsts !== undefined) own['strict-transport-security'] = hsts;
+  if (requestId) own['x-request-id'] = requestId;
+  return own;
+}
+
+const NO_HEADERS: OwnHeaders = Object.freeze({});
+
 /** `{ x-request-id }` for a response or a request, or nothing when there is no id. */
 export function requestIdHeader(requestId: string): Record<string, string> {
   return requestId ? { 'x-request-id': requestId } : {};
@@ -129,11 +149,13 @@ export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedF
 }
 
 /**
- * Headers towards the client: the pod's minus hop-by-hop and `Server` (ingress-nginx hides the
- * backend's unless `allow-backend-server-header`), then what the route's steps add for this status.
+ * Headers towards the client: Portico's own, then the pod's minus hop-by-hop and `Server`
+ * (ingress-nginx hides the backend's unless `allow-backend-server-header`), then what the
+ * route's steps add for this status.
  */
-export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, status: number, changes?: HeaderChanges, keepServer = false): OutgoingHttpHeaders {
+export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, status: number, changes?: HeaderChanges, keepServer = false, own?: OwnHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
+  if (own) for (const name in own) out[name] = own[name];
   let connection: string | undefined;
   for (const name in headers) {
     const value = headers[name];

@@ -10,11 +10,11 @@ import type { Balancer } from './balancer.ts';
 import { chooseBackend } from './backend-choice.ts';
 import { pickEndpoint } from './endpoint-choice.ts';
 import type { Attempt, FailureKind, ForwardEngine, UpgradeEngine } from './engines/types.ts';
-import { requestIdHeader, requestIdOf, responseChanges, upstreamHeaders, type ForwardedFacts, type HeaderChanges } from './headers.ts';
+import { ownHeadersOf, requestIdHeader, requestIdOf, responseChanges, upstreamHeaders, type ForwardedFacts, type HeaderChanges, type OwnHeaders } from './headers.ts';
 import { closeLingeringAfter } from './lingering-close.ts';
 import { isRejection, readRequestHead, type RequestHead } from './request-head.ts';
 import { readBodyUpTo, readSmallBody, RequestBody } from './request-body.ts';
-import { sendStatus, writeRawStatus } from './responses.ts';
+import { answeredBodyBytes, sendBody, sendStatus, writeRawStatus } from './responses.ts';
 import { runSteps, type StepAnswer, type StepContext, type StepState } from './steps/index.ts';
 import type { RequestObserver, UpstreamRecord } from '../observability/request-record.ts';
 
@@ -68,6 +68,8 @@ interface Trace {
   /** The canary backend, when the route's canary took the request. */
   canary: Backend | undefined;
   upstream: UpstreamRecord | undefined;
+  /** The error backend's answer (custom-http-errors), counted as it passes. */
+  errorPage?: UpstreamRecord;
   upstreamStarted: number;
   retries: number;
 }
@@ -129,11 +131,8 @@ export class RequestHandler {
   readonly handle = (req: IncomingMessage, res: ServerResponse, expectsContinue = false): void => {
     // The table is read once: the request finishes with the settings and routes it started with.
     const table = this.tables.current;
-    const requestId = requestIdOf(req.headers, table?.settings.generateRequestId);
     // The same id in the access log, upstream and the response: one id to grep for.
-    if (requestId) res.setHeader('x-request-id', requestId);
-    // server-tokens: ingress-nginx says nginx; Portico says nothing unless asked.
-    if (table?.settings.serverTokens) res.setHeader('server', 'portico');
+    const requestId = requestIdOf(req.headers, table?.settings.generateRequestId);
     if (this.tables.draining || (table && lastOnConnection(req, table.settings.listener))) res.shouldKeepAlive = false;
     const client = clientOf(req, this.options.proto, table?.settings);
     const trace = this.options.observer ? this.trace(req, res, requestId, client) : undefined;
@@ -153,20 +152,22 @@ export class RequestHandler {
       trace.route = decision.route;
       trace.host = decision.host;
     }
-    // As ingress-nginx, on every HTTPS response of a route, Portico's own answers included.
-    const hsts = table?.settings.hstsHeader;
-    if (this.options.proto === 'https' && hsts !== undefined && decision.route?.options.hsts) res.setHeader('strict-transport-security', hsts);
+    const settings = table?.settings;
+    // server-tokens: ingress-nginx says nginx; Portico says nothing unless asked. HSTS as
+    // ingress-nginx sends it: on every HTTPS response of a route, Portico's own answers included.
+    const hsts = this.options.proto === 'https' && decision.route?.options.hsts ? settings?.hstsHeader : undefined;
+    const own = ownHeadersOf(requestId, settings?.serverTokens ?? false, hsts);
     if (decision.kind === 'answer') {
       if (decision.route?.options.customErrors?.has(decision.status)) {
         if (hasUnreadBody(req)) closeLingeringAfter(res);
-        this.serveCustomError(req, res, decision.route, decision.status, requestId, decision.changes, table!, client).catch(() => res.destroy());
+        this.serveCustomError(req, res, decision.route, decision.status, requestId, own, decision.changes, table!, client, trace).catch(() => res.destroy());
         return;
       }
-      this.sendAnswer(req, res, requestId, decision);
+      this.sendAnswer(req, res, own, decision);
       return;
     }
     if (expectsContinue) res.writeContinue();
-    this.forward(req, res, decision, requestId, trace, table!, client).catch(() => res.destroy());
+    this.forward(req, res, decision, requestId, own, trace, table!, client).catch(() => res.destroy());
   }
 
   /**
@@ -286,14 +287,10 @@ export class RequestHandler {
   }
 
   /** Our own answer; a request body left unread is drained before the connection closes (no reset). */
-  private sendAnswer(req: IncomingMessage, res: ServerResponse, requestId: string, a: Answer): void {
+  private sendAnswer(req: IncomingMessage, res: ServerResponse, own: OwnHeaders, a: Answer): void {
     if (hasUnreadBody(req)) closeLingeringAfter(res);
-    if (a.body === undefined) {
-      sendStatus(res, a.status, requestId, a.headers);
-      return;
-    }
-    res.writeHead(a.status, { ...a.headers, 'content-length': Buffer.byteLength(a.body) });
-    res.end(a.body);
+    if (a.body === undefined) sendStatus(res, a.status, own, a.headers);
+    else sendBody(res, a.status, { ...own, ...a.headers }, a.body);
   }
 
   /** Starts timing a request; the observer gets its record when the response ends or the client goes. */
@@ -322,8 +319,8 @@ export class RequestHandler {
         status: res.headersSent ? res.statusCode : 499,
         bytesIn: requestHeadBytes(req) + (Number(req.headers['content-length']) || 0),
         bytesOut: socket.bytesWritten - written,
-        // Forwarded bodies are counted as they pass; Portico's own answers declare their length.
-        bodyBytesOut: trace.upstream?.bytes ?? (Number(res.getHeader('content-length')) || 0),
+        // Forwarded bodies (the error backend's included) are counted as they pass; Portico's own answers know their length.
+        bodyBytesOut: (trace.errorPage ?? trace.upstream)?.bytes ?? answeredBodyBytes(res) ?? 0,
         durationMs: now - started,
         route: trace.route,
         canary: trace.canary,
@@ -334,7 +331,7 @@ export class RequestHandler {
     return trace;
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse, f: Forward, requestId: string, trace: Trace | undefined, table: RoutingTable, client: ClientFacts): Promise<void> {
+  private async forward(req: IncomingMessage, res: ServerResponse, f: Forward, requestId: string, own: OwnHeaders, trace: Trace | undefined, table: RoutingTable, client: ClientFacts): Promise<void> {
     const o = f.route.options;
     const settings = table.settings;
     const chosen = chooseBackend(f.route, req);
@@ -342,7 +339,7 @@ export class RequestHandler {
     const backend = chosen.backend.endpoints.length === 0 && o.defaultBackend ? o.defaultBackend : chosen.backend;
     if (trace && chosen.canary) trace.canary = backend;
     // Most requests have no body: no promise, no extra turn of the event loop for them.
-    const body = hasBody(req) ? await this.readBody(req, res, o, requestId, settings.clientBodyTimeoutMs) : null;
+    const body = hasBody(req) ? await this.readBody(req, res, o, own, settings.clientBodyTimeoutMs) : null;
     if (body === ANSWERED) return;
     const headers = upstreamHeaders(req.rawHeaders, this.forwardedFacts(f, requestId, settings, client));
     // A chunked body read whole reaches the pod with a Content-Length, as nginx sends it.
@@ -372,6 +369,7 @@ export class RequestHandler {
         interceptStatus: o.customErrors,
         res,
         changes: picked.setCookie === undefined ? f.changes : { ...f.changes, response: { ...f.changes.response, 'set-cookie': picked.setCookie } },
+        ownHeaders: own,
         backendServerHeader: settings.backendServerHeader,
         record: trace ? this.startAttempt(trace, endpoint, attemptNo) : undefined,
       };
@@ -381,7 +379,7 @@ export class RequestHandler {
       ewma?.(performance.now() - attemptStarted!);
       if (outcome.kind !== 'failed') {
         this.balancer.health.succeeded(endpoint.key);
-        if (outcome.kind === 'intercepted') await this.serveCustomError(req, res, f.route, outcome.status, requestId, f.changes, table, client);
+        if (outcome.kind === 'intercepted') await this.serveCustomError(req, res, f.route, outcome.status, requestId, own, f.changes, table, client, trace);
         return;
       }
       lastFailure = outcome.failure;
@@ -393,8 +391,8 @@ export class RequestHandler {
     // After a refused body the rest of it is unread: drain it, then close (no reset).
     if (lastFailure === 'body-too-large') closeLingeringAfter(res);
     const status = lastFailure ? STATUS_OF_FAILURE[lastFailure] : 503;
-    if (o.customErrors?.has(status)) await this.serveCustomError(req, res, f.route, status, requestId, f.changes, table, client);
-    else sendStatus(res, status, requestId, responseChanges(f.changes, status));
+    if (o.customErrors?.has(status)) await this.serveCustomError(req, res, f.route, status, requestId, own, f.changes, table, client, trace);
+    else sendStatus(res, status, own, responseChanges(f.changes, status));
   }
 
   /**
@@ -403,12 +401,12 @@ export class RequestHandler {
    * X-Original-URI, X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port and X-Request-ID;
    * the client gets its status. Without an error backend, or when it fails, Portico's own page.
    */
-  private async serveCustomError(req: IncomingMessage, res: ServerResponse, route: Route, status: number, requestId: string, changes: HeaderChanges | undefined, table: RoutingTable, client: ClientFacts): Promise<void> {
+  private async serveCustomError(req: IncomingMessage, res: ServerResponse, route: Route, status: number, requestId: string, own: OwnHeaders, changes: HeaderChanges | undefined, table: RoutingTable, client: ClientFacts, trace: Trace | undefined): Promise<void> {
     const o = route.options;
     const errorBackend = o.defaultBackend ?? table.errorBackend;
     const endpoint = errorBackend && this.balancer.pick(errorBackend, client.address);
     if (!endpoint || res.headersSent) {
-      sendStatus(res, status, requestId, changes && responseChanges(changes, status));
+      sendStatus(res, status, own, changes && responseChanges(changes, status));
       return;
     }
     const headers = upstreamHeaders(req.rawHeaders, { client, host: req.headers.host ?? '', upstreamHost: req.headers.host ?? '', requestId, forwardedPrefix: undefined, underscores: table.settings.underscoresInHeaders });
@@ -421,9 +419,10 @@ export class RequestHandler {
     });
     const outcome = await this.engine.forward({
       endpoint, tls: false, method: req.method ?? 'GET', path: '/', headers, body: null,
-      connectTimeoutMs: o.connectTimeoutMs, readTimeoutMs: o.readTimeoutMs, failOnStatus: NO_RETRY, res, changes,
+      connectTimeoutMs: o.connectTimeoutMs, readTimeoutMs: o.readTimeoutMs, failOnStatus: NO_RETRY, res, changes, ownHeaders: own,
+      record: trace && (trace.errorPage = { address: endpoint.key, status: undefined, connectMs: 0, headerMs: undefined, responseMs: 0 }),
     });
-    if (outcome.kind === 'failed' && outcome.failure !== 'client-gone') sendStatus(res, status, requestId, changes && responseChanges(changes, status));
+    if (outcome.kind === 'failed' && outcome.failure !== 'client-gone') sendStatus(res, status, own, changes && responseChanges(changes, status));
   }
 
   /**
@@ -433,7 +432,7 @@ export class RequestHandler {
    * a Content-Length (over the limit: 413 before any pod is involved); anything larger streams.
    * With `off`, every body streams as it comes.
    */
-  private async readBody(req: IncomingMessage, res: ServerResponse, o: Route['options'], requestId: string, timeoutMs: number): Promise<Buffer | RequestBody | null | typeof ANSWERED> {
+  private async readBody(req: IncomingMessage, res: ServerResponse, o: Route['options'], own: OwnHeaders, timeoutMs: number): Promise<Buffer | RequestBody | null | typeof ANSWERED> {
     const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
     const stream = (first?: readonly Buffer[]): RequestBody => {
       const body = new RequestBody(o.bodyLimit, o.sendTimeoutMs);
@@ -449,12 +448,12 @@ export class RequestHandler {
       if (read.complete) return read.chunks.length === 1 ? read.chunks[0]! : Buffer.concat(read.chunks, read.bytes);
       if (read.bytes <= o.bodyLimit) return stream(read.chunks);
       closeLingeringAfter(res);
-      sendStatus(res, 413, requestId);
+      sendStatus(res, 413, own);
       return ANSWERED;
     } catch {
       if (res.destroyed) return ANSWERED;
       closeLingeringAfter(res); // the rest of the body may still come
-      sendStatus(res, 408, requestId);
+      sendStatus(res, 408, own);
       return ANSWERED;
     }
   }

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { closeLingering } from './lingering-close.ts';
+import type { OwnHeaders } from './headers.ts';
 
 const pages = new Map<number, Buffer>();
 
@@ -16,15 +17,33 @@ function page(status: number): Buffer {
   return body;
 }
 
-/** Answers with Portico's own status page; when the response already started, the connection is closed instead. */
-export function sendStatus(res: ServerResponse, status: number, requestId: string, extra?: Record<string, string | string[]>): void {
+/** The body length of Portico's own answers, for the access log (the head is written in one call, so Node keeps no copy of it). */
+const answered = new WeakMap<ServerResponse, number>();
+
+/** Bytes of body Portico's own answer sent on `res`, if Portico answered it. */
+export function answeredBodyBytes(res: ServerResponse): number | undefined {
+  return answered.get(res);
+}
+
+/**
+ * Answers with Portico's own status page: the request's own headers, then `extra` (a step's or a
+ * redirect's). When the response already started, the connection is closed instead.
+ */
+export function sendStatus(res: ServerResponse, status: number, own: OwnHeaders, extra?: Record<string, string | string[]>): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = page(status);
-  res.writeHead(status, { 'content-type': 'text/html', 'content-length': body.length, ...(requestId ? { 'x-request-id': requestId } : {}), ...extra });
-  res.end(res.req.method === 'HEAD' ? undefined : body);
+  sendBody(res, status, { 'content-type': 'text/html', ...own, ...extra }, page(status));
+}
+
+/** Answers with `body` and a Content-Length; a HEAD request gets the head only. */
+export function sendBody(res: ServerResponse, status: number, headers: Record<string, string | string[]>, body: Buffer | string): void {
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  res.writeHead(status, { ...headers, 'content-length': length });
+  const head = res.req.method === 'HEAD';
+  answered.set(res, head ? 0 : length);
+  res.end(head ? undefined : body);
 }
 
 /**

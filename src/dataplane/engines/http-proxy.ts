@@ -80,7 +80,7 @@ export class HttpProxyEngine implements ForwardEngine, UpgradeEngine {
         return;
       }
       f.responded = true;
-      res.writeHead(status, downstreamHeaders(proxyRes.headers, status, f.attempt.changes, f.attempt.backendServerHeader));
+      res.writeHead(status, downstreamHeaders(proxyRes.headers, status, f.attempt.changes, f.attempt.backendServerHeader, f.attempt.ownHeaders));
       proxyRes.setTimeout(f.attempt.readTimeoutMs, () => proxyRes.destroy(new ReadTimeoutError('upstream read timed out')));
       proxyRes.on('error', () => res.destroy());
       proxyRes.pipe(res);

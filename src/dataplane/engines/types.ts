@@ -1,7 +1,7 @@
 import type { UpstreamKeepalive } from '../../table/server-settings.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { HeaderChanges } from '../headers.ts';
+import type { HeaderChanges, OwnHeaders } from '../headers.ts';
 import type { RequestBody } from '../request-body.ts';
 import type { UpstreamRecord } from '../../observability/request-record.ts';
 import type { Endpoint } from '../../table/types.ts';
@@ -39,6 +39,8 @@ export interface Attempt {
   readonly res: ServerResponse;
   /** What the route's steps add to the pod's response (CORS, cookies). */
   readonly changes?: HeaderChanges | undefined;
+  /** Portico's own headers for every response of the request (its id, `server`, HSTS); the pod's namesakes win. */
+  readonly ownHeaders?: OwnHeaders | undefined;
   /** `allow-backend-server-header`: pass the pod's `Server` header on (removed by default). */
   readonly backendServerHeader?: boolean;
   /**

@@ -83,7 +83,7 @@ export class UndiciEngine implements ForwardEngine {
             return;
           }
           responded = true;
-          res.writeHead(status, downstreamHeaders(headers as Record<string, string | string[]>, status, a.changes, a.backendServerHeader));
+          res.writeHead(status, downstreamHeaders(headers as Record<string, string | string[]>, status, a.changes, a.backendServerHeader, a.ownHeaders));
           if (record) {
             record.status = status;
             record.headerMs = performance.now() - started;
