@@ -1,5 +1,4 @@
-import type { FastifyInstance } from 'fastify';
-import { createAdminServer, type DebugViews } from './admin/server.ts';
+import { AdminServer, type DebugViews } from './admin/server.ts';
 import type { ClassSelection } from './routing/ingress-class.ts';
 import { DataPlane, type EngineName } from './dataplane/server.ts';
 import type { EndpointStats } from './dataplane/endpoint-health.ts';
@@ -62,7 +61,7 @@ export class Runtime {
   readonly pipeline: Pipeline;
   readonly metrics: Metrics | undefined;
   private shuttingDown = false;
-  private readonly admin: FastifyInstance;
+  private readonly admin: AdminServer;
   private readonly options: RuntimeOptions;
 
   private readonly log: Logger;
@@ -94,7 +93,7 @@ export class Runtime {
     this.pipeline = new Pipeline(options, (t) => serving.swap(t), log, this.metrics);
     if (this.metrics) this.metrics.defaultCertificate = () => (serving instanceof WorkerPool ? serving.fallbackExpiry : serving.tls?.fallbackExpiry);
     const pipeline = this.pipeline;
-    this.admin = createAdminServer({
+    this.admin = new AdminServer({
       get current() { return serving.current; },
       get diagnostics() { return pipeline.diagnostics; },
       notReadyReason: () => (this.shuttingDown ? 'shutting down' : undefined) ?? readiness.notReadyReason() ?? (serving.current ? undefined : 'no routing table yet'),
@@ -120,8 +119,7 @@ export class Runtime {
         ? `--default-ssl-certificate ${this.options.defaultCertificate} is not usable (yet): serving a generated self-signed certificate to clients no Ingress certificate matches`
         : 'no --default-ssl-certificate: serving a generated self-signed certificate to clients no Ingress certificate matches');
     }
-    await this.admin.listen({ host: this.options.adminAddress, port: this.options.adminPort });
-    const adminPort = (this.admin.server.address() as { port: number }).port;
+    const adminPort = await this.admin.listen({ host: this.options.adminAddress, port: this.options.adminPort });
     return { httpPort, httpsPort, adminPort };
   }
 

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Diagnostic } from '../diagnostics.ts';
 import { formatObject } from '../diagnostics.ts';
 import { describeTable } from './describe-table.ts';
@@ -30,47 +31,105 @@ export const DEBUG_VIEWS: readonly DebugViews[] = ['on', 'off', 'localhost'];
 
 const LOOPBACK_ADDRESS = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
 const LOOPBACK_HOST = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i;
+const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** One admin answer, before it is written (so it can be checked without a socket). */
+export interface AdminAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
 
 /** The admin server on port 10254 (ingress-nginx's, so probes and dashboards carry over). */
-export function createAdminServer(state: AdminState, debugViews: DebugViews = 'on'): FastifyInstance {
-  const app = Fastify({ logger: false });
+export class AdminServer {
+  private readonly state: AdminState;
+  private readonly debugViews: DebugViews;
+  /**
+   * Plain node:http: seven read-only routes do not need a framework, and one was ~25 MB of
+   * every instance's memory.
+   */
+  private readonly server: Server;
 
-  app.addHook('onRequest', async (req, reply) => {
-    const route = req.routeOptions.url;
-    if (route !== '/' && !route?.startsWith('/debug/')) return;
-    if (debugViews === 'off') return reply.code(404).send('debug views are off (--debug-views off)');
-    if (debugViews === 'localhost' && !(LOOPBACK_ADDRESS.test(req.socket.remoteAddress ?? '') && LOOPBACK_HOST.test(req.headers.host ?? ''))) {
-      return reply.code(403).send('debug views are served to localhost only (--debug-views localhost); use kubectl port-forward');
+  constructor(state: AdminState, debugViews: DebugViews = 'on') {
+    this.state = state;
+    this.debugViews = debugViews;
+    this.server = createServer((req, res) => {
+      this.answer(req.method ?? 'GET', req.url ?? '/', req.headers, req.socket.remoteAddress).then(
+        (a) => {
+          res.writeHead(a.status, { ...a.headers, 'content-length': Buffer.byteLength(a.body) });
+          res.end(req.method === 'HEAD' ? undefined : a.body);
+        },
+        () => res.writeHead(500, { 'content-type': TEXT }).end('internal error'),
+      );
+    });
+  }
+
+  /** What a request gets: `url` as sent (its query is ignored), from `remoteAddress`. */
+  async answer(method: string, url: string, headers: IncomingHttpHeaders, remoteAddress: string | undefined): Promise<AdminAnswer> {
+    const path = url.split('?', 1)[0]!;
+    const route = method === 'GET' || method === 'HEAD' ? this.routes[path] : undefined;
+    if (!route) return text(404, `${method} ${path} not found`);
+    if (path === '/' || path.startsWith('/debug/')) {
+      if (this.debugViews === 'off') return text(404, 'debug views are off (--debug-views off)');
+      if (this.debugViews === 'localhost' && !(LOOPBACK_ADDRESS.test(remoteAddress ?? '') && LOOPBACK_HOST.test(headers.host ?? ''))) {
+        return text(403, 'debug views are served to localhost only (--debug-views localhost); use kubectl port-forward');
+      }
     }
-  });
+    return route();
+  }
 
-  app.get('/healthz', async () => 'ok');
+  private readonly routes: Readonly<Record<string, () => AdminAnswer | Promise<AdminAnswer>>> = {
+    '/healthz': () => text(200, 'ok'),
+    '/readyz': () => {
+      const reason = this.state.notReadyReason();
+      if (reason !== undefined) return text(503, `not ready: ${reason}`);
+      const detail = this.state.detail();
+      return text(200, `ok (table generation ${this.state.current?.generation})${detail ? `; ${detail}` : ''}`);
+    },
+    '/metrics': async () => {
+      const metrics = this.state.metrics;
+      if (!metrics) return text(404, 'metrics are off (--metrics false)');
+      return { status: 200, headers: { 'content-type': metrics.contentType }, body: await metrics.text() };
+    },
+    '/': () => ({
+      status: 200,
+      headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'" },
+      body: DASHBOARD_HTML,
+    }),
+    '/debug/dashboard': async () => json(200, dashboardData(this.state.current, this.state.diagnostics, (await this.state.endpointHealth?.()) ?? noHealth)),
+    '/debug/routes': () => {
+      const table = this.state.current;
+      return table ? json(200, describeTable(table)) : json(503, { error: 'no routing table yet' });
+    },
+    '/debug/diagnostics': () => json(200, this.state.diagnostics.map((d) => ({ ...d, objectName: formatObject(d.object) }))),
+  };
 
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'").send(DASHBOARD_HTML));
+  listen(o: { host: string; port: number }): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(o.port, o.host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
 
-  const noHealth = (): EndpointStats => ({ ejected: false, ejectedForMs: 0, requests: 0, errorRate: 0 });
-  app.get('/debug/dashboard', async () => dashboardData(state.current, state.diagnostics, (await state.endpointHealth?.()) ?? noHealth));
+  /** Stops accepting; idle keep-alive connections (a Prometheus scraper's) are closed, requests in flight finish. */
+  close(): Promise<void> {
+    if (!this.server.listening) return Promise.resolve();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    return closed;
+  }
+}
 
-  app.get('/readyz', async (_req, reply) => {
-    const reason = state.notReadyReason();
-    if (reason !== undefined) return reply.code(503).send(`not ready: ${reason}`);
-    const detail = state.detail();
-    return `ok (table generation ${state.current?.generation})${detail ? `; ${detail}` : ''}`;
-  });
+const noHealth = (): EndpointStats => ({ ejected: false, ejectedForMs: 0, requests: 0, errorRate: 0 });
 
-  app.get('/debug/routes', async (_req, reply) => {
-    const table = state.current;
-    if (!table) return reply.code(503).send({ error: 'no routing table yet' });
-    return describeTable(table);
-  });
+function text(status: number, body: string): AdminAnswer {
+  return { status, headers: { 'content-type': TEXT }, body };
+}
 
-  app.get('/metrics', async (_req, reply) => {
-    if (!state.metrics) return reply.code(404).send('metrics are off (--metrics false)');
-    return reply.type(state.metrics.contentType).send(await state.metrics.text());
-  });
-
-  app.get('/debug/diagnostics', async () =>
-    state.diagnostics.map((d) => ({ ...d, objectName: formatObject(d.object) })));
-
-  return app;
+function json(status: number, value: unknown): AdminAnswer {
+  return { status, headers: { 'content-type': JSON_TYPE }, body: JSON.stringify(value) };
 }

@@ -29,6 +29,11 @@ const FILE_TIMEOUT_MS = 60_000;
  * size while parsing, and a thread keeps that memory until it ends. The next load starts a new one.
  */
 const RECYCLE_AFTER_BYTES = 1024 * 1024;
+/**
+ * An idle thread is let go after this long: it is a whole JavaScript heap (~20 MB of resident
+ * memory) kept for a reload that may not come; starting one again costs tens of milliseconds.
+ */
+const IDLE_MS = 5_000;
 // The worker is a sibling module: .ts when run from source, .js once compiled.
 const WORKER_URL = new URL(`./manifest-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
@@ -39,6 +44,7 @@ const WORKER_URL = new URL(`./manifest-worker${extname(fileURLToPath(import.meta
  */
 export class ManifestParser {
   private worker: Worker | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private nextId = 1;
   private closed = false;
 
@@ -65,12 +71,14 @@ export class ManifestParser {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.idleTimer);
     void this.worker?.terminate();
     this.worker = undefined;
   }
 
   /** One pass over `files`; resolves undefined when the thread answered for all, else why it stopped. */
   private run(request: ParseRequest, results: Map<string, ParseResult>): Promise<string | undefined> {
+    clearTimeout(this.idleTimer);
     const worker = (this.worker ??= new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } }));
     worker.ref();
     return new Promise((resolve) => {
@@ -81,6 +89,7 @@ export class ManifestParser {
           this.recycle(worker);
         } else {
           worker.unref();
+          this.idleTimer = setTimeout(() => this.recycle(worker), IDLE_MS).unref();
         }
         resolve(failure);
       };
