@@ -149,13 +149,13 @@ export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedF
 }
 
 /**
- * Headers towards the client: Portico's own, then the pod's minus hop-by-hop and `Server`
- * (ingress-nginx hides the backend's unless `allow-backend-server-header`), then what the
- * route's steps add for this status.
+ * Headers towards the client, as name/value pairs for `writeHead` (Node writes a list without
+ * walking an object's keys): the pod's minus hop-by-hop and `Server` (ingress-nginx hides the
+ * backend's unless `allow-backend-server-header`), Portico's own where the pod sent no
+ * namesake, then what the route's steps add for this status.
  */
-export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, status: number, changes?: HeaderChanges, keepServer = false, own?: OwnHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  if (own) for (const name in own) out[name] = own[name];
+export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, status: number, changes?: HeaderChanges, keepServer = false, own?: OwnHeaders): string[] {
+  const out: string[] = [];
   let connection: string | undefined;
   for (const name in headers) {
     const value = headers[name];
@@ -165,11 +165,32 @@ export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, 
       continue;
     }
     if (HOP_BY_HOP.has(name) || (name === 'server' && !keepServer)) continue;
-    out[name] = value;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const v of value) out.push(name, v);
   }
-  if (connection) for (const token of connection.toLowerCase().split(',')) delete out[token.trim()];
+  if (connection) for (const token of connection.toLowerCase().split(',')) removePairs(out, token.trim());
+  if (own) for (const name in own) if (!hasPair(out, name)) out.push(name, own[name]!);
   if (!changes) return out;
-  if (changes.response) mergeHeaders(out, changes.response);
-  if (changes.responseOnSuccess && ADD_HEADER_STATUSES.has(status)) mergeHeaders(out, changes.responseOnSuccess);
+  if (changes.response) mergePairs(out, changes.response);
+  if (changes.responseOnSuccess && ADD_HEADER_STATUSES.has(status)) mergePairs(out, changes.responseOnSuccess);
   return out;
+}
+
+function hasPair(pairs: readonly string[], name: string): boolean {
+  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === name) return true;
+  return false;
+}
+
+function removePairs(pairs: string[], name: string): void {
+  for (let i = pairs.length - 2; i >= 0; i -= 2) if (pairs[i] === name) pairs.splice(i, 2);
+}
+
+/** `mergeHeaders` on pairs: a Set-Cookie joins the ones there, any other header replaces its namesake. */
+function mergePairs(pairs: string[], extra: Record<string, string | string[]>): void {
+  for (const name in extra) {
+    if (name !== 'set-cookie') removePairs(pairs, name);
+    const value = extra[name]!;
+    if (typeof value === 'string') pairs.push(name, value);
+    else for (const v of value) pairs.push(name, v);
+  }
 }

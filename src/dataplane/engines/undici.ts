@@ -7,6 +7,8 @@ import { downstreamHeaders } from '../headers.ts';
 import { RequestBody } from '../request-body.ts';
 
 
+const DIGITS = /^\d{1,15}$/;
+
 /**
  * The default engine: one undici Pool per endpoint (and connect timeout), keep-alive as the
  * ConfigMap's upstream-keepalive-* say, driven through `dispatch` so the response streams to the client with
@@ -52,6 +54,9 @@ export class UndiciEngine implements ForwardEngine {
       const res = a.res;
       let responded = false;
       let requestSent = false;
+      /** Bytes of the pod's Content-Length still to come: the last chunk ends the response in the same call (one write, no uncork tick). */
+      let bodyLeft = -1;
+      let ended = false;
       let controller: Dispatcher.DispatchController | undefined;
       const started = performance.now();
       const record = a.record;
@@ -83,6 +88,8 @@ export class UndiciEngine implements ForwardEngine {
             return;
           }
           responded = true;
+          const length = headers['content-length'];
+          if (typeof length === 'string' && DIGITS.test(length)) bodyLeft = Number(length);
           res.writeHead(status, downstreamHeaders(headers as Record<string, string | string[]>, status, a.changes, a.backendServerHeader, a.ownHeaders));
           if (record) {
             record.status = status;
@@ -92,6 +99,12 @@ export class UndiciEngine implements ForwardEngine {
         },
         onResponseData(c, chunk) {
           if (record) record.bytes = (record.bytes ?? 0) + chunk.length;
+          bodyLeft -= chunk.length;
+          if (bodyLeft === 0) {
+            ended = true;
+            res.end(chunk);
+            return;
+          }
           if (!res.write(chunk)) {
             c.pause();
             res.once('drain', () => c.resume());
@@ -99,7 +112,7 @@ export class UndiciEngine implements ForwardEngine {
         },
         onResponseEnd() {
           res.off('close', onClientGone);
-          res.end();
+          if (!ended) res.end();
         },
         onResponseError(_c, err) {
           res.off('close', onClientGone);
