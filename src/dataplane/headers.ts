@@ -103,49 +103,87 @@ export function requestIdHeader(requestId: string): Record<string, string> {
 }
 
 /**
+ * Header fields as name/value pairs, `[name, value, name, value, …]`, names in lower case: what
+ * undici and `writeHead` take without walking an object's keys, duplicates kept as they came.
+ */
+export type HeaderPairs = string[];
+
+/**
  * Headers towards the pod: the client's end-to-end headers (raw pairs, so duplicates and
  * order survive) minus hop-by-hop and those named in `Connection`, then ours.
  */
-export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedFacts): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  let connectionTokens: Set<string> | undefined;
+export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedFacts): HeaderPairs {
+  const out: HeaderPairs = [];
+  let connection: string | undefined;
   let incomingXff: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toLowerCase();
     const value = rawHeaders[i + 1]!;
     if (name === 'connection') {
-      connectionTokens = new Set(value.toLowerCase().split(',').map((t) => t.trim()));
+      connection = connection === undefined ? value : `${connection},${value}`;
       continue;
     }
     if (name === 'x-forwarded-for') incomingXff = incomingXff === undefined ? value : `${incomingXff}, ${value}`;
     // nginx drops headers with underscores by default (`enable-underscores-in-headers: false`).
     if (HOP_BY_HOP.has(name) || OURS.has(name) || (!facts.underscores && name.includes('_'))) continue;
-    const existing = out[name];
-    out[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+    out.push(name, value);
   }
-  if (connectionTokens) for (const token of connectionTokens) delete out[token];
+  if (connection) for (const token of connection.toLowerCase().split(',')) removePairs(out, token.trim());
   const changes = facts.changes;
-  if (changes?.dropFromRequest) for (const name of changes.dropFromRequest) delete out[name];
-  if (changes?.request) Object.assign(out, changes.request);
+  if (changes?.dropFromRequest) for (const name of changes.dropFromRequest) removePairs(out, name);
+  if (changes?.request) for (const name in changes.request) setPair(out, name, changes.request[name]!);
 
-  out['host'] = facts.upstreamHost;
-  if (facts.requestId) out['x-request-id'] = facts.requestId;
+  // Ours last, replacing what the steps set under the same names (the client's were dropped above).
+  const replace = changes?.request !== undefined;
   const client = facts.client;
-  out['x-real-ip'] = client.address;
-  out['x-forwarded-for'] = client.forwardedFor;
-  out['x-forwarded-host'] = client.host ?? facts.host;
-  out['x-forwarded-port'] = String(client.port);
-  out['x-forwarded-proto'] = client.proto;
-  out['x-forwarded-scheme'] = client.proto;
-  out['x-scheme'] = client.proto;
-  if (incomingXff !== undefined) out['x-original-forwarded-for'] = incomingXff;
-  if (facts.forwardedPrefix !== undefined) out['x-forwarded-prefix'] = facts.forwardedPrefix;
-  if (facts.originalUri !== undefined) out['x-original-uri'] = facts.originalUri;
+  put(out, 'host', facts.upstreamHost, replace);
+  if (facts.requestId) put(out, 'x-request-id', facts.requestId, replace);
+  put(out, 'x-real-ip', client.address, replace);
+  put(out, 'x-forwarded-for', client.forwardedFor, replace);
+  put(out, 'x-forwarded-host', client.host ?? facts.host, replace);
+  put(out, 'x-forwarded-port', String(client.port), replace);
+  put(out, 'x-forwarded-proto', client.proto, replace);
+  put(out, 'x-forwarded-scheme', client.proto, replace);
+  put(out, 'x-scheme', client.proto, replace);
+  if (incomingXff !== undefined) put(out, 'x-original-forwarded-for', incomingXff, replace);
+  if (facts.forwardedPrefix !== undefined) put(out, 'x-forwarded-prefix', facts.forwardedPrefix, replace);
+  if (facts.originalUri !== undefined) put(out, 'x-original-uri', facts.originalUri, replace);
   if (facts.upgrade !== undefined) {
-    out['connection'] = 'upgrade';
-    out['upgrade'] = facts.upgrade;
+    put(out, 'connection', 'upgrade', replace);
+    put(out, 'upgrade', facts.upgrade, replace);
   }
   return out;
+}
+
+/** Pairs as an object (duplicates as arrays), for engines that take one (http-proxy). */
+export function headerObject(pairs: HeaderPairs): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < pairs.length; i += 2) {
+    const name = pairs[i]!;
+    const existing = out[name];
+    out[name] = existing === undefined ? pairs[i + 1]! : Array.isArray(existing) ? [...existing, pairs[i + 1]!] : [existing, pairs[i + 1]!];
+  }
+  return out;
+}
+
+export function hasPair(pairs: HeaderPairs, name: string): boolean {
+  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === name) return true;
+  return false;
+}
+
+export function removePairs(pairs: HeaderPairs, name: string): void {
+  for (let i = pairs.length - 2; i >= 0; i -= 2) if (pairs[i] === name) pairs.splice(i, 2);
+}
+
+function put(pairs: HeaderPairs, name: string, value: string, replace: boolean): void {
+  if (replace) removePairs(pairs, name);
+  pairs.push(name, value);
+}
+
+/** Replaces every `name` field with one of `value`. */
+export function setPair(pairs: HeaderPairs, name: string, value: string): void {
+  removePairs(pairs, name);
+  pairs.push(name, value);
 }
 
 /**
@@ -154,8 +192,8 @@ export function upstreamHeaders(rawHeaders: readonly string[], facts: ForwardedF
  * backend's unless `allow-backend-server-header`), Portico's own where the pod sent no
  * namesake, then what the route's steps add for this status.
  */
-export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, status: number, changes?: HeaderChanges, keepServer = false, own?: OwnHeaders): string[] {
-  const out: string[] = [];
+export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, status: number, changes?: HeaderChanges, keepServer = false, own?: OwnHeaders): HeaderPairs {
+  const out: HeaderPairs = [];
   let connection: string | undefined;
   for (const name in headers) {
     const value = headers[name];
@@ -176,17 +214,8 @@ export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, 
   return out;
 }
 
-function hasPair(pairs: readonly string[], name: string): boolean {
-  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === name) return true;
-  return false;
-}
-
-function removePairs(pairs: string[], name: string): void {
-  for (let i = pairs.length - 2; i >= 0; i -= 2) if (pairs[i] === name) pairs.splice(i, 2);
-}
-
 /** `mergeHeaders` on pairs: a Set-Cookie joins the ones there, any other header replaces its namesake. */
-function mergePairs(pairs: string[], extra: Record<string, string | string[]>): void {
+function mergePairs(pairs: HeaderPairs, extra: Record<string, string | string[]>): void {
   for (const name in extra) {
     if (name !== 'set-cookie') removePairs(pairs, name);
     const value = extra[name]!;

@@ -10,7 +10,7 @@ import type { Balancer } from './balancer.ts';
 import { chooseBackend } from './backend-choice.ts';
 import { pickEndpoint } from './endpoint-choice.ts';
 import type { Attempt, FailureKind, ForwardEngine, UpgradeEngine } from './engines/types.ts';
-import { ownHeadersOf, requestIdHeader, requestIdOf, responseChanges, upstreamHeaders, type ForwardedFacts, type HeaderChanges, type OwnHeaders } from './headers.ts';
+import { headerObject, ownHeadersOf, removePairs, requestIdHeader, requestIdOf, responseChanges, setPair, upstreamHeaders, type ForwardedFacts, type HeaderChanges, type OwnHeaders } from './headers.ts';
 import { closeLingeringAfter } from './lingering-close.ts';
 import { isRejection, readRequestHead, type RequestHead } from './request-head.ts';
 import { readBodyUpTo, readSmallBody, RequestBody } from './request-body.ts';
@@ -221,7 +221,7 @@ export class RequestHandler {
       tls: o.backendProtocol === 'HTTPS',
       path: decision.upstreamPath,
       connectTimeoutMs: o.connectTimeoutMs,
-      headers: upstreamHeaders(req.rawHeaders, { ...this.forwardedFacts(decision, requestId, table!.settings, client), upgrade: req.headers.upgrade ?? 'websocket' }),
+      headers: headerObject(upstreamHeaders(req.rawHeaders, { ...this.forwardedFacts(decision, requestId, table!.settings, client), upgrade: req.headers.upgrade ?? 'websocket' })),
     });
   }
 
@@ -343,7 +343,7 @@ export class RequestHandler {
     if (body === ANSWERED) return;
     const headers = upstreamHeaders(req.rawHeaders, this.forwardedFacts(f, requestId, settings, client));
     // A chunked body read whole reaches the pod with a Content-Length, as nginx sends it.
-    if (Buffer.isBuffer(body) && req.headers['content-length'] === undefined) headers['content-length'] = String(body.length);
+    if (Buffer.isBuffer(body) && req.headers['content-length'] === undefined) headers.push('content-length', String(body.length));
     const policy = o.nextUpstream;
     const maxTries = Math.max(1, Math.min(policy.tries === 0 ? Infinity : policy.tries, backend.endpoints.length));
     const tried = new Set<Endpoint>();
@@ -410,13 +410,14 @@ export class RequestHandler {
       return;
     }
     const headers = upstreamHeaders(req.rawHeaders, { client, host: req.headers.host ?? '', upstreamHost: req.headers.host ?? '', requestId, forwardedPrefix: undefined, underscores: table.settings.underscoresInHeaders });
-    delete headers['content-length'];
+    removePairs(headers, 'content-length');
     const slash = route.ingress.indexOf('/');
-    Object.assign(headers, {
+    const errorFacts: Record<string, string> = {
       'x-code': String(status), 'x-format': req.headers.accept ?? '', 'x-original-uri': req.url ?? '/',
       'x-namespace': route.ingress.slice(0, slash), 'x-ingress-name': route.ingress.slice(slash + 1),
       'x-service-name': route.backend.service, 'x-service-port': route.backend.port, ...requestIdHeader(requestId),
-    });
+    };
+    for (const name in errorFacts) setPair(headers, name, errorFacts[name]!);
     const outcome = await this.engine.forward({
       endpoint, tls: false, method: req.method ?? 'GET', path: '/', headers, body: null,
       connectTimeoutMs: o.connectTimeoutMs, readTimeoutMs: o.readTimeoutMs, failOnStatus: NO_RETRY, res, changes, ownHeaders: own,

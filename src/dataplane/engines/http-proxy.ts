@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import { Readable, type Duplex } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
-import { downstreamHeaders } from '../headers.ts';
+import { downstreamHeaders, headerObject } from '../headers.ts';
 import { RequestBody } from '../request-body.ts';
 import type { UpstreamKeepalive } from '../../table/server-settings.ts';
 import type { Attempt, AttemptOutcome, ForwardEngine, UpgradeEngine, UpgradeTarget } from './types.ts';
@@ -123,7 +123,9 @@ export class HttpProxyEngine implements ForwardEngine, UpgradeEngine {
       // http-proxy sends req.url and copies req.headers: give it the path and headers we decided on.
       req.url = a.path;
       req.method = a.method;
-      req.headers = a.body instanceof RequestBody && a.headers['content-length'] === undefined ? { ...a.headers, 'transfer-encoding': 'chunked' } : a.headers;
+      const headers = headerObject(a.headers);
+      if (a.body instanceof RequestBody && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
+      req.headers = headers;
       if (a.body instanceof RequestBody) {
         // pipe() does not forward errors: a refused body (too large, send timeout) must abort the upstream request here.
         const body = a.body;
@@ -135,7 +137,7 @@ export class HttpProxyEngine implements ForwardEngine, UpgradeEngine {
       this.server.web(req, a.res, {
         target: { protocol: a.tls ? 'https:' : 'http:', host: a.endpoint.address, port: a.endpoint.port },
         agent: this.agent(a),
-        headers: a.headers,
+        headers,
         connectTimeout: a.connectTimeoutMs,
         buffer: a.body === null ? emptyBody() : Buffer.isBuffer(a.body) ? Readable.from([a.body]) : a.body,
       }, (err) => {

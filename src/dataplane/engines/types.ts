@@ -1,7 +1,7 @@
 import type { UpstreamKeepalive } from '../../table/server-settings.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { HeaderChanges, OwnHeaders } from '../headers.ts';
+import type { HeaderChanges, HeaderPairs, OwnHeaders } from '../headers.ts';
 import type { RequestBody } from '../request-body.ts';
 import type { UpstreamRecord } from '../../observability/request-record.ts';
 import type { Endpoint } from '../../table/types.ts';
@@ -24,7 +24,7 @@ export interface Attempt {
   readonly method: string;
   /** Path and query as the pod receives them. */
   readonly path: string;
-  readonly headers: Record<string, string | string[]>;
+  readonly headers: HeaderPairs;
   /**
    * A small body read whole (replayable, like nginx's request buffering), a streamed one
    * (not replayable once the pod took a byte), or none.
