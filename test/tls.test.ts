@@ -2,8 +2,9 @@
 // certificate, rotation without dropping connections, ssl-redirect and HSTS.
 import { request, Agent } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
-import { connect } from 'node:tls';
-import { X509Certificate } from 'node:crypto';
+import { connect, createServer as createTlsServer } from 'node:tls';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { generateSelfSigned } from '../src/dataplane/tls.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendSet } from './helpers/backends.ts';
 import { TestCA, tlsSecret, type Issued } from './helpers/certs.ts';
@@ -162,5 +163,40 @@ spec:
     expect(sameConnection.status).toBe(200);
     expect(sameConnection.cert.fingerprint256).toBe(fingerprintOf(a)); // the open connection keeps its handshake
     expect((await get('a.test', 'a.test')).cert.fingerprint256).toBe(fingerprintOf(renewed));
+  });
+});
+
+describe('the generated default certificate', () => {
+  it('is a self-signed ECDSA P-256 leaf for a year that OpenSSL reads and a TLS client can use', async () => {
+    const before = Date.now();
+    const { certPem, keyPem } = await generateSelfSigned('fallback.test');
+    const cert = new X509Certificate(certPem);
+    expect(cert.subject).toBe('CN=fallback.test');
+    expect(cert.issuer).toBe('CN=fallback.test');
+    expect(cert.ca).toBe(false);
+    expect(cert.verify(cert.publicKey)).toBe(true);
+    expect(cert.checkPrivateKey(createPrivateKey(keyPem))).toBe(true);
+    expect(cert.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    expect(Date.parse(cert.validFrom)).toBeLessThanOrEqual(before);
+    const lifetimeDays = (Date.parse(cert.validTo) - before) / 86_400_000;
+    expect(lifetimeDays).toBeGreaterThan(364);
+    expect(lifetimeDays).toBeLessThan(366);
+    // Two certificates never share a serial number.
+    expect((await generateSelfSigned('fallback.test')).certPem).not.toBe(certPem);
+    const server = createTlsServer({ cert: certPem, key: keyPem }, (socket) => socket.end('hello'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const reply = await new Promise<{ text: string; peer: PeerCertificate }>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port, servername: 'fallback.test', ca: certPem, checkServerIdentity: () => undefined }, () => {
+        const peer = socket.getPeerCertificate();
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d));
+        socket.on('end', () => resolve({ text, peer }));
+      });
+      socket.on('error', reject);
+    });
+    server.close();
+    expect(reply.text).toBe('hello');
+    expect(reply.peer.subject.CN).toBe('fallback.test');
   });
 });

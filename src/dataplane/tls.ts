@@ -1,6 +1,5 @@
-import { X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext, type SecureVersion } from 'node:tls';
-import { webcrypto } from 'node:crypto';
 import type { RoutingTable, TlsCertificate } from '../table/types.ts';
 
 /** TLS 1.2 and 1.3 only until the ConfigMap's ssl-protocols says otherwise; Node's default cipher list is the modern one (no RC4, 3DES, CBC-SHA1 first). */
@@ -88,24 +87,69 @@ export class TlsStore {
   };
 }
 
-/** A self-signed certificate for when no default certificate is configured (like ingress-nginx's "Fake Certificate"). */
+/**
+ * A self-signed certificate for when no default certificate is configured (like ingress-nginx's
+ * "Fake Certificate"): ECDSA P-256, valid from an hour ago for a year, not a CA, for digital
+ * signatures. Written as DER here (one fixed shape, a few dozen bytes of ASN.1) rather than with
+ * an X.509 library, which cost each process about 14 MB of memory for one certificate.
+ */
 export async function generateSelfSigned(commonName = 'Portico Default Certificate'): Promise<PemPair> {
-  // Loaded here only: worker threads serve the instance's certificate and never generate one.
-  const x509 = await import('@peculiar/x509');
-  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
-  const now = new Date();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Date.now().toString(16),
-    name: `CN=${commonName}`,
-    notBefore: new Date(now.getTime() - 3600_000),
-    notAfter: new Date(now.getTime() + 365 * 24 * 3600_000),
-    signingAlgorithm: alg,
-    keys: keys as unknown as CryptoKeyPair,
-    extensions: [new x509.BasicConstraintsExtension(false), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
-  });
-  const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8).toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END PRIVATE KEY-----\n`;
-  return { certPem: cert.toString('pem'), keyPem };
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const now = Date.now();
+  const name = der(0x30, der(0x31, der(0x30, oid(OID_COMMON_NAME), der(0x0c, Buffer.from(commonName, 'utf8')))));
+  const tbs = der(0x30,
+    der(0xa0, der(0x02, Buffer.from([2]))), // version: v3
+    der(0x02, positiveInteger(randomBytes(16))),
+    der(0x30, oid(OID_ECDSA_SHA256)),
+    name,
+    der(0x30, time(new Date(now - 3600_000)), time(new Date(now + 365 * 24 * 3600_000))),
+    name,
+    publicKey.export({ type: 'spki', format: 'der' }),
+    der(0xa3, der(0x30,
+      der(0x30, oid(OID_BASIC_CONSTRAINTS), der(0x04, der(0x30))), // cA: false
+      der(0x30, oid(OID_KEY_USAGE), der(0x01, Buffer.from([0xff])), der(0x04, der(0x03, Buffer.from([7, 0x80])))), // critical; digitalSignature
+    )),
+  );
+  const signature = sign('sha256', tbs, privateKey); // DER ECDSA-Sig-Value
+  const certificate = der(0x30, tbs, der(0x30, oid(OID_ECDSA_SHA256)), der(0x03, Buffer.concat([Buffer.from([0]), signature])));
+  return { certPem: pem('CERTIFICATE', certificate), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+}
+
+const OID_COMMON_NAME = [2, 5, 4, 3];
+const OID_ECDSA_SHA256 = [1, 2, 840, 10045, 4, 3, 2];
+const OID_BASIC_CONSTRAINTS = [2, 5, 29, 19];
+const OID_KEY_USAGE = [2, 5, 29, 15];
+
+/** One DER element: tag, definite length, contents. */
+function der(tag: number, ...contents: Buffer[]): Buffer {
+  const body = Buffer.concat(contents);
+  const n = body.length;
+  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+  return Buffer.concat([Buffer.from([tag, ...length]), body]);
+}
+
+function oid(arcs: readonly number[]): Buffer {
+  const bytes = [40 * arcs[0]! + arcs[1]!];
+  for (const arc of arcs.slice(2)) {
+    const base128 = [arc & 0x7f];
+    for (let rest = arc >> 7; rest > 0; rest >>= 7) base128.unshift((rest & 0x7f) | 0x80);
+    bytes.push(...base128);
+  }
+  return der(0x06, Buffer.from(bytes));
+}
+
+/** An INTEGER's contents read as positive (a leading zero when the top bit is set). */
+function positiveInteger(bytes: Buffer): Buffer {
+  return bytes[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes;
+}
+
+/** RFC 5280: UTCTime through 2049, GeneralizedTime from 2050, in seconds, Zulu. */
+function time(d: Date): Buffer {
+  const iso = d.toISOString(); // 2026-12-06T08:00:00.000Z
+  const digits = iso.slice(0, 19).replace(/[-T:]/g, '') + 'Z'; // 20261206080000Z
+  return d.getUTCFullYear() < 2050 ? der(0x17, Buffer.from(digits.slice(2))) : der(0x18, Buffer.from(digits));
+}
+
+function pem(label: string, body: Buffer): string {
+  return `-----BEGIN ${label}-----\n${body.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END ${label}-----\n`;
 }
