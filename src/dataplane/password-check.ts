@@ -1,10 +1,23 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import apacheCrypt from 'apache-crypt';
-import apacheMd5 from 'apache-md5';
-import bcrypt from 'bcryptjs';
 import { LRUCache } from 'lru-cache';
-import * as unixcrypt from 'unixcrypt';
 import type { PasswordHash } from '../table/steps.ts';
+
+/**
+ * The hash libraries, loaded with the first password checked: most data planes never check one,
+ * and each library is memory a process would hold for nothing.
+ */
+let hashLibraries: Promise<HashLibraries> | undefined;
+interface HashLibraries {
+  apacheCrypt: typeof import('apache-crypt').default;
+  apacheMd5: typeof import('apache-md5').default;
+  bcrypt: typeof import('bcryptjs').default;
+  unixcrypt: typeof import('unixcrypt');
+}
+function libraries(): Promise<HashLibraries> {
+  hashLibraries ??= Promise.all([import('apache-crypt'), import('apache-md5'), import('bcryptjs'), import('unixcrypt')])
+    .then(([crypt, md5, bcrypt, unixcrypt]) => ({ apacheCrypt: crypt.default, apacheMd5: md5.default, bcrypt: bcrypt.default, unixcrypt }));
+  return hashLibraries;
+}
 
 /**
  * Checks a password against an htpasswd hash with maintained implementations of each scheme
@@ -19,18 +32,19 @@ export class PasswordCheck {
   async verify(password: string, stored: PasswordHash): Promise<boolean> {
     const memo = createHash('sha256').update(stored.hash).update('\0').update(password).digest('base64');
     if (this.recent.get(memo)) return true;
-    const ok = stored.scheme === 'bcrypt' ? await bcrypt.compare(password, stored.hash) : verifySync(password, stored);
+    const lib = await libraries();
+    const ok = stored.scheme === 'bcrypt' ? await lib.bcrypt.compare(password, stored.hash) : verifySync(lib, password, stored);
     if (ok) this.recent.set(memo, true);
     return ok;
   }
 }
 
-function verifySync(password: string, stored: PasswordHash): boolean {
+function verifySync(lib: HashLibraries, password: string, stored: PasswordHash): boolean {
   try {
     switch (stored.scheme) {
-      case 'apr1': case 'md5-crypt': return sameSecret(apacheMd5(password, stored.hash), stored.hash);
-      case 'sha256-crypt': case 'sha512-crypt': return unixcrypt.verify(password, stored.hash);
-      case 'des-crypt': return sameSecret(apacheCrypt(password, stored.hash.slice(0, 2)), stored.hash);
+      case 'apr1': case 'md5-crypt': return sameSecret(lib.apacheMd5(password, stored.hash), stored.hash);
+      case 'sha256-crypt': case 'sha512-crypt': return lib.unixcrypt.verify(password, stored.hash);
+      case 'des-crypt': return sameSecret(lib.apacheCrypt(password, stored.hash.slice(0, 2)), stored.hash);
       case 'sha1': return sameSecret(createHash('sha1').update(password).digest('base64'), stored.hash);
       case 'ssha': {
         const decoded = Buffer.from(stored.hash, 'base64');
