@@ -50,6 +50,8 @@ export class BuildCache {
   /** Hosts several rules name, by host. */
   sharedHosts: ReadonlyMap<string, HostEntry> = new Map();
   tls: TlsHosts | undefined;
+  /** The last build's Ingresses, oldest first, and each one's place by `namespace/name`. */
+  order: { readonly entries: readonly IngressEntry[]; readonly positions: ReadonlyMap<string, number> } | undefined;
 
   /** `annotations` may be shared with another cache (a dry run reads the pipeline's parses, nothing else). */
   constructor(annotations = new AnnotationCache()) {

@@ -71,7 +71,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
 
   const contributions: IngressContribution[] = [];
   const tls = new TlsHostsBuilder(cache.tls);
-  for (const entry of oldestFirst(snapshot.ingresses.values(), cache)) {
+  for (const entry of oldestFirst(snapshot.ingresses, cache)) {
     const { ingress, ref } = entry;
     if (!classes.isOurs(ingress)) {
       if (classes.namesMissingClass(ingress)) {
@@ -122,10 +122,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
   let anyHost: HostRoutes | undefined;
   for (const [host, parts] of hosts) {
     const entry = hostEntry(host, parts, cache);
-    if (!entry.routes.regexMode) {
-      if (parts instanceof HostDraft) sharedHosts.set(host, entry);
-      else cache.loneHosts.set(parts, entry);
-    }
+    if (parts instanceof HostDraft && !entry.routes.regexMode) sharedHosts.set(host, entry);
     for (const d of entry.diagnostics) diagnostics.push(d);
     // Only canaries named this host: nothing to serve, and no reason to shadow the rules without host.
     if (parts.candidates.length === 0 && parts.fallback === undefined && parts.appRoot === undefined) continue;
@@ -177,7 +174,10 @@ function hostEntry(host: string, parts: HostParts, cache: BuildCache): HostEntry
   if (last && (last.parts === parts || sameParts(last.parts, parts))) return last;
   const diagnostics: Diagnostic[] = [];
   const routes = buildHost(host, parts, cache.regexes, diagnostics);
-  return { parts, routes, diagnostics };
+  const entry = { parts, routes, diagnostics };
+  // A lone rule's host is kept by the rule (a reused contribution keeps its rules); shared hosts by name, below.
+  if (!(parts instanceof HostDraft) && !routes.regexMode) cache.loneHosts.set(parts, entry);
+  return entry;
 }
 
 function sameParts(a: HostParts, b: HostParts): boolean {
@@ -345,10 +345,16 @@ function canariesByPath(host: string, d: HostParts, diagnostics: Diagnostic[]): 
   return byPath;
 }
 
-function oldestFirst(ingresses: Iterable<V1Ingress>, cache: BuildCache): IngressEntry[] {
-  // Keys computed once per Ingress object, not once per comparison: a sort compares n·log n times.
+/**
+ * Ingresses oldest first (creation time, then `namespace/name`). Keys are computed once per
+ * Ingress object; when every Ingress has the place it had in the last build's order (the same
+ * Ingresses, some of them changed objects), that order is filled in again without a sort.
+ */
+function oldestFirst(ingresses: ReadonlyMap<string, V1Ingress>, cache: BuildCache): IngressEntry[] {
   const keyed: IngressEntry[] = [];
-  for (const ingress of ingresses) {
+  const last = cache.order;
+  let reordered: IngressEntry[] | undefined = last && last.entries.length === ingresses.size ? new Array<IngressEntry>(ingresses.size) : undefined;
+  for (const ingress of ingresses.values()) {
     let key = cache.ingresses.get(ingress);
     if (!key) {
       const t = ingress.metadata?.creationTimestamp;
@@ -357,8 +363,19 @@ function oldestFirst(ingresses: Iterable<V1Ingress>, cache: BuildCache): Ingress
       cache.ingresses.set(ingress, key);
     }
     keyed.push(key);
+    if (reordered) {
+      const at = last!.positions.get(key.id);
+      if (at === undefined || last!.entries[at]!.time !== key.time) reordered = undefined;
+      else reordered[at] = key;
+    }
   }
-  return keyed.sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (reordered) {
+    cache.order = { entries: reordered, positions: last!.positions };
+    return reordered;
+  }
+  keyed.sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  cache.order = { entries: keyed, positions: new Map(keyed.map((e, i) => [e.id, i])) };
+  return keyed;
 }
 
 function refOf(ingress: V1Ingress): ObjectRef {

@@ -35,7 +35,8 @@ type Edit =
   | { op: 'service'; i: number; value: 'port' | 'external' | 'cluster-ip' }
   | { op: 'slice'; i: number; value: 'address' | 'unready' }
   | { op: 'tls'; i: number; value: string | undefined }
-  | { op: 'config'; value: string };
+  | { op: 'config'; value: string }
+  | { op: 'recreate'; i: number; day: number };
 
 const index = fc.nat(20);
 const kind = fc.constantFrom<Kind>('ingresses', 'services', 'endpointSlices', 'secrets', 'configMaps', 'ingressClasses');
@@ -49,6 +50,8 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ op: fc.constant('slice' as const), i: index, value: fc.constantFrom('address' as const, 'unready' as const) }),
   fc.record({ op: fc.constant('tls' as const), i: index, value: fc.constantFrom(...SECRET_NAMES, undefined) }),
   fc.record({ op: fc.constant('config' as const), value: fc.constantFrom('5', '120', 'bad') }),
+  // Deleted and created again under its name: a new creation time, so another place in the oldest-first order.
+  fc.record({ op: fc.constant('recreate' as const), i: index, day: fc.nat(4) }),
 );
 
 /**
@@ -177,6 +180,10 @@ function applyEdit(s: ObjectSnapshot, e: Edit, removed: Map<Kind, KubernetesObje
       return editIngress(e.i, (ing) => {
         if (e.value === undefined) delete ing.spec?.tls;
         else ing.spec = { ...ing.spec, tls: [{ hosts: [ing.spec?.rules?.[0]?.host ?? 'a.example.com'], secretName: e.value }] };
+      });
+    case 'recreate':
+      return editIngress(e.i, (ing) => {
+        ing.metadata = { ...ing.metadata, creationTimestamp: new Date(Date.UTC(2026, 0, 1 + e.day)) };
       });
     case 'config': {
       const existing = s.configMaps.get('portico/controller');
