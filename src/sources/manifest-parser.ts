@@ -10,6 +10,8 @@ export interface ParseRequest {
   readonly maxBytes: number;
   /** The stamp of the version of each file the caller holds: those come back `unchanged`. */
   readonly stamps: Readonly<Record<string, string>>;
+  /** Results per message: many while all goes well, one when looking for the file a thread died on. */
+  readonly batch: number;
 }
 
 export type ParseResult = { readonly file: string } & (
@@ -21,9 +23,21 @@ export type ParseResult = { readonly file: string } & (
   | { readonly kind: 'gone' }
 );
 
+/**
+ * Results sent per message: a message per file cost the receiving thread (the data plane's) a
+ * wake-up and a parse each, and took a core from the parser threads beside it.
+ */
+const BATCH = 64;
+
 /** What one file may cost the parser thread before it is given up on. */
 const WORKER_HEAP_MB = 2048;
 const FILE_TIMEOUT_MS = 60_000;
+
+/** The parser thread's heap limit, and how long it may go without answering (tests set smaller ones). */
+export interface ParserLimits {
+  readonly heapMb: number;
+  readonly fileTimeoutMs: number;
+}
 /**
  * After parsing this much the thread is let go: the yaml library needs many times a file's
  * size while parsing, and a thread keeps that memory until it ends. The next load starts a new one.
@@ -43,23 +57,36 @@ const WORKER_URL = new URL(`./manifest-worker${extname(fileURLToPath(import.meta
  * is replaced) and the others are still read.
  */
 export class ManifestParser {
+  private readonly limits: ParserLimits;
   private worker: Worker | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private nextId = 1;
   private closed = false;
 
+  constructor(limits: ParserLimits = { heapMb: WORKER_HEAP_MB, fileTimeoutMs: FILE_TIMEOUT_MS }) {
+    this.limits = limits;
+  }
+
   /** Results for every listed file, in no particular order; `stamps`: the versions the caller holds. */
   async parse(dir: string, files: readonly string[], maxBytes: number, stamps: Readonly<Record<string, string>>): Promise<Map<string, ParseResult>> {
     const results = new Map<string, ParseResult>();
     let pending = files;
+    let batch = BATCH;
     while (pending.length > 0 && !this.closed) {
-      const failure = await this.run({ id: this.nextId++, dir, files: pending, maxBytes, stamps }, results);
+      const failure = await this.run({ id: this.nextId++, dir, files: pending, maxBytes, stamps, batch }, results);
       if (failure === undefined) break;
+      pending = pending.filter((f) => !results.has(f));
+      if (batch > 1) {
+        // The thread died with a batch unsent: read what is left one result per message, to find the file.
+        batch = 1;
+        continue;
+      }
       // The thread died on the first file it had not answered for: refuse that one, read the rest.
-      const culprit = pending.find((f) => !results.has(f));
+      const culprit = pending[0];
       if (culprit === undefined) break;
       results.set(culprit, { file: culprit, kind: 'refused', reason: failure });
-      pending = pending.filter((f) => !results.has(f));
+      pending = pending.slice(1);
+      batch = BATCH;
     }
     return results;
   }
@@ -79,7 +106,8 @@ export class ManifestParser {
   /** One pass over `files`; resolves undefined when the thread answered for all, else why it stopped. */
   private run(request: ParseRequest, results: Map<string, ParseResult>): Promise<string | undefined> {
     clearTimeout(this.idleTimer);
-    const worker = (this.worker ??= new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } }));
+    const { heapMb, fileTimeoutMs } = this.limits;
+    const worker = (this.worker ??= new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: heapMb } }));
     worker.ref();
     return new Promise((resolve) => {
       const finish = (failure: string | undefined): void => {
@@ -93,20 +121,20 @@ export class ManifestParser {
         }
         resolve(failure);
       };
-      const watchdog = setTimeout(() => finish(`parsing it took longer than ${FILE_TIMEOUT_MS / 1000} s; not read`), FILE_TIMEOUT_MS);
+      const watchdog = setTimeout(() => finish(`parsing it took longer than ${fileTimeoutMs / 1000} s; not read`), fileTimeoutMs);
       const onMessage = (text: string): void => {
-        const message = JSON.parse(text) as ParseResult | { done: number; parsedBytes: number };
-        if ('done' in message) {
+        const message = JSON.parse(text) as ParseResult[] | { done: number; parsedBytes: number };
+        if (!Array.isArray(message)) {
           if (message.done !== request.id) return;
           finish(undefined);
           if (message.parsedBytes >= RECYCLE_AFTER_BYTES) this.recycle(worker);
           return;
         }
-        results.set(message.file, message);
+        for (const result of message) results.set(result.file, result);
         watchdog.refresh();
       };
       const onError = (err: Error & { code?: string }): void =>
-        finish(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `parsing it needed more than ${WORKER_HEAP_MB} MB; not read` : `parsing it failed (${err.name}); not read`);
+        finish(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `parsing it needed more than ${heapMb} MB; not read` : `parsing it failed (${err.name}); not read`);
       const onExit = (): void => finish('the parser thread stopped; not read');
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
       worker.postMessage(request);

@@ -14,6 +14,7 @@ parentPort!.on('message', (request: ParseRequest) => {
   } catch {
     realDir = request.dir; // gone: every read below says so
   }
+  let batch: ParseResult[] = [];
   for (const file of request.files) {
     const read = readManifestFile(request.dir, realDir, file, request.maxBytes, request.stamps[file]);
     let result: ParseResult;
@@ -24,9 +25,14 @@ parentPort!.on('message', (request: ParseRequest) => {
       parsedBytes += read.text.length;
       result = { file, kind: 'parsed', parsed: parseManifest(read.text, file), stamp: read.stamp };
     }
-    // As JSON text: the receiving thread (the data plane's) parses that faster than it
-    // deserialises a structured clone, and Kubernetes objects are JSON anyway.
-    parentPort!.postMessage(JSON.stringify(result));
+    batch.push(result);
+    if (batch.length >= request.batch) {
+      // As JSON text: the receiving thread (the data plane's) parses that faster than it
+      // deserialises a structured clone, and Kubernetes objects are JSON anyway.
+      parentPort!.postMessage(JSON.stringify(batch));
+      batch = [];
+    }
   }
+  if (batch.length > 0) parentPort!.postMessage(JSON.stringify(batch));
   parentPort!.postMessage(JSON.stringify({ done: request.id, parsedBytes }));
 });
