@@ -6,7 +6,8 @@
 //
 // Needs wrk and nginx (apt-get install wrk nginx-light). Each proxy runs as one process
 // (nginx: worker_processes 1) so CPU per request compares like with like; wrk and the
-// backend (also nginx, serving static bodies) share the other core.
+// backend (also nginx, serving static bodies) share the other core. Portico runs from dist/
+// (`npm run bench` builds it first), as the image runs it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { chmod, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -35,7 +36,13 @@ const NGINX2_TLS_PORT = 18722;
 const PORTICO_TLS_PORT = 18712;
 const HOST = 'bench.example.com';
 /** Node flags Portico runs with in the image and in `npm start` (see the Dockerfile). */
-const PORTICO_NODE_FLAGS = ['--max-semi-space-size=16'];
+const PORTICO_NODE_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=25'];
+/** Portico as the image runs it: compiled. */
+const PORTICO_CLI = 'dist/cli.js';
+/** The fixed request rate at which both proxies' latency is compared (well within either's capacity). */
+const FIXED_RATE = 5000;
+/** The manifest parser thread is let go after 5 s idle; idle RSS is read after that. */
+const IDLE_AFTER_MS = 6000;
 /** The same route with CORS, an allow list and a rate limit that never trips: what the request steps cost. */
 const POLICY_HOST = 'policy.example.com';
 
@@ -48,6 +55,11 @@ interface Result {
   errors: number;
 }
 
+try {
+  await readFile(PORTICO_CLI);
+} catch {
+  throw new Error(`${PORTICO_CLI} is missing: run \`npm run build\` first (\`npm run bench\` does)`);
+}
 const dir = await mkdtemp(join(tmpdir(), 'portico-bench-'));
 await chmod(dir, 0o755); // nginx workers run as an unprivileged user and must read the bodies
 const children: ChildProcess[] = [];
@@ -109,12 +121,15 @@ interface WrkOptions {
   https?: boolean;
   close?: boolean;
   host?: string;
+  /** Requests per second over all connections, each connection pausing between requests (wrk's `delay`). */
+  rate?: number;
 }
 
 async function wrk(port: number, path: string, script?: string, o: WrkOptions = {}): Promise<{ requests: number; rps: number; p50ms: number; p99ms: number; errors: number }> {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-H', `Host: ${o.host ?? HOST}`];
   if (o.close) args.push('-H', 'Connection: close'); // a new connection, so a new TLS handshake, per request
-  if (script) args.push('-s', script);
+  if (o.rate) args.push('-s', await rateScript(o.rate));
+  else if (script) args.push('-s', script);
   args.push(`${o.https ? 'https' : 'http'}://127.0.0.1:${port}${path}`);
   const out = await new Promise<string>((resolve, reject) => {
     const child = spawn('wrk', args);
@@ -134,6 +149,19 @@ async function wrk(port: number, path: string, script?: string, o: WrkOptions = 
     p99ms: ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? "0ms"),
     errors: Number(errorsMatch?.[1] ?? 0) + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
   };
+}
+
+/**
+ * A wrk script holding the load at `rate` requests per second: each connection waits a random
+ * 0–2× its share of the interval before its next request (random, so the connections do not move
+ * in step). Latency at a rate both proxies sustain is what clients see; at saturation a
+ * closed-loop client's latency is only connections ÷ throughput.
+ */
+async function rateScript(rate: number): Promise<string> {
+  const file = join(dir, `rate-${rate}.lua`);
+  const intervalMs = (CONNECTIONS / rate) * 1000;
+  await writeFile(file, `math.randomseed(${rate})\nfunction delay()\n  return math.random() * ${2 * intervalMs}\nend\n`);
+  return file;
 }
 
 /** Polls until `host` answers 200 on `port`: the table with that host is live. */
@@ -163,6 +191,15 @@ async function expect200(port: number, path: string, o: WrkOptions): Promise<voi
     child.on('close', () => resolve(out));
   });
   if (status !== '200') throw new Error(`port ${port} answered ${status} for ${path}, not 200: fix the benchmark setup`);
+}
+
+/** Each figure's median over several runs of one case (RSS: the last run's). */
+function medianResult(runs: readonly Result[]): Result {
+  const median = (pick: (r: Result) => number): number => runs.map(pick).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
+  return {
+    rps: median((r) => r.rps), p50ms: median((r) => r.p50ms), p99ms: median((r) => r.p99ms), cpuUsPerReq: median((r) => r.cpuUsPerReq),
+    rssMiB: runs[runs.length - 1]!.rssMiB, errors: runs.reduce((sum, r) => sum + r.errors, 0),
+  };
 }
 
 async function measure(pids: number[], port: number, path: string, script?: string, o: WrkOptions = {}, warm = true): Promise<Result> {
@@ -318,7 +355,7 @@ async function startPortico(ingresses: number, ...flags: string[]): Promise<Chil
   const m = join(dir, `manifests-${ingresses}`);
   await mkdir(m, { recursive: true });
   await writeFile(join(m, 'all.yaml'), manifests(ingresses));
-  const child = start(process.execPath, [...PORTICO_NODE_FLAGS, 'src/cli.ts', 'serve', '--manifests', m, '--listen-address', '127.0.0.1', '--http-port', String(PORTICO_PORT), '--https-port', String(PORTICO_TLS_PORT), '--admin-port', String(PORTICO_ADMIN), '--workers', '1', ...flags], { ...process.env, PORTICO_LOG_LEVEL: 'warn' });
+  const child = start(process.execPath, [...PORTICO_NODE_FLAGS, PORTICO_CLI, 'serve', '--manifests', m, '--listen-address', '127.0.0.1', '--http-port', String(PORTICO_PORT), '--https-port', String(PORTICO_TLS_PORT), '--admin-port', String(PORTICO_ADMIN), '--workers', '1', ...flags], { ...process.env, PORTICO_LOG_LEVEL: 'warn' });
   // Reading and building 10,000 Ingresses takes seconds; the build time is measured separately.
   await waitForPort(PORTICO_PORT, HOST, 120_000);
   return child;
@@ -370,18 +407,45 @@ if (values.only === 'policy') {
 
 const cases: [string, string, string | undefined, WrkOptions][] = [
   ['1 KiB GET, keep-alive', '/1k', undefined, {}],
+  [`1 KiB GET, keep-alive, ${FIXED_RATE} req/s`, '/1k', undefined, { rate: FIXED_RATE }],
   ['1 MiB GET', '/1m', undefined, {}],
   ['1 MiB POST', '/post', post, {}],
   ['1 KiB GET over HTTPS, keep-alive', '/1k', undefined, { https: true }],
   ['TLS handshake per request (1 KiB GET, Connection: close)', '/1k', undefined, { https: true, close: true }],
 ];
 const rows: { name: string; nginx: Result; portico: Result }[] = [];
-const settle = () => new Promise((r) => setTimeout(r, 1000));
 const nginxIdleMiB = (await rssKiB(nginxPids)) / 1024;
 let portico = await startPortico(1);
-await settle();
+await new Promise((r) => setTimeout(r, IDLE_AFTER_MS));
 const porticoIdleMiB = (await rssKiB([portico.pid!])) / 1024;
+
+/**
+ * The two proxies on one case: a warm-up of each, then PAIRS pairs in ABBA order (a drift of
+ * this VM's speed favours neither), each figure the median of its runs.
+ */
+const PAIRS = 3;
+async function pair(path: string, script: string | undefined, o: WrkOptions): Promise<{ nginx: Result; portico: Result }> {
+  const nginxPort = o.https ? NGINX_TLS_PORT : NGINX_PORT;
+  const porticoPort = o.https ? PORTICO_TLS_PORT : PORTICO_PORT;
+  const n: Result[] = [await measure(nginxPids, nginxPort, path, script, o)];
+  const p: Result[] = [await measure([portico.pid!], porticoPort, path, script, o)];
+  for (let i = 1; i < PAIRS; i++) {
+    if (i % 2 === 1) {
+      p.push(await measure([portico.pid!], porticoPort, path, script, o, false));
+      n.push(await measure(nginxPids, nginxPort, path, script, o, false));
+    } else {
+      n.push(await measure(nginxPids, nginxPort, path, script, o, false));
+      p.push(await measure([portico.pid!], porticoPort, path, script, o, false));
+    }
+  }
+  return { nginx: medianResult(n), portico: medianResult(p) };
+}
 for (const [name, path, script, o] of cases) {
+  // The headline case and its latency at a fixed rate in pairs; the others once each.
+  if (path === '/1k' && !o.https) {
+    rows.push({ name, ...await pair(path, script, o) });
+    continue;
+  }
   const n = await measure(nginxPids, o.https ? NGINX_TLS_PORT : NGINX_PORT, path, script, o);
   const p = await measure([portico.pid!], o.https ? PORTICO_TLS_PORT : PORTICO_PORT, path, script, o);
   rows.push({ name, nginx: n, portico: p });
@@ -424,7 +488,7 @@ const buildMs = performance.now() - t0;
 const classOptions = { controllerName: 'portico.dev/ingress-controller', ingressClass: 'portico', generation: 1, cache: new BuildCache() };
 buildRoutingTable(snapshot, classOptions);
 const changeMs: number[] = [];
-for (let i = 1; i <= 7; i++) {
+for (let i = 1; i <= 21; i++) {
   const ingresses = new Map(snapshot.ingresses);
   const changed = structuredClone(ingresses.get(`default/app-${i}`)!);
   changed.spec!.rules![0]!.host = `changed-${i}.example.com`;
@@ -445,19 +509,22 @@ for (let i = 0; i < ingressDocs.length; i += 256) {
   await Promise.all(ingressDocs.slice(i, i + 256).map((doc, j) => writeFile(join(filesDir, `ingress-${i + j}.yaml`), doc + '\n')));
 }
 const filesStarted = performance.now();
-const fromFiles = start(process.execPath, [...PORTICO_NODE_FLAGS, 'src/cli.ts', 'serve', '--manifests', filesDir, '--listen-address', '127.0.0.1', '--http-port', String(PORTICO_PORT), '--https-port', String(PORTICO_TLS_PORT), '--admin-port', String(PORTICO_ADMIN), '--workers', '1'], { ...process.env, PORTICO_LOG_LEVEL: 'warn' });
+const fromFiles = start(process.execPath, [...PORTICO_NODE_FLAGS, PORTICO_CLI, 'serve', '--manifests', filesDir, '--listen-address', '127.0.0.1', '--http-port', String(PORTICO_PORT), '--https-port', String(PORTICO_TLS_PORT), '--admin-port', String(PORTICO_ADMIN), '--workers', '1'], { ...process.env, PORTICO_LOG_LEVEL: 'warn' });
 // The last file's host: every file was read.
 await waitForHost(PORTICO_PORT, `app-${ingressDocs.length - 1}.example.com`, 120_000);
 const filesReadyMs = performance.now() - filesStarted;
 fromFiles.kill();
 await new Promise((r) => fromFiles.once('exit', r));
 portico = await startPortico(10_000);
+await new Promise((r) => setTimeout(r, IDLE_AFTER_MS));
+const bigIdleMiB = (await rssKiB([portico.pid!])) / 1024;
 const big = await measure([portico.pid!], PORTICO_PORT, '/1k');
 portico.kill();
 
 // --- report ----------------------------------------------------------------------------
 const f = (n: number, d = 1) => n.toFixed(d);
-console.log(`\nPortico vs nginx ${SECONDS}s per case, ${CONNECTIONS} connections, wrk -t1; one proxy process each\n`);
+console.log(`\nPortico (from dist/, ${PORTICO_NODE_FLAGS.join(' ')}) vs nginx ${SECONDS}s per run, ${CONNECTIONS} connections, wrk -t1; one proxy process each; ` +
+  `1 KiB cases: medians of ${PAIRS} runs each, in ABBA order\n`);
 console.log('| case | proxy | req/s | p50 ms | p99 ms | CPU µs/req | RSS MiB | errors |');
 console.log('|---|---|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
@@ -479,12 +546,12 @@ console.log(`\n--workers 2 (one nginx worker beside it), 1 KiB GET: ${f(twoWorke
   `(${f(twoWorkers.cpuUsPerReq / oneIngress.cpuUsPerReq, 2)}× one worker's), p99 ${f(twoWorkers.p99ms, 2)} ms, RSS ${f(twoWorkers.rssMiB)} MiB, errors ${twoWorkers.errors}`);
 console.log(`\n--workers 2 against nginx with 2 workers, 1 KiB GET: ${f(twoWorkers.rps, 0)} vs ${f(twoNginx.rps, 0)} req/s (${f(twoWorkers.rps / twoNginx.rps, 2)}× throughput), ` +
   `CPU ${f(twoWorkers.cpuUsPerReq / twoNginx.cpuUsPerReq, 2)}× nginx's per request, p50 ${f(twoWorkers.p50ms, 2)} vs ${f(twoNginx.p50ms, 2)} ms, p99 ${f(twoWorkers.p99ms, 2)} vs ${f(twoNginx.p99ms, 2)} ms, RSS ${f(twoWorkers.rssMiB)} vs ${f(twoNginx.rssMiB)} MiB`);
-console.log(`\nRSS idle (one Ingress, one worker, from src/): Portico ${f(porticoIdleMiB)} MiB, nginx ${f(nginxIdleMiB)} MiB; under the 1 KiB load: ${f(oneIngress.rssMiB)} vs ${f(rows[0]!.nginx.rssMiB)} MiB`);
+console.log(`\nRSS idle (one Ingress, one worker, ${IDLE_AFTER_MS / 1000} s after start): Portico ${f(porticoIdleMiB)} MiB, nginx ${f(nginxIdleMiB)} MiB; under the 1 KiB load: ${f(oneIngress.rssMiB)} vs ${f(rows[0]!.nginx.rssMiB)} MiB`);
 console.log(`\n10,000 Ingresses, one changed: build ${f(changeMedianMs, 0)} ms (median of ${changeMs.length}, with the pipeline's caches) vs ${f(buildMs, 0)} ms from scratch; ` +
-  `10,000 files: the last file's host answers ${f(filesReadyMs, 0)} ms after the process started (from src/)`);
+  `10,000 files: the last file's host answers ${f(filesReadyMs, 0)} ms after the process started`);
 console.log(`\n10,000 Ingresses (${built.table.exactHosts.size} hosts, ${parsed.objects.length} objects): build ${f(buildMs, 0)} ms; ` +
   `1 KiB GET ${f(big.rps, 0)} req/s vs ${f(oneIngress.rps, 0)} with one Ingress (${f(big.rps / oneIngress.rps, 2)}×), ` +
-  `CPU ${f(big.cpuUsPerReq)} vs ${f(oneIngress.cpuUsPerReq)} µs/req, RSS ${f(big.rssMiB)} MiB, errors ${big.errors}`);
+  `CPU ${f(big.cpuUsPerReq)} vs ${f(oneIngress.cpuUsPerReq)} µs/req, RSS ${f(bigIdleMiB)} MiB idle and ${f(big.rssMiB)} MiB under that load, errors ${big.errors}`);
 
 for (const c of children) c.kill();
 await rm(dir, { recursive: true, force: true });
