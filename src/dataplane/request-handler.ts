@@ -302,7 +302,7 @@ export class RequestHandler {
     const written = socket.bytesWritten;
     const trace: Trace = { host: '', route: undefined, canary: undefined, upstream: undefined, upstreamStarted: 0, retries: 0 };
     observer.requestStarted();
-    res.once('close', () => {
+    res.on('close', () => { // a response closes once
       const now = performance.now();
       if (trace.upstream) trace.upstream.responseMs = now - trace.upstreamStarted;
       observer.requestDone({

@@ -51,81 +51,7 @@ export class UndiciEngine implements ForwardEngine {
 
   forward(a: Attempt): Promise<AttemptOutcome> {
     return new Promise((resolve) => {
-      const res = a.res;
-      let responded = false;
-      let requestSent = false;
-      /** Bytes of the pod's Content-Length still to come: the last chunk ends the response in the same call (one write, no uncork tick). */
-      let bodyLeft = -1;
-      let ended = false;
-      let controller: Dispatcher.DispatchController | undefined;
-      const started = performance.now();
-      const record = a.record;
-      const onClientGone = (): void => {
-        if (!res.writableFinished) controller?.abort(new Error('client closed the connection'));
-      };
-      res.once('close', onClientGone);
-
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart(c) {
-          controller = c;
-          if (record) record.connectMs = performance.now() - started;
-          if (res.destroyed) c.abort(new Error('client closed the connection'));
-        },
-        onRequestSent() {
-          requestSent = true;
-        },
-        onResponseStart(c, status, headers) {
-          if (status < 200) return; // 1xx: Node answers the client's Expect itself
-          // Resolve before aborting: the abort reports an error synchronously, which must not win.
-          if (a.failOnStatus.has(status)) {
-            resolve({ kind: 'failed', failure: 'upstream-status', requestSent: true });
-            c.abort(new Error(`upstream answered ${status}`));
-            return;
-          }
-          if (a.interceptStatus?.has(status)) {
-            resolve({ kind: 'intercepted', status });
-            c.abort(new Error(`upstream answered ${status}, answered by the error backend`));
-            return;
-          }
-          responded = true;
-          const length = headers['content-length'];
-          if (typeof length === 'string' && DIGITS.test(length)) bodyLeft = Number(length);
-          res.writeHead(status, downstreamHeaders(headers as Record<string, string | string[]>, status, a.changes, a.backendServerHeader, a.ownHeaders));
-          if (record) {
-            record.status = status;
-            record.headerMs = performance.now() - started;
-          }
-          resolve({ kind: 'responded', status });
-        },
-        onResponseData(c, chunk) {
-          if (record) record.bytes = (record.bytes ?? 0) + chunk.length;
-          bodyLeft -= chunk.length;
-          if (bodyLeft === 0) {
-            ended = true;
-            res.end(chunk);
-            return;
-          }
-          if (!res.write(chunk)) {
-            c.pause();
-            res.once('drain', () => c.resume());
-          }
-        },
-        onResponseEnd() {
-          res.off('close', onClientGone);
-          if (!ended) res.end();
-        },
-        onResponseError(_c, err) {
-          res.off('close', onClientGone);
-          if (responded) {
-            // Mid-body failure (read timeout, reset): the status is out, so close the connection.
-            res.destroy(err);
-            return;
-          }
-          const bodyFailure = a.body instanceof RequestBody ? a.body.failure : undefined;
-          const cause = bodyFailure ?? err;
-          resolve({ kind: 'failed', failure: res.destroyed && !bodyFailure ? 'client-gone' : failureOf(cause as Error & { code?: string }), requestSent, error: cause });
-        },
-      };
+      const handler = new AttemptHandler(a, resolve);
       this.pool(a).dispatch({
         method: a.method,
         path: a.path,
@@ -150,5 +76,105 @@ export class UndiciEngine implements ForwardEngine {
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].flatMap((byOptions) => [...byOptions.values()].map((p) => p.destroy())));
     this.pools.clear();
+  }
+}
+
+/**
+ * One attempt's undici handler: streams the pod's answer to the client and settles the attempt's
+ * outcome once (responded, intercepted, or failed before a response). One object per attempt,
+ * its methods shared: no closures per request.
+ */
+class AttemptHandler implements Dispatcher.DispatchHandler {
+  private readonly a: Attempt;
+  private readonly res: Attempt['res'];
+  private readonly settle: (outcome: AttemptOutcome) => void;
+  private readonly started = performance.now();
+  private controller: Dispatcher.DispatchController | undefined;
+  private responded = false;
+  private requestSent = false;
+  /** Bytes of the pod's Content-Length still to come: the last chunk ends the response in the same call (one write, no uncork tick). */
+  private bodyLeft = -1;
+  private ended = false;
+
+  constructor(a: Attempt, settle: (outcome: AttemptOutcome) => void) {
+    this.a = a;
+    this.res = a.res;
+    this.settle = settle;
+    this.res.on('close', this.clientGone);
+  }
+
+  /** The client went away: stop the pod's answer unless it was all written. */
+  private readonly clientGone = (): void => {
+    if (!this.res.writableFinished) this.controller?.abort(new Error('client closed the connection'));
+  };
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.controller = c;
+    if (this.a.record) this.a.record.connectMs = performance.now() - this.started;
+    if (this.res.destroyed) c.abort(new Error('client closed the connection'));
+  }
+
+  onRequestSent(): void {
+    this.requestSent = true;
+  }
+
+  onResponseStart(c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    if (status < 200) return; // 1xx: Node answers the client's Expect itself
+    const a = this.a;
+    // Settle before aborting: the abort reports an error synchronously, which must not win.
+    if (a.failOnStatus.has(status)) {
+      this.settle({ kind: 'failed', failure: 'upstream-status', requestSent: true });
+      c.abort(new Error(`upstream answered ${status}`));
+      return;
+    }
+    if (a.interceptStatus?.has(status)) {
+      this.settle({ kind: 'intercepted', status });
+      c.abort(new Error(`upstream answered ${status}, answered by the error backend`));
+      return;
+    }
+    this.responded = true;
+    const length = headers['content-length'];
+    if (typeof length === 'string' && DIGITS.test(length)) this.bodyLeft = Number(length);
+    this.res.writeHead(status, downstreamHeaders(headers, status, a.changes, a.backendServerHeader, a.ownHeaders));
+    const record = a.record;
+    if (record) {
+      record.status = status;
+      record.headerMs = performance.now() - this.started;
+    }
+    this.settle({ kind: 'responded', status });
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    const record = this.a.record;
+    if (record) record.bytes = (record.bytes ?? 0) + chunk.length;
+    this.bodyLeft -= chunk.length;
+    if (this.bodyLeft === 0) {
+      this.ended = true;
+      this.res.end(chunk);
+      return;
+    }
+    if (!this.res.write(chunk)) {
+      c.pause();
+      this.res.once('drain', () => c.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.res.off('close', this.clientGone);
+    if (!this.ended) this.res.end();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    const res = this.res;
+    res.off('close', this.clientGone);
+    if (this.responded) {
+      // Mid-body failure (read timeout, reset): the status is out, so close the connection.
+      res.destroy(err);
+      return;
+    }
+    const body = this.a.body;
+    const bodyFailure = body instanceof RequestBody ? body.failure : undefined;
+    const cause = bodyFailure ?? err;
+    this.settle({ kind: 'failed', failure: res.destroyed && !bodyFailure ? 'client-gone' : failureOf(cause as Error & { code?: string }), requestSent: this.requestSent, error: cause });
   }
 }
