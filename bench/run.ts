@@ -29,6 +29,7 @@ const PORTICO_PORT = 18702;
 const PORTICO_ADMIN = 18703;
 const SINK_PORT = 18704;
 const FLOOR_PORT = 18705;
+const FLOOR_FORWARDED_PORT = 18706;
 const NGINX_TLS_PORT = 18711;
 /** nginx with two workers, beside Portico with two. */
 const NGINX2_PORT = 18721;
@@ -453,11 +454,6 @@ for (const [name, path, script, o] of cases) {
   const p = await measure([portico.pid!], o.https ? PORTICO_TLS_PORT : PORTICO_PORT, path, script, o);
   rows.push({ name, nginx: n, portico: p });
 }
-// The platform's floor: a bare undici proxy with no routing or policy, on the 1 KiB case.
-const floorProcess = start(process.execPath, ['bench/undici-floor.ts', `http://127.0.0.1:${BACKEND_PORT}`, String(FLOOR_PORT)]);
-await waitForPort(FLOOR_PORT);
-const floor = await measure([floorProcess.pid!], FLOOR_PORT, '/1k');
-floorProcess.kill();
 const oneIngress = rows[0]!.portico;
 const policy = await policyRatio(portico.pid!);
 portico.kill();
@@ -474,9 +470,22 @@ await waitForPort(NGINX2_PORT);
 const twoNginx = await measure([nginx2.pid!, ...(await childPids(nginx2.pid!))], NGINX2_PORT, '/1k');
 nginx2.kill('SIGTERM');
 
-// The cost of observability: the same 1 KiB case with metrics and the access log off.
+// The platform's floor beside Portico with metrics and the access log off, on the 1 KiB case: a
+// bare undici proxy (no routing, no policy), and one that also sends the headers the bench's nginx
+// sets. The three in rotation, PAIRS rounds, each figure a median.
 portico = await startPortico(1, '--metrics', 'false', '--access-log', 'off');
-const bare = await measure([portico.pid!], PORTICO_PORT, '/1k');
+const floorArgs = ['bench/undici-floor.ts', `http://127.0.0.1:${BACKEND_PORT}`];
+const floors = [start(process.execPath, [...PORTICO_NODE_FLAGS, ...floorArgs, String(FLOOR_PORT)]), start(process.execPath, [...PORTICO_NODE_FLAGS, ...floorArgs, String(FLOOR_FORWARDED_PORT), '--forwarded'])];
+await waitForPort(FLOOR_PORT);
+await waitForPort(FLOOR_FORWARDED_PORT);
+const rotation: [number[], number][] = [[[floors[0]!.pid!], FLOOR_PORT], [[floors[1]!.pid!], FLOOR_FORWARDED_PORT], [[portico.pid!], PORTICO_PORT]];
+const rotated: Result[][] = rotation.map(() => []);
+for (let round = 0; round < PAIRS; round++) {
+  const order = round % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
+  for (const i of order) rotated[i]!.push(await measure(rotation[i]![0], rotation[i]![1], '/1k', undefined, {}, round === 0));
+}
+const [floor, floorForwarded, bare] = rotated.map(medianResult) as [Result, Result, Result];
+for (const floorProcess of floors) floorProcess.kill();
 portico.kill();
 await new Promise((r) => portico.once('exit', r));
 
@@ -541,7 +550,9 @@ for (const r of rows) {
   console.log(`| ${r.name} | ${f(r.portico.cpuUsPerReq / r.nginx.cpuUsPerReq, 2)}× | ${f(r.portico.rps / r.nginx.rps, 2)}× | ${f(r.portico.p99ms / r.nginx.p99ms, 2)}× |`);
 }
 console.log(`\nBare undici proxy (no routing, no policy), 1 KiB GET: ${f(floor.rps, 0)} req/s, ${f(floor.cpuUsPerReq)} µs/req ` +
-  `(${f(floor.cpuUsPerReq / rows[0]!.nginx.cpuUsPerReq, 2)}× nginx); Portico adds ${f(rows[0]!.portico.cpuUsPerReq - floor.cpuUsPerReq)} µs/req over it.`);
+  `(${f(floor.cpuUsPerReq / rows[0]!.nginx.cpuUsPerReq, 2)}× nginx); sending nginx's forwarded headers too: ${f(floorForwarded.cpuUsPerReq)} µs/req ` +
+  `(${f(floorForwarded.cpuUsPerReq / rows[0]!.nginx.cpuUsPerReq, 2)}× nginx). Portico with metrics and log off, in rotation with both: ${f(bare.cpuUsPerReq)} µs/req ` +
+  `(${f(bare.cpuUsPerReq / floor.cpuUsPerReq, 2)}× the bare floor, ${f(bare.cpuUsPerReq / floorForwarded.cpuUsPerReq, 2)}× the forwarding one, ${f(bare.cpuUsPerReq / rows[0]!.nginx.cpuUsPerReq, 2)}× nginx).`);
 console.log(`\nPolicy route (CORS + allow list + rate limit) vs plain route, 1 KiB GET, same process: ${f(policy.policy)} vs ${f(policy.plain)} µs/req = ${f(policy.ratio, 3)}×`);
 console.log(`\nMetrics + JSON access log (the defaults), 1 KiB GET: ${f(oneIngress.cpuUsPerReq)} µs/req with, ${f(bare.cpuUsPerReq)} µs/req without ` +
   `(${f(oneIngress.cpuUsPerReq / bare.cpuUsPerReq, 2)}×; ${f(bare.rps, 0)} req/s without).`);
