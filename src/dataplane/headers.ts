@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { ClientFacts } from './client-address.ts';
 
@@ -166,7 +166,7 @@ export function headerObject(pairs: HeaderPairs): Record<string, string | string
   return out;
 }
 
-export function hasPair(pairs: HeaderPairs, name: string): boolean {
+function hasPair(pairs: HeaderPairs, name: string): boolean {
   for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === name) return true;
   return false;
 }
@@ -175,15 +175,16 @@ export function removePairs(pairs: HeaderPairs, name: string): void {
   for (let i = pairs.length - 2; i >= 0; i -= 2) if (pairs[i] === name) pairs.splice(i, 2);
 }
 
-function put(pairs: HeaderPairs, name: string, value: string, replace: boolean): void {
-  if (replace) removePairs(pairs, name);
-  pairs.push(name, value);
-}
-
 /** Replaces every `name` field with one of `value`. */
 export function setPair(pairs: HeaderPairs, name: string, value: string): void {
   removePairs(pairs, name);
   pairs.push(name, value);
+}
+
+/** Adds a field; with `replace`, in place of any of that name. */
+function put(pairs: HeaderPairs, name: string, value: string, replace: boolean): void {
+  if (replace) setPair(pairs, name, value);
+  else pairs.push(name, value);
 }
 
 /**

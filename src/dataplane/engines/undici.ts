@@ -6,7 +6,6 @@ import { failureOf } from './types.ts';
 import { downstreamHeaders } from '../headers.ts';
 import { RequestBody } from '../request-body.ts';
 
-
 const DIGITS = /^\d{1,15}$/;
 
 /**
@@ -82,7 +81,7 @@ export class UndiciEngine implements ForwardEngine {
 /**
  * One attempt's undici handler: streams the pod's answer to the client and settles the attempt's
  * outcome once (responded, intercepted, or failed before a response). One object per attempt,
- * its methods shared: no closures per request.
+ * its methods shared; the only closure is the listener for the client's close.
  */
 class AttemptHandler implements Dispatcher.DispatchHandler {
   private readonly a: Attempt;
