@@ -37,7 +37,7 @@ const NGINX2_TLS_PORT = 18722;
 const PORTICO_TLS_PORT = 18712;
 const HOST = 'bench.example.com';
 /** Node flags Portico runs with in the image and in `npm start` (see the Dockerfile). */
-const PORTICO_NODE_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=25'];
+const PORTICO_NODE_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=50'];
 /** Portico as the image runs it: compiled. */
 const PORTICO_CLI = 'dist/cli.js';
 /** The fixed request rate at which both proxies' latency is compared (well within either's capacity). */
