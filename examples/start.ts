@@ -5,7 +5,7 @@ import { main } from '../src/cli.ts';
 import { startEchoBackend } from './echo-backend.ts';
 
 await startEchoBackend('tomcat-0', '127.0.0.1', 18081);
-await startEchoBackend('tomcat-1', '127.0.0.2', 18081);
+await startEchoBackend('tomcat-1', '127.0.0.1', 18082);
 await startEchoBackend('echo-0', '127.0.0.1', 18091);
 
 const manifests = fileURLToPath(new URL('./manifests', import.meta.url));

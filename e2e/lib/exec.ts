@@ -6,10 +6,10 @@ const execFileAsync = promisify(execFile);
 
 /** Runs a command, returns stdout; throws with stderr on a non-zero exit. */
 /** `withStderr`: the result is stdout followed by stderr (kubectl prints warnings there). */
-export async function run(cmd: string, args: string[], o: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; withStderr?: boolean } = {}): Promise<string> {
+export async function run(cmd: string, args: string[], o: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; withStderr?: boolean; cwd?: string } = {}): Promise<string> {
   if (o.input !== undefined) {
     return new Promise((resolve, reject) => {
-      const child = spawn(cmd, args, { env: o.env ?? process.env });
+      const child = spawn(cmd, args, { env: o.env ?? process.env, cwd: o.cwd });
       let out = '';
       let err = '';
       child.stdout.on('data', (d: Buffer) => (out += d));
@@ -20,7 +20,7 @@ export async function run(cmd: string, args: string[], o: { input?: string; env?
     });
   }
   try {
-    const { stdout } = await execFileAsync(cmd, args, { env: o.env ?? process.env, timeout: o.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await execFileAsync(cmd, args, { env: o.env ?? process.env, cwd: o.cwd, timeout: o.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 });
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
