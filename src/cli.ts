@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -8,12 +9,12 @@ import { ENGINES, type EngineName } from './dataplane/server.ts';
 import { DEFAULT_MAX_MANIFEST_BYTES } from './sources/manifest-files.ts';
 import { createLogger } from './log.ts';
 import { availableCores } from './workers/cores.ts';
+import { VERSION } from './version.ts';
 import { ACCESS_LOG_FORMATS } from './observability/access-log.ts';
 import { INGRESS_NGINX_SERVER_SETTINGS } from './routing/config-map/index.ts';
 import type { Standalone } from './standalone.ts';
 import { NOT_IN_PORTICO, RENAMED } from './cli-ingress-nginx-flags.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** A mistake on the command line: one line naming the flag, exit status 2. */
 class UsageError extends Error {}
@@ -74,6 +75,7 @@ interface CommonValues {
   configmap?: string; hsts: string | boolean; metrics: string | boolean; accessLog: string; logQuery: string | boolean; shutdownDelay: string; shutdownGrace: string;
   maxHeaderSize: string; clientHeaderTimeout: string; keepaliveTimeout: string; maxConnections: string; adminPort: string;
   adminAddress: string; debugViews?: string; ingressClass: string; controllerName: string; engine: string; watchIngressWithoutClass: string | boolean;
+  extraCaCerts?: string;
 }
 
 function addCommonOptions(command: Command, defaults: { http: number; https: number; debugViews: DebugViews }): Command {
@@ -101,7 +103,8 @@ function addCommonOptions(command: Command, defaults: { http: number; https: num
     .option('--controller-name <name>', 'IngressClass spec.controller served (alias: --controller-class)', 'portico.dev/ingress-controller')
     .option('--watch-ingress-without-class [bool]', 'also serve Ingresses that name no class', 'false')
     .option('--engine <name>', `forwarding engine: ${ENGINES.join(' or ')}`, 'undici')
-    .option('--workers <n|auto>', 'data-plane threads, each with its own listeners on the same ports; auto: one per core the container may use', 'auto');
+    .option('--workers <n|auto>', 'data-plane threads, each with its own listeners on the same ports; auto: one per core the container may use', 'auto')
+    .option('--extra-ca-certs <path>', 'PEM file of CA certificates to trust besides the system\'s where Portico verifies a server (ACME directories, the API server); the image ignores NODE_EXTRA_CA_CERTS');
 }
 
 function runtimeOptions(v: CommonValues, defaults: { http: number; https: number; debugViews: DebugViews }) {
@@ -136,7 +139,28 @@ function runtimeOptions(v: CommonValues, defaults: { http: number; https: number
     watchWithoutClass: goBool(v.watchIngressWithoutClass, '--watch-ingress-without-class'),
     engine: oneOf(v.engine, ENGINES, '--engine') as EngineName,
     workers: v.workers === 'auto' ? availableCores() : count(v.workers, '--workers (or auto)', 256, 1),
+    extraCaCertificates: v.extraCaCerts === undefined ? [] : caCertificates(v.extraCaCerts),
   };
+}
+
+/** `--extra-ca-certs`: every certificate of a PEM file, each checked to parse. */
+function caCertificates(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--extra-ca-certs: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const pems = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (pems.length === 0) throw new UsageError(`--extra-ca-certs: ${path} holds no PEM certificate`);
+  pems.forEach((pem, i) => {
+    try {
+      new X509Certificate(pem);
+    } catch {
+      throw new UsageError(`--extra-ca-certs: certificate ${i + 1} of ${path} does not parse`);
+    }
+  });
+  return pems;
 }
 
 /** `--manifests`: a directory, or one file of it. */
@@ -251,12 +275,13 @@ function program(onStart: (started: Started) => void): Command {
     .option('--publish-service <ns/name>', 'write the addresses of this Service\'s load balancer to Ingress status')
     .option('--publish-status-address <addrs>', 'write these addresses (comma-separated) to Ingress status (alias: --publish-address); default: the InternalIP of the node in NODE_NAME')
     .option('--update-status [bool]', 'write Ingress status at all', 'true')
+    .option('--acme [bool]', 'watch ACMEIssuers and order the certificates Ingresses ask for (needs the CRD and Secret write access)', 'true')
     .option('--election-namespace <ns>', 'namespace of the leader Lease (default: POD_NAMESPACE, else default)')
     .option('--election-id <name>', 'name of the leader Lease', 'portico-leader')
     .option('--validating-webhook <addr:port>', 'serve the validating admission webhook here (e.g. :8443)')
     .option('--validating-webhook-certificate <path>', 'its certificate (PEM), e.g. from a mounted Secret')
     .option('--validating-webhook-key <path>', 'its private key (PEM)')
-    .action(async (v: CommonValues & { kubeconfig?: string; watchNamespace?: string; publishService?: string; publishStatusAddress?: string; updateStatus: string | boolean; electionNamespace?: string; electionId: string; validatingWebhook?: string; validatingWebhookCertificate?: string; validatingWebhookKey?: string }) => {
+    .action(async (v: CommonValues & { kubeconfig?: string; watchNamespace?: string; publishService?: string; publishStatusAddress?: string; updateStatus: string | boolean; acme: string | boolean; electionNamespace?: string; electionId: string; validatingWebhook?: string; validatingWebhookCertificate?: string; validatingWebhookKey?: string }) => {
       const options = runtimeOptions(v, CONTROLLER_DEFAULTS);
       const watched = v.watchNamespace;
       for (const [flag, value] of [['--configmap', options.configMap], ['--publish-service', namespaced(v.publishService, '--publish-service')]] as const) {
@@ -275,6 +300,7 @@ function program(onStart: (started: Started) => void): Command {
         publishStatusAddresses: addresses,
         publishService: v.publishService,
         updateStatus,
+        acme: goBool(v.acme, '--acme'),
         electionNamespace: v.electionNamespace ?? process.env['POD_NAMESPACE'] ?? 'default',
         electionId: v.electionId,
         webhook,

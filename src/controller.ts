@@ -29,6 +29,8 @@ export interface ControllerOptions extends RuntimeOptions {
   publishService: string | undefined;
   /** `--update-status`: write Ingress status at all. */
   updateStatus: boolean;
+  /** `--acme`: watch ACMEIssuers and the shared challenge ConfigMap, and order certificates. */
+  acme: boolean;
   electionNamespace: string;
   electionId: string;
   /** `--validating-webhook` and its certificate: the admission webhook, when set. */
@@ -187,9 +189,14 @@ export class Controller {
     this.log.info('every watched kind listed; routing table live');
     void this.resolveNodeAddress();
     this.elector.start();
-    this.issuerWatch.start();
-    this.challengeWatch.start();
-    this.acme.start();
+    if (this.options.acme) {
+      this.issuerWatch.start();
+      this.challengeWatch.start();
+      this.acme.start();
+    } else {
+      // Without the CRD and Secret write access (the chart's default), the watches would only fail.
+      this.log.info('ACME off (--acme=false): ACMEIssuers are not watched');
+    }
     return ports;
   }
 

@@ -2,6 +2,7 @@ import { AdminServer, type DebugViews } from './admin/server.ts';
 import type { ClassSelection } from './routing/ingress-class.ts';
 import { DataPlane, type EngineName } from './dataplane/server.ts';
 import type { EndpointStats } from './dataplane/endpoint-health.ts';
+import { trustCertificates } from './dataplane/tls.ts';
 import { WorkerPool, type ChallengeSource } from './workers/pool.ts';
 import type { ServerSettings } from './table/server-settings.ts';
 import { AccessLog, type AccessLogFormat } from './observability/access-log.ts';
@@ -38,6 +39,8 @@ export interface RuntimeOptions extends ClassSelection {
   logQuery: boolean;
   /** `--workers`: data-plane threads; 1 serves on the main thread. */
   workers: number;
+  /** `--extra-ca-certs`: CA certificates (PEM) trusted besides the default store, on the main thread (ACME, the API server). */
+  extraCaCertificates: readonly string[];
 }
 
 export interface Readiness {
@@ -71,6 +74,7 @@ export class Runtime {
     this.log = log;
     const identity = { controllerNamespace: process.env['POD_NAMESPACE'] ?? 'default', controllerClass: options.controllerName, controllerPod: process.env['POD_NAME'] ?? hostname() };
     const threaded = options.workers > 1;
+    trustCertificates(options.extraCaCertificates);
     this.metrics = options.metrics ? new Metrics(identity, { serving: !threaded }) : undefined;
     let serving: Serving;
     if (threaded) {
@@ -91,7 +95,8 @@ export class Runtime {
     }
     this.serving = serving;
     this.pipeline = new Pipeline(options, (t) => serving.swap(t), log, this.metrics);
-    if (this.metrics) this.metrics.defaultCertificate = () => (serving instanceof WorkerPool ? serving.fallbackExpiry : serving.tls?.fallbackExpiry);
+    const defaultCertificate = () => (serving instanceof WorkerPool ? serving.fallbackExpiry : serving.tls?.fallbackExpiry);
+    if (this.metrics) this.metrics.defaultCertificate = defaultCertificate;
     const pipeline = this.pipeline;
     this.admin = new AdminServer({
       get current() { return serving.current; },
@@ -99,6 +104,7 @@ export class Runtime {
       notReadyReason: () => (this.shuttingDown ? 'shutting down' : undefined) ?? readiness.notReadyReason() ?? (serving.current ? undefined : 'no routing table yet'),
       detail: () => readiness.detail(),
       metrics: this.metrics,
+      defaultCertificate,
       endpointHealth: async () => {
         if (!(serving instanceof WorkerPool)) return (endpoint) => serving.balancer.health.stats(endpoint);
         const stats = await serving.endpointStats();

@@ -40,8 +40,10 @@ describe('portico CLI', () => {
       portico(['controller'], { HOME: '/nonexistent', KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' }),
       portico(['controller', '--enable-ssl-passthrough']),
       portico(['serve', '--manifests', MANIFESTS, '--manifest']),
+      portico(['serve', '--manifests', MANIFESTS, '--extra-ca-certs', '/nonexistent/ca.pem']),
+      portico(['serve', '--manifests', MANIFESTS, '--extra-ca-certs', CLI]),
     ]);
-    expect(results.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2, 2]);
+    expect(results.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2]);
     expect(results.map((r) => oneLine(r))).toEqual([
       ['portico: --manifests: /nonexistent/dir does not exist'],
       ['portico: --http-port: "99999" is not a port number'],
@@ -50,6 +52,8 @@ describe('portico CLI', () => {
       ['portico: --kubeconfig: no kubeconfig found (none given, KUBECONFIG unset, no ~/.kube/config) and not running in a pod'],
       ['portico: --enable-ssl-passthrough is an ingress-nginx flag Portico does not have: Portico proxies HTTP and HTTPS only (no TCP/UDP streams, no TLS passthrough)'],
       ["portico: unknown option '--manifest' (Did you mean --manifests?)"],
+      ['portico: --extra-ca-certs: cannot read /nonexistent/ca.pem (ENOENT)'],
+      [`portico: --extra-ca-certs: ${CLI} holds no PEM certificate`],
     ]);
   });
 

@@ -2,9 +2,9 @@
 // certificate, rotation without dropping connections, ssl-redirect and HSTS.
 import { request, Agent } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
-import { connect, createServer as createTlsServer } from 'node:tls';
+import { connect, createServer as createTlsServer, getCACertificates } from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { generateSelfSigned } from '../src/dataplane/tls.ts';
+import { generateSelfSigned, trustCertificates } from '../src/dataplane/tls.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendSet } from './helpers/backends.ts';
 import { TestCA, tlsSecret, type Issued } from './helpers/certs.ts';
@@ -198,5 +198,29 @@ describe('the generated default certificate', () => {
     server.close();
     expect(reply.text).toBe('hello');
     expect(reply.peer.subject.CN).toBe('fallback.test');
+  });
+});
+
+describe('--extra-ca-certs', () => {
+  it('makes a server certified by a private CA trusted where the default store is used, keeping the system roots', async () => {
+    const ca = await TestCA.create();
+    const leaf = await ca.issue(['private.test']);
+    const server = createTlsServer({ cert: leaf.certPem, key: leaf.keyPem }, (socket) => socket.end('hello'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const handshake = () => new Promise<string>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port, servername: 'private.test' }, () => resolve('trusted'));
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
+      socket.on('secureConnect', () => socket.destroy());
+    });
+    const trusted = () => new Set(getCACertificates('default').map((pem) => new X509Certificate(pem).fingerprint256));
+    const before = trusted();
+    expect(await handshake()).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    trustCertificates([ca.pem]);
+    expect(await handshake()).toBe('trusted');
+    const after = trusted();
+    expect([...before].filter((fingerprint) => !after.has(fingerprint))).toEqual([]);
+    expect(after.has(new X509Certificate(ca.pem).fingerprint256)).toBe(true);
+    server.close();
   });
 });

@@ -60,10 +60,13 @@ describe('two worker threads', () => {
     expect(await metric('portico_upstream_failures_total')).toBe(1);
   });
 
-  it('/metrics reports the instance: requests summed over the workers', async () => {
+  it('/metrics and the dashboard report the instance: requests summed over the workers', async () => {
+    const totals = async () => ((await (await fetch(`http://127.0.0.1:${portico.adminPort}/debug/dashboard`)).json()) as { totals: { requests: number; errors: number } }).totals;
     const before = await metric('nginx_ingress_controller_requests');
+    const dashboardBefore = await totals();
     for (let i = 0; i < 30; i++) expect((await get('echo.test')).status).toBe(200);
     expect(await metric('nginx_ingress_controller_requests')).toBe(before + 30);
+    expect(await totals()).toEqual({ requests: dashboardBefore.requests + 30, errors: dashboardBefore.errors });
   });
 
   it('a new table reaches every worker', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Agent, get as httpsGet } from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { getCACertificates } from 'node:tls';
 import * as acme from 'acme-client';
 import { ApiException, type CoordinationV1Api, type CoreV1Api, type CustomObjectsApi, type V1Ingress, type V1Secret } from '@kubernetes/client-node';
 import { readTlsSecret } from '../routing/tls.ts';
@@ -121,7 +121,7 @@ export class AcmeManager {
     this.issuers = issuers;
     // acme-client sends everything through one axios instance: trust the system roots plus every issuer's CA bundle.
     const bundles = [...issuers.values()].flatMap((i) => (i.caBundle ? [i.caBundle] : []));
-    acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, ...bundles], keepAlive: true });
+    acme.axios.defaults.httpsAgent = new Agent({ ca: [...getCACertificates('default'), ...bundles], keepAlive: true });
     for (const o of objects) this.registerIfNeeded(o);
     this.reconcile();
   }

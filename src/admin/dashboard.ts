@@ -2,96 +2,91 @@ import { allHostRoutes } from '../table/match.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import { formatObject } from '../diagnostics.ts';
 import type { EndpointStats } from '../dataplane/endpoint-health.ts';
-import type { Backend, Endpoint, HostRoutes, RoutingTable } from '../table/types.ts';
+import { DEFAULT_ROUTE_OPTIONS, describeRouteOptions } from '../routing/annotations/index.ts';
+import type { Backend, Endpoint, HostRoutes, Route, RoutingTable } from '../table/types.ts';
+
+export { DASHBOARD_HTML } from './dashboard-page.ts';
+
+/** What the dashboard shows besides the table; the runtime fills it in per read. */
+export interface DashboardContext {
+  readonly version: string;
+  readonly uptimeSeconds: number;
+  readonly health: (endpoint: string) => EndpointStats;
+  /** The default certificate served ('' secret: the one generated at start); undefined without HTTPS. */
+  readonly defaultCertificate: { readonly secret: string; readonly notAfterSeconds: number } | undefined;
+  /** Requests answered since start, and those answered 5xx (every worker's); undefined with metrics off. */
+  readonly totals: { readonly requests: number; readonly errors: number } | undefined;
+}
+
+/** Options with columns of their own on a host's page; the rest are listed when not the default. */
+const OWN_COLUMNS = new Set(['denyReason', 'connectTimeoutMs', 'sendTimeoutMs', 'readTimeoutMs', 'bodyLimit', 'redirect', 'sslRedirect', 'forceSslRedirect', 'hsts']);
+let defaultOptionsText: Record<string, string> | undefined;
 
 /** What the dashboard page polls: the table as an operator reads it, with live endpoint health. */
-export function dashboardData(table: RoutingTable | undefined, diagnostics: readonly Diagnostic[], health: (endpoint: string) => EndpointStats) {
-  if (!table) return { generation: null, hosts: [], backends: [], diagnostics: [], certificates: [] };
-  const hosts = allHostRoutes(table);
+export function dashboardData(table: RoutingTable | undefined, diagnostics: readonly Diagnostic[], context: DashboardContext) {
   const endpoint = (e: Endpoint, ready: boolean) => {
-    const s = health(e.key);
+    const s = context.health(e.key);
     return { address: e.key, pod: e.target ?? null, ready, ejected: s.ejected, requests: s.requests, errorRate: s.errorRate };
   };
+  const defaultCertificate = context.defaultCertificate && { secret: context.defaultCertificate.secret || null, notAfter: new Date(context.defaultCertificate.notAfterSeconds * 1000).toISOString() };
   return {
-    generation: table.generation,
-    hosts: hosts.map((h: HostRoutes) => ({
-      host: h.host,
-      regexMode: h.regexMode,
-      paths: (h.regexMode ? h.regex : [...h.exact.values(), ...h.prefix.values()]).map((r) => ({ path: r.path, pathType: r.pathType, ingress: r.ingress, backend: r.backend.id })),
-    })),
-    backends: [...table.backends.values()].map((b: Backend) => ({
+    version: context.version,
+    uptimeSeconds: Math.round(context.uptimeSeconds),
+    totals: context.totals ?? null,
+    generation: table?.generation ?? null,
+    hosts: table ? allHostRoutes(table).map((h) => describeHost(h, table)) : [],
+    backends: table ? [...table.backends.values()].map((b: Backend) => ({
       id: b.id,
       endpoints: [...b.endpoints.map((e) => endpoint(e, true)), ...b.unready.map((e) => endpoint(e, false))],
-    })),
+    })) : [],
     diagnostics: diagnostics.map((d) => ({ severity: d.severity, code: d.code, object: formatObject(d.object), field: d.field ?? null, message: d.message })),
-    certificates: [...table.tlsHosts].map(([host, c]) => ({ host, secret: c?.secret ?? null, notAfter: c?.notAfter ?? null, usable: c !== undefined })),
+    certificates: table ? [...table.tlsHosts].map(([host, c]) => ({ host, secret: c?.secret ?? null, notAfter: c?.notAfter ?? null, usable: c !== undefined })) : [],
+    defaultCertificate: defaultCertificate ?? null,
   };
 }
 
-/**
- * The dashboard: one static page that polls /debug/dashboard every second. Every value from
- * the cluster is user input, so it reaches the page through textContent only, never as HTML.
- */
-export const DASHBOARD_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Portico</title>
-<style>
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1d232a; }
-  h1 { font-size: 1.3rem; margin: 0 0 .2rem; } h2 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
-  table { border-collapse: collapse; width: 100%; } td, th { text-align: left; padding: .25rem .6rem; border-bottom: 1px solid #e3e6ea; vertical-align: top; }
-  th { background: #f4f6f8; font-weight: 600; } .muted { color: #68717c; } .bad { color: #b3261e; font-weight: 600; } .ok { color: #1b7f3b; }
-  code { font: 12.5px ui-monospace, monospace; }
-</style>
-</head>
-<body>
-<h1>Portico</h1>
-<div class="muted">routing table generation <span id="generation">–</span> · updated <span id="updated">never</span></div>
-<h2>Hosts and paths</h2>
-<table><thead><tr><th>Host</th><th>Path</th><th>Type</th><th>Ingress</th><th>Backend</th></tr></thead><tbody id="routes"></tbody></table>
-<h2>Backends and endpoints</h2>
-<table><thead><tr><th>Backend</th><th>Endpoint</th><th>Pod</th><th>State</th><th>Requests (last minute or two)</th><th>Error rate</th></tr></thead><tbody id="endpoints"></tbody></table>
-<h2>Diagnostics</h2>
-<table><thead><tr><th>Severity</th><th>Code</th><th>Object</th><th>Field</th><th>Message</th></tr></thead><tbody id="diagnostics"></tbody></table>
-<h2>Certificates</h2>
-<table><thead><tr><th>Host</th><th>Secret</th><th>Expires</th></tr></thead><tbody id="certificates"></tbody></table>
-<script>
-  function row(tbody, cells) {
-    const tr = document.createElement('tr');
-    for (const cell of cells) {
-      const td = document.createElement('td');
-      const [text, cls] = Array.isArray(cell) ? cell : [cell, ''];
-      td.textContent = text === null || text === undefined ? '–' : String(text);
-      if (cls) td.className = cls;
-      tr.appendChild(td);
-    }
-    tbody.appendChild(tr);
+function describeHost(h: HostRoutes, table: RoutingTable) {
+  const routes = h.regexMode ? h.regex : [...h.exact.values(), ...h.prefix.values()];
+  return {
+    host: h.host,
+    regexMode: h.regexMode,
+    tls: table.tlsHosts.has(h.host),
+    appRoot: h.appRoot ?? null,
+    routes: [...routes, ...(h.fallback ? [h.fallback] : [])].map((r) => describeRoute(r, r === h.fallback)),
+  };
+}
+
+/** A route as its host's page lists it: where requests go, and every option that is not ingress-nginx's default. */
+function describeRoute(r: Route, fallback: boolean) {
+  const o = r.options;
+  const described = describeRouteOptions(o);
+  defaultOptionsText ??= Object.fromEntries(Object.entries(describeRouteOptions(DEFAULT_ROUTE_OPTIONS)).map(([k, v]) => [k, optionText(v)]));
+  const changed: Record<string, string> = {};
+  for (const [key, value] of Object.entries(described)) {
+    const text = optionText(value);
+    if (!OWN_COLUMNS.has(key) && text !== defaultOptionsText[key]) changed[key] = text;
   }
-  function fill(id, rows) {
-    const tbody = document.getElementById(id);
-    tbody.replaceChildren();
-    if (rows.length === 0) row(tbody, [['none', 'muted']]);
-    for (const cells of rows) row(tbody, cells);
+  return {
+    path: fallback ? '(default backend)' : r.path,
+    pathType: fallback ? null : r.pathType,
+    ingress: r.ingress,
+    to: o.denyReason !== undefined ? { kind: 'deny', text: o.denyReason }
+      : o.redirect ? { kind: 'redirect', text: `${o.redirect.code} → ${o.redirect.url}` }
+      : { kind: 'backend', text: r.backend.id, canary: r.choice.kind === 'canary' ? r.choice.canary.id : null },
+    timeouts: `${o.connectTimeoutMs / 1000} / ${o.sendTimeoutMs / 1000} / ${o.readTimeoutMs / 1000} s`,
+    bodyLimit: o.bodyLimit === Infinity ? 'unlimited' : sizeText(o.bodyLimit),
+    https: [o.forceSslRedirect ? 'force-ssl-redirect' : o.sslRedirect ? 'ssl-redirect' : 'no redirect', o.hsts ? 'HSTS' : 'no HSTS'].join(', '),
+    options: changed,
+  };
+}
+
+function optionText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function sizeText(bytes: number): string {
+  for (const [unit, size] of [['g', 2 ** 30], ['m', 2 ** 20], ['k', 2 ** 10]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
   }
-  async function refresh() {
-    try {
-      const d = await (await fetch('/debug/dashboard', { cache: 'no-store' })).json();
-      document.getElementById('generation').textContent = d.generation ?? '–';
-      document.getElementById('updated').textContent = new Date().toLocaleTimeString();
-      fill('routes', d.hosts.flatMap((h) => h.paths.map((p) => [h.host, p.path, h.regexMode ? p.pathType + ' (regex)' : p.pathType, p.ingress, p.backend])));
-      fill('endpoints', d.backends.flatMap((b) => b.endpoints.length === 0
-        ? [[b.id, ['no endpoints', 'bad'], '', '', '', '']]
-        : b.endpoints.map((e) => [b.id, e.address, e.pod, e.ejected ? ['ejected', 'bad'] : e.ready ? ['ready', 'ok'] : ['not ready', 'bad'], e.requests, [(e.errorRate * 100).toFixed(1) + ' %', e.errorRate > 0 ? 'bad' : '']])));
-      fill('diagnostics', d.diagnostics.map((x) => [[x.severity, x.severity === 'Warning' ? 'bad' : ''], x.code, x.object, x.field, x.message]));
-      fill('certificates', d.certificates.map((c) => [c.host, c.usable ? c.secret : ['unusable: default certificate served', 'bad'], c.notAfter]));
-    } catch (err) {
-      document.getElementById('updated').textContent = 'failed: ' + err;
-    }
-  }
-  refresh();
-  setInterval(refresh, 1000);
-</script>
-</body>
-</html>
-`;
+  return `${bytes} bytes`;
+}

@@ -7,6 +7,7 @@ import type { RoutingTable } from '../table/types.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { EndpointStats } from '../dataplane/endpoint-health.ts';
 import { DASHBOARD_HTML, dashboardData } from './dashboard.ts';
+import { VERSION } from '../version.ts';
 
 /** What the admin server reads; the app owns it. */
 export interface AdminState {
@@ -19,6 +20,8 @@ export interface AdminState {
   readonly metrics?: Metrics | undefined;
   /** Passive health per endpoint (`address:port`), asked for each dashboard read (worker threads answer asynchronously). */
   readonly endpointHealth?: (() => Promise<(endpoint: string) => EndpointStats>) | undefined;
+  /** The default certificate the HTTPS listener serves, for the dashboard; undefined without HTTPS. */
+  readonly defaultCertificate?: (() => { secret: string; notAfterSeconds: number } | undefined) | undefined;
 }
 
 /**
@@ -97,7 +100,12 @@ export class AdminServer {
       headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'" },
       body: DASHBOARD_HTML,
     }),
-    '/debug/dashboard': async () => json(200, dashboardData(this.state.current, this.state.diagnostics, (await this.state.endpointHealth?.()) ?? noHealth)),
+    '/debug/dashboard': async () => {
+      const [health, totals] = await Promise.all([this.state.endpointHealth?.(), this.state.metrics?.requestTotals()]);
+      return json(200, dashboardData(this.state.current, this.state.diagnostics, {
+        version: VERSION, uptimeSeconds: process.uptime(), health: health ?? noHealth, defaultCertificate: this.state.defaultCertificate?.(), totals,
+      }));
+    },
     '/debug/routes': () => {
       const table = this.state.current;
       return table ? json(200, describeTable(table)) : json(503, { error: 'no routing table yet' });

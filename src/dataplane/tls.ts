@@ -1,9 +1,20 @@
 import { generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
-import { createSecureContext, type SecureContext, type SecureVersion } from 'node:tls';
+import { createSecureContext, getCACertificates, setDefaultCACertificates, type SecureContext, type SecureVersion } from 'node:tls';
 import type { RoutingTable, TlsCertificate } from '../table/types.ts';
 
 /** TLS 1.2 and 1.3 only until the ConfigMap's ssl-protocols says otherwise; Node's default cipher list is the modern one (no RC4, 3DES, CBC-SHA1 first). */
 export const TLS_OPTIONS = { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' } as const;
+
+/**
+ * `--extra-ca-certs`: trust these CA certificates (PEM) besides the default store, on this thread:
+ * the main thread is where Portico verifies servers (ACME directories, an API server whose
+ * kubeconfig names no CA); the data plane does not verify backends, as ingress-nginx does not.
+ * In the image Node ignores NODE_EXTRA_CA_CERTS (the file capability puts it in secure-execution
+ * mode), hence a flag.
+ */
+export function trustCertificates(pems: readonly string[]): void {
+  if (pems.length > 0) setDefaultCACertificates([...getCACertificates('default'), ...pems]);
+}
 
 export interface PemPair {
   certPem: string;

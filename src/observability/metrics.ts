@@ -148,6 +148,22 @@ export class Metrics {
   /** Controller mode: where the informers' state comes from, read at scrape time. */
   informerStates: (() => Iterable<[string, boolean]>) | undefined;
 
+  /** Requests answered since start, and those answered 5xx: this thread's and every worker's (the dashboard's rates). */
+  async requestTotals(): Promise<{ requests: number; errors: number }> {
+    const name = 'nginx_ingress_controller_requests';
+    const own = await this.registry.getSingleMetric(name)?.get();
+    const workers = this.workers ? (await this.workers()).map((w) => w.find((m) => m.name === name)) : [];
+    let requests = 0;
+    let errors = 0;
+    for (const metric of [own, ...workers]) {
+      for (const { value, labels } of metric?.values ?? []) {
+        requests += value;
+        if (String(labels['status']).startsWith('5')) errors += value;
+      }
+    }
+    return { requests, errors };
+  }
+
   async text(): Promise<string> {
     if (!this.workers) return this.registry.metrics();
     const [own, ...workers] = await Promise.all([this.registry.getMetricsAsJSON(), ...(await this.workers())]);

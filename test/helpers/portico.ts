@@ -26,7 +26,7 @@ export async function startPortico(manifests: Record<string, string>, engine: En
   for (const [file, yaml] of Object.entries(manifests)) await writeFile(join(dir, file), yaml);
   const app = new Standalone({
     manifests: dir, maxManifestBytes: options.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES, listenAddress: '127.0.0.1', httpPort: 0, httpsPort: 0, adminPort: 0, adminAddress: '127.0.0.1', debugViews: 'on', engine,
-    ingressClass: 'portico', controllerName: 'portico.dev/ingress-controller', serverDefaults: INGRESS_NGINX_SERVER_SETTINGS, configMap: options.configMap, defaultCertificate: options.defaultCertificate, defaultBackendService: options.defaultBackendService, metrics: true, accessLog: 'off', logQuery: false, workers: options.workers ?? 1,
+    ingressClass: 'portico', controllerName: 'portico.dev/ingress-controller', serverDefaults: INGRESS_NGINX_SERVER_SETTINGS, configMap: options.configMap, defaultCertificate: options.defaultCertificate, defaultBackendService: options.defaultBackendService, metrics: true, accessLog: 'off', logQuery: false, workers: options.workers ?? 1, extraCaCertificates: [],
   }, pino({ level: 'silent' }));
   const { httpPort, httpsPort, adminPort } = await app.start();
   return {

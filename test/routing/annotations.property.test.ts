@@ -81,7 +81,7 @@ describe('annotations (property)', () => {
       }
       for (const d of diagnostics) expect(d.message.length).toBeLessThan(1000);
       describeTable(table);
-      dashboardData(table, diagnostics, () => ({ ejected: false, ejectedForMs: 0, requests: 0, errorRate: 0 }));
+      dashboardData(table, diagnostics, { version: '0', uptimeSeconds: 0, health: () => ({ ejected: false, ejectedForMs: 0, requests: 0, errorRate: 0 }), defaultCertificate: undefined, totals: undefined });
     }), propertyRuns(2000));
   });
 });
