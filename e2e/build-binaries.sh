@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes parts the e2e suite runs: kube-apiserver (k8s.io/kubernetes),
-# etcd (go.etcd.io/etcd/server/v3) and pebble, from their Go modules. The binaries are cached
+# etcd (go.etcd.io/etcd/server/v3), pebble and helm (helm.sh/helm/v4), from their Go modules. The binaries are cached
 # outside the repository, keyed by the go.sum of each wrapper module, so only the first run
 # pays for the build (10–25 minutes on two cores). Prints the cache directory.
 set -euo pipefail
@@ -10,6 +10,7 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
 K8S_VERSION=v1.34.4
 PEBBLE_VERSION=v2.10.1
+HELM_VERSION=v4.3.2
 key=$(cat "$here/k8s-bin/go.sum" "$here/etcd-bin/go.sum" | sha256sum | cut -c1-12)
 out="$cache_root/$K8S_VERSION-$key"
 mkdir -p "$out"
@@ -34,4 +35,10 @@ if [ ! -x "$out/pebble" ]; then
   GOBIN="$out" go install "github.com/letsencrypt/pebble/v2/cmd/pebble@$PEBBLE_VERSION"
   GOBIN="$out" go install "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$PEBBLE_VERSION"
 fi
+# Versioned, so a new pin builds beside the old one; tests run "$out/helm".
+if [ ! -x "$out/helm-$HELM_VERSION/helm" ]; then
+  echo "installing helm $HELM_VERSION (first run only)..." >&2
+  GOBIN="$out/helm-$HELM_VERSION" go install -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+fi
+ln -sfn "helm-$HELM_VERSION/helm" "$out/helm"
 echo "$out"

@@ -19,8 +19,9 @@ export interface Environment {
 }
 
 /**
- * A fresh API server with what we ship installed (`kubectl apply -k deploy/`) and the user
- * Portico runs as bound to the shipped ClusterRole and Role, plus a pod network. Each e2e
+ * A fresh API server with what we ship installed (`kubectl apply -k deploy/acme`: deploy/ plus
+ * the ACME CRD and its Secret access) and the user Portico runs as bound to the shipped
+ * ClusterRoles and Role, plus a pod network. Each e2e
  * file gets its own (`subnet` keeps their bridges and pod addresses apart).
  */
 export async function startEnvironment(subnet: number): Promise<Environment> {
@@ -31,12 +32,18 @@ export async function startEnvironment(subnet: number): Promise<Environment> {
   const cluster = new TestCluster(join(dir, 'cluster'), bin, network.gateway);
   await cluster.start();
   const kubectl = new Operator(cluster.adminKubeconfig);
-  await kubectl.kubectl('apply', '-k', join(ROOT, 'deploy'));
+  await kubectl.kubectl('apply', '-k', join(ROOT, 'deploy/acme'));
   await kubectl.kubectl('wait', '--for=condition=Established', 'crd/acmeissuers.portico.dev', '--timeout=60s');
   await kubectl.apply(`apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: portico-e2e-user}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: portico}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: e2e-portico}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: portico-e2e-user-acme}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: portico-acme}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: e2e-portico}]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
