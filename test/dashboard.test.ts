@@ -215,7 +215,8 @@ describe('dashboard with 1,000 Ingresses', () => {
     expect(await page.locator('#hosts tr:not([hidden])').count()).toBe(10);
     await page.locator('#problems').uncheck();
     // Polls go on every second: with nothing changed, the rows stay the same elements.
-    await page.waitForTimeout(2500);
+    for (let i = 0; i < 2; i++) await page.waitForResponse((r) => r.url().endsWith('/debug/dashboard'));
+    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 50))); // the second poll's render
     expect(await page.evaluate(() => (window as unknown as { rebuilt: number }).rebuilt)).toBe(0);
   });
 });
