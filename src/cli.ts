@@ -15,7 +15,6 @@ import { INGRESS_NGINX_SERVER_SETTINGS } from './routing/config-map/index.ts';
 import type { Standalone } from './standalone.ts';
 import { NOT_IN_PORTICO, RENAMED } from './cli-ingress-nginx-flags.ts';
 
-
 /** A mistake on the command line: one line naming the flag, exit status 2. */
 class UsageError extends Error {}
 

@@ -274,7 +274,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     setBadge('badge-diagnostics', warnings ? warnings + ' warnings' : 'none', warnings ? 'warn' : 'ok');
     const certs = d.certificates.length + (d.defaultCertificate ? 1 : 0);
     $('count-certificates').textContent = certs;
-    const soon = d.certificates.filter((c) => !c.usable || daysLeft(c.notAfter) < 14).length;
+    const soon = d.certificates.filter((c) => !c.usable || daysLeft(c.notAfter) < 14).length + (d.defaultCertificate && daysLeft(d.defaultCertificate.notAfter) < 14 ? 1 : 0);
     setBadge('badge-certificates', soon ? soon + ' need attention' : 'ok', soon ? 'warn' : 'ok');
     // Rates over the last 10 s of polls (the counters are totals since start).
     let rates = null;

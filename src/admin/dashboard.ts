@@ -20,6 +20,7 @@ export interface DashboardContext {
 
 /** Options with columns of their own on a host's page; the rest are listed when not the default. */
 const OWN_COLUMNS = new Set(['denyReason', 'connectTimeoutMs', 'sendTimeoutMs', 'readTimeoutMs', 'bodyLimit', 'redirect', 'sslRedirect', 'forceSslRedirect', 'hsts']);
+/** ingress-nginx's defaults as the page shows them, made on first use (they never change). */
 let defaultOptionsText: Record<string, string> | undefined;
 
 /** What the dashboard page polls: the table as an operator reads it, with live endpoint health. */
