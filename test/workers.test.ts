@@ -22,11 +22,11 @@ describe('two worker threads', () => {
   };
 
   beforeAll(async () => {
-    const echo = { address: '127.0.8.1', port: await backends.echo('echo', '127.0.8.1') };
-    const refused = { address: '127.0.8.2', port: await backends.closedPort('127.0.8.2') };
-    const alive = { address: '127.0.8.3', port: await backends.echo('alive', '127.0.8.3') };
+    const echo = { address: '127.0.16.1', port: await backends.echo('echo', '127.0.16.1') };
+    const refused = { address: '127.0.16.2', port: await backends.closedPort('127.0.16.2') };
+    const alive = { address: '127.0.16.3', port: await backends.echo('alive', '127.0.16.3') };
     const gate = new Promise<void>((r) => (releaseSlow = r));
-    const slow = { address: '127.0.8.4', port: await backends.http('127.0.8.4', (_req, res) => {
+    const slow = { address: '127.0.16.4', port: await backends.http('127.0.16.4', (_req, res) => {
       slowArrived++;
       void gate.then(() => res.end('finished'));
     }) };
@@ -70,7 +70,7 @@ describe('two worker threads', () => {
   });
 
   it('a new table reaches every worker', async () => {
-    await portico.apply('echo.yaml', `${service('echo', [{ address: '127.0.8.1', port: (portico.app.current!.backends.get('default/echo:80')!.endpoints[0]!.port) }])}---\n${
+    await portico.apply('echo.yaml', `${service('echo', [{ address: '127.0.16.1', port: (portico.app.current!.backends.get('default/echo:80')!.endpoints[0]!.port) }])}---\n${
       ingress({ name: 'echo', host: 'renamed.test', service: 'echo' })}`);
     await waitFor(async () => (await get('renamed.test')).status === 200, 'the first worker to swap');
     for (let i = 0; i < 20; i++) expect((await get('renamed.test')).status).toBe(200);
