@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the real Kubernetes parts the e2e suite runs: kube-apiserver (k8s.io/kubernetes),
-# etcd (go.etcd.io/etcd/server/v3), pebble and helm (helm.sh/helm/v4), from their Go modules. The binaries are cached
+# Builds the real Kubernetes parts the e2e suite runs: kube-apiserver and kube-controller-manager
+# (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3), pebble and helm (helm.sh/helm/v4), from
+# their Go modules. The binaries are cached
 # outside the repository, keyed by the go.sum of each wrapper module, so only the first run
 # pays for the build (10–25 minutes on two cores). Prints the cache directory.
 set -euo pipefail
@@ -15,16 +16,31 @@ key=$(cat "$here/k8s-bin/go.sum" "$here/etcd-bin/go.sum" | sha256sum | cut -c1-1
 out="$cache_root/$K8S_VERSION-$key"
 mkdir -p "$out"
 
-if [ ! -x "$out/kube-apiserver" ]; then
-  echo "building kube-apiserver $K8S_VERSION (first run only)..." >&2
+# Version stamps as Kubernetes' own build sets them (kubectl version, /version).
+k8s_ldflags() {
+  local minor ld="-s -w"
   minor=$(echo "$K8S_VERSION" | cut -d. -f2)
-  ld="-s -w"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
   done
-  (cd "$here/k8s-bin" && go build -trimpath -tags=selinux,notest,grpcnotrace -ldflags "$ld" -o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
+  echo "$ld"
+}
+
+if [ ! -x "$out/kube-apiserver" ]; then
+  echo "building kube-apiserver $K8S_VERSION (first run only)..." >&2
+  (cd "$here/k8s-bin" && go build -trimpath -tags=selinux,notest,grpcnotrace -ldflags "$(k8s_ldflags)" -o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
   mv "$out/kube-apiserver.tmp" "$out/kube-apiserver"
 fi
+# kube-controller-manager has a wrapper module of its own (it needs modules the API server does
+# not), keyed by its own go.sum so adding it did not rebuild the rest.
+kcm="$cache_root/$K8S_VERSION-kcm-$(sha256sum < "$here/kcm-bin/go.sum" | cut -c1-12)"
+if [ ! -x "$kcm/kube-controller-manager" ]; then
+  echo "building kube-controller-manager $K8S_VERSION (first run only)..." >&2
+  mkdir -p "$kcm"
+  (cd "$here/kcm-bin" && go build -trimpath -tags=selinux,notest,grpcnotrace -ldflags "$(k8s_ldflags)" -o "$kcm/kube-controller-manager.tmp" k8s.io/kubernetes/cmd/kube-controller-manager)
+  mv "$kcm/kube-controller-manager.tmp" "$kcm/kube-controller-manager"
+fi
+ln -sfn "$kcm/kube-controller-manager" "$out/kube-controller-manager"
 if [ ! -x "$out/etcd" ]; then
   echo "building etcd (first run only)..." >&2
   (cd "$here/etcd-bin" && go build -trimpath -ldflags "-s -w" -o "$out/etcd.tmp" go.etcd.io/etcd/server/v3)

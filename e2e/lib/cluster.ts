@@ -29,6 +29,7 @@ export class TestCluster {
   porticoKubeconfig = '';
   private etcd: ChildProcess | undefined;
   private apiserver: ChildProcess | undefined;
+  private controllerManager: ChildProcess | undefined;
 
   constructor(dir: string, bin: string, advertiseAddress: string) {
     this.dir = dir;
@@ -93,6 +94,25 @@ export class TestCluster {
     }, 120_000, 250);
   }
 
+  /**
+   * kube-controller-manager with the controllers workloads need: Deployments make ReplicaSets make
+   * Pods, Services get their EndpointSlices from the pods' readiness, namespaces and owned objects
+   * are cleaned up. No node lifecycle controller: the e2e node sends no heartbeats.
+   */
+  async startControllerManager(): Promise<void> {
+    const d = this.dir;
+    const controllers = ['deployment-controller', 'replicaset-controller', 'endpoints-controller', 'endpointslice-controller', 'endpointslice-mirroring-controller',
+      'namespace-controller', 'garbage-collector-controller', 'serviceaccount-controller', 'serviceaccount-token-controller'];
+    this.controllerManager = daemon(join(this.bin, 'kube-controller-manager'), [
+      `--kubeconfig=${this.adminKubeconfig}`, `--controllers=${controllers.join(',')}`,
+      `--service-account-private-key-file=${d}/sa.key`, `--root-ca-file=${d}/ca.crt`,
+      '--leader-elect=false', '--secure-port=0', '--concurrent-deployment-syncs=2', '--v=1',
+    ], join(d, 'controller-manager.log'));
+    // Its serviceaccount controller makes every namespace's `default` ServiceAccount: proof it runs.
+    await waitUntil('kube-controller-manager (the default ServiceAccount)', async () =>
+      (await run('kubectl', ['--kubeconfig', this.adminKubeconfig, 'get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name'])).trim() === 'serviceaccount/default', 60_000, 250);
+  }
+
   async stopApiServer(): Promise<void> {
     await stopProcess(this.apiserver);
     this.apiserver = undefined;
@@ -109,6 +129,7 @@ export class TestCluster {
   }
 
   async stop(): Promise<void> {
+    await stopProcess(this.controllerManager);
     await stopProcess(this.apiserver);
     await stopProcess(this.etcd);
   }

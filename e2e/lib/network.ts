@@ -15,6 +15,14 @@ export interface Pod {
   process: ChildProcess;
 }
 
+/** A pod's network namespace and its address on the bridge. */
+export interface Sandbox {
+  name: string;
+  ip: string;
+  netns: string;
+  index: number;
+}
+
 export class PodNetwork {
   /** Every pod address is inside this range; a blackhole route keeps it on this machine. */
   static readonly POD_RANGE = '10.244.0.0/16';
@@ -24,6 +32,8 @@ export class PodNetwork {
   private readonly pods: Pod[] = [];
   private readonly logDir: string;
   private next = 10;
+  /** Addresses of removed sandboxes, given out again. */
+  private readonly free: number[] = [];
 
   constructor(logDir: string, subnet = 77, bridge = 'ptc0') {
     this.logDir = logDir;
@@ -44,25 +54,42 @@ export class PodNetwork {
 
   /** Starts a pod: a namespace with its own address, running the e2e echo server. */
   async startPod(name: string, port = 8080): Promise<Pod> {
-    const n = this.next++;
-    const ip = `10.244.${this.subnet}.${n}`;
-    const netns = `ptc-${this.subnet}-${n}`;
+    const sandbox = await this.sandbox(name);
+    const server = join(import.meta.dirname, 'pod-server.ts');
+    const process_ = this.exec(sandbox, [process.execPath, server, name, String(port)], {}, join(this.logDir, `pod-${name}.log`));
+    const pod: Pod = { name, ip: sandbox.ip, port, netns: sandbox.netns, process: process_ };
+    this.pods.push(pod);
+    await waitUntil(`pod ${name} at ${sandbox.ip}:${port}`, async () => (await fetch(`http://${sandbox.ip}:${port}/`)).ok, 20_000, 100);
+    return pod;
+  }
+
+  /** A pod's sandbox: a network namespace with an address of its own on the bridge. */
+  async sandbox(name: string): Promise<Sandbox> {
+    const n = this.free.pop() ?? this.next++;
+    if (n > 250) throw new Error(`pod network ${this.subnet}: no address left for ${name}`);
+    const sandbox = { name, ip: `10.244.${this.subnet}.${n}`, netns: `ptc-${this.subnet}-${n}`, index: n };
     const host = `ptcv${this.subnet}x${n}`;
-    await run('ip', ['netns', 'add', netns]);
-    await run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+    await run('ip', ['netns', 'add', sandbox.netns]);
+    await run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', sandbox.netns]);
     await run('ip', ['link', 'set', host, 'master', this.bridge]);
     await run('ip', ['link', 'set', host, 'up']);
-    const inNs = (...args: string[]) => run('ip', ['netns', 'exec', netns, 'ip', ...args]);
-    await inNs('addr', 'add', `${ip}/24`, 'dev', 'eth0');
+    const inNs = (...args: string[]) => run('ip', ['netns', 'exec', sandbox.netns, 'ip', ...args]);
+    await inNs('addr', 'add', `${sandbox.ip}/24`, 'dev', 'eth0');
     await inNs('link', 'set', 'eth0', 'up');
     await inNs('link', 'set', 'lo', 'up');
     await inNs('route', 'add', 'default', 'via', this.gateway);
-    const server = join(import.meta.dirname, 'pod-server.ts');
-    const process_ = daemon('ip', ['netns', 'exec', netns, process.execPath, server, name, String(port)], join(this.logDir, `pod-${name}.log`));
-    const pod: Pod = { name, ip, port, netns, process: process_ };
-    this.pods.push(pod);
-    await waitUntil(`pod ${name} at ${ip}:${port}`, async () => (await fetch(`http://${ip}:${port}/`)).ok, 20_000, 100);
-    return pod;
+    return sandbox;
+  }
+
+  /** Runs a command inside a sandbox; its output goes to `logFile`. */
+  exec(sandbox: Sandbox, argv: string[], env: Record<string, string>, logFile: string): ChildProcess {
+    return daemon('ip', ['netns', 'exec', sandbox.netns, ...argv], logFile, { ...process.env, ...env });
+  }
+
+  /** Deletes a sandbox (its veth goes with it) and frees its address. */
+  async removeSandbox(sandbox: Sandbox): Promise<void> {
+    await run('ip', ['netns', 'delete', sandbox.netns]).catch(() => {});
+    this.free.push(sandbox.index);
   }
 
   async tearDown(): Promise<void> {
