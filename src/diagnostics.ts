@@ -29,7 +29,13 @@ export type DiagnosticCode =
   | 'ManifestParseError'
   | 'InvalidConfigValue'
   | 'UnsupportedConfigKey'
-  | 'ConfigMapNotFound';
+  | 'ConfigMapNotFound'
+  // Gateway API
+  | 'UnsupportedGatewayFeature'
+  | 'InvalidRouteParent'
+  | 'RefNotPermitted'
+  | 'InvalidRouteMatch'
+  | 'HostConflict';
 
 export interface Diagnostic {
   severity: 'Warning' | 'Normal';

@@ -6,6 +6,7 @@ import type {
   V1Secret,
   V1Service,
 } from '@kubernetes/client-node';
+import type { Gateway, GatewayClass, HTTPRoute, ReferenceGrant } from './gateway-api.ts';
 
 /**
  * Everything build needs, as plain Kubernetes objects. A source (informers or a
@@ -20,11 +21,16 @@ export interface ObjectSnapshot {
   readonly secrets: ReadonlyMap<string, V1Secret>;
   /** Referenced by annotations (`custom-headers`). */
   readonly configMaps: ReadonlyMap<string, V1ConfigMap>;
+  /** Gateway API: classes by name, the rest by `namespace/name`. */
+  readonly gatewayClasses: ReadonlyMap<string, GatewayClass>;
+  readonly gateways: ReadonlyMap<string, Gateway>;
+  readonly httpRoutes: ReadonlyMap<string, HTTPRoute>;
+  readonly referenceGrants: ReadonlyMap<string, ReferenceGrant>;
 }
 
-export type SnapshotKind = 'IngressClass' | 'Ingress' | 'Service' | 'EndpointSlice' | 'Secret' | 'ConfigMap';
+export type SnapshotKind = 'IngressClass' | 'Ingress' | 'Service' | 'EndpointSlice' | 'Secret' | 'ConfigMap' | 'GatewayClass' | 'Gateway' | 'HTTPRoute' | 'ReferenceGrant';
 
-export const SNAPSHOT_KINDS: readonly SnapshotKind[] = ['IngressClass', 'Ingress', 'Service', 'EndpointSlice', 'Secret', 'ConfigMap'];
+export const SNAPSHOT_KINDS: readonly SnapshotKind[] = ['IngressClass', 'Ingress', 'Service', 'EndpointSlice', 'Secret', 'ConfigMap', 'GatewayClass', 'Gateway', 'HTTPRoute', 'ReferenceGrant'];
 
 export function objectKey(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;

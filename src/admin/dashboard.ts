@@ -47,7 +47,7 @@ export function dashboardData(table: RoutingTable | undefined, diagnostics: read
 }
 
 function describeHost(h: HostRoutes, table: RoutingTable) {
-  const routes = h.regexMode ? h.regex : [...h.exact.values(), ...h.prefix.values()];
+  const routes = h.gateway ? h.gateway.map((m) => m.route) : h.regexMode ? h.regex : [...h.exact.values(), ...h.prefix.values()];
   return {
     host: h.host,
     regexMode: h.regexMode,

@@ -14,7 +14,7 @@ export function describeTable(table: RoutingTable) {
 }
 
 function describeHost(h: HostRoutes) {
-  const routes = h.regexMode ? h.regex : [...h.exact.values(), ...h.prefix.values()];
+  const routes = h.gateway ? h.gateway.map((m) => m.route) : h.regexMode ? h.regex : [...h.exact.values(), ...h.prefix.values()];
   return {
     host: h.host,
     regexMode: h.regexMode,

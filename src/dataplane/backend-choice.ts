@@ -9,6 +9,8 @@ export interface ChosenBackend {
   readonly canary: boolean;
   /** How its endpoints are picked: the route's settings, or the canary Ingress's own. */
   readonly balancing: Balancing;
+  /** An HTTPRoute backendRef that did not resolve was drawn: the request gets 500. */
+  readonly unresolved?: true;
 }
 
 /** The value of one cookie of the request, or undefined. */
@@ -65,10 +67,21 @@ function toCanary(rules: CanaryRules, req: IncomingMessage, random: () => number
 export function chooseBackend(route: Route, req: IncomingMessage, random: () => number = Math.random): ChosenBackend {
   const choice = route.choice;
   const main: ChosenBackend = { backend: route.backend, canary: false, balancing: route.options };
+  if (choice.kind === 'weighted') return byWeight(choice, route, random);
   if (choice.kind !== 'canary') return main;
   const canary: ChosenBackend = { backend: choice.canary, canary: true, balancing: choice.balancing };
   // affinity-canary-behavior sticky (the default): a client pinned to either side stays there.
   if (pinnedTo(req, choice.balancing, choice.canary)) return canary;
   if (pinnedTo(req, route.options, route.backend)) return main;
   return toCanary(choice.rules, req, random) ? canary : main;
+}
+
+/** HTTPRoute backendRefs: one drawn in proportion to its weight. */
+function byWeight(choice: Extract<Route['choice'], { kind: 'weighted' }>, route: Route, random: () => number): ChosenBackend {
+  let n = random() * choice.total;
+  for (const { backend, weight } of choice.backends) {
+    n -= weight;
+    if (n < 0) return backend ? { backend, canary: false, balancing: route.options } : { backend: route.backend, canary: false, balancing: route.options, unresolved: true };
+  }
+  return { backend: route.backend, canary: false, balancing: route.options, unresolved: true };
 }

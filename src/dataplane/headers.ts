@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { ClientFacts } from './client-address.ts';
+import type { GatewayHeaderChange } from '../table/steps.ts';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus `proxy` (httpoxy): never forwarded in either direction. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy', 'expect']);
@@ -20,6 +21,11 @@ export interface HeaderChanges {
   request?: Record<string, string>;
   /** Client headers the pod must not see, lower case (Authorization after basic auth). */
   dropFromRequest?: string[];
+  /** HTTPRoute ResponseHeaderModifier: applied to the pod's response. */
+  responseModify?: GatewayHeaderChange;
+  /** HTTPRoute URLRewrite: the Host and the path (with the query) the pod gets. */
+  upstreamHost?: string;
+  upstreamPath?: string;
 }
 
 /** The headers `changes` adds to a response with this status (Portico's own answers). */
@@ -210,9 +216,18 @@ export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, 
   if (connection) for (const token of connection.toLowerCase().split(',')) removePairs(out, token.trim());
   if (own) for (const name in own) if (!hasPair(out, name)) out.push(name, own[name]!);
   if (!changes) return out;
+  if (changes.responseModify) modifyResponse(out, changes.responseModify);
   if (changes.response) mergePairs(out, changes.response);
   if (changes.responseOnSuccess && ADD_HEADER_STATUSES.has(status)) mergePairs(out, changes.responseOnSuccess);
   return out;
+}
+
+/** ResponseHeaderModifier on the pod's response pairs: removed, replaced, then added. */
+function modifyResponse(pairs: string[], change: GatewayHeaderChange): void {
+  const drop = new Set([...change.remove, ...change.set.map(([name]) => name)]);
+  for (let i = pairs.length - 2; i >= 0; i -= 2) if (drop.has(pairs[i]!)) pairs.splice(i, 2);
+  for (const [name, value] of change.set) pairs.push(name, value);
+  for (const [name, value] of change.add) pairs.push(name, value);
 }
 
 /** `mergeHeaders` on pairs: a Set-Cookie joins the ones there, any other header replaces its namesake. */

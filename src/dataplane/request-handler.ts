@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { ACME_CHALLENGE_PREFIX, escapePath } from '../table/paths.ts';
-import { hostRoutes, matchReadings } from '../table/match.ts';
+import { hostRoutes, matchGatewayReadings, matchReadings } from '../table/match.ts';
 import type { Backend, Endpoint, Route, RoutingTable } from '../table/types.ts';
 import type { ListenerSettings, ServerSettings } from '../table/server-settings.ts';
 import { clientOf, type ClientFacts } from './client-address.ts';
@@ -248,7 +248,7 @@ export class RequestHandler {
     }
     if (routes?.appRoot !== undefined && head.path === '/') return { kind: 'answer', status: 302, host, headers: { location: `${this.options.proto}://${head.authority}${routes.appRoot}` } };
     // Route on exactly what is forwarded: if another reasonable reading of the raw path lands elsewhere, refuse.
-    const match = matchReadings(table, routes, head.path, head.otherReadings);
+    const match = routes?.gateway ? matchGatewayReadings(routes.gateway, req, head) : matchReadings(table, routes, head.path, head.otherReadings);
     if (typeof match === 'number') return { kind: 'answer', status: match, host };
     const route = match.route;
     const context: StepContext = {
@@ -273,8 +273,8 @@ export class RequestHandler {
       const headers = added ? { ...(added as Record<string, string>), ...answer.headers } : answer.headers;
       return { kind: 'answer', status: answer.status, headers, body: answer.body, host: head.host, route, onDone, changes };
     }
-    let upstreamPath = head.rawPath + head.query;
-    let rewritten = false;
+    let upstreamPath = changes.upstreamPath ?? head.rawPath + head.query;
+    let rewritten = changes.upstreamPath !== undefined;
     const rewrite = route.options.rewrite;
     if (rewrite && groups) {
       let target = '';
@@ -335,6 +335,11 @@ export class RequestHandler {
     const o = f.route.options;
     const settings = table.settings;
     const chosen = chooseBackend(f.route, req);
+    if (chosen.unresolved) {
+      // An HTTPRoute backendRef that does not resolve: its share of requests gets 500 (the spec's answer).
+      sendStatus(res, 500, own, responseChanges(f.changes, 500));
+      return;
+    }
     // default-backend also answers while the route's Service has no ready endpoint.
     const backend = chosen.backend.endpoints.length === 0 && o.defaultBackend ? o.defaultBackend : chosen.backend;
     if (trace && chosen.canary) trace.canary = backend;
@@ -483,7 +488,7 @@ export class RequestHandler {
     return {
       client,
       host: f.head.authority,
-      upstreamHost: o.upstreamVhost ?? f.head.authority,
+      upstreamHost: f.changes.upstreamHost ?? o.upstreamVhost ?? f.head.authority,
       requestId,
       forwardedPrefix: f.rewritten ? o.forwardedPrefix : undefined,
       changes: f.changes,

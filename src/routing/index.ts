@@ -12,6 +12,9 @@ import { ANY_HOST, SINGLE, contributionOf, type CanaryCandidate, type Candidate,
 import { INGRESS_NGINX_SERVER_SETTINGS, parseControllerConfig, type ControllerConfig } from './config-map/index.ts';
 import type { ServerSettings } from '../table/server-settings.ts';
 import { readTlsSecret } from './tls.ts';
+import { buildGatewayRoutes } from './gateway/index.ts';
+import { GATEWAY_CONTROLLER } from '../gateway-api.ts';
+import type { GatewayMatch } from '../table/types.ts';
 
 export { BuildCache } from './build-cache.ts';
 
@@ -29,6 +32,8 @@ export interface BuildOptions extends ClassSelection {
   readonly serverDefaults?: ServerSettings;
   /** The previous build's reading of the ConfigMap: a bad value keeps the value in use there. */
   readonly previousConfig?: ControllerConfig | undefined;
+  /** GatewayClass `spec.controllerName` served (default portico.dev/gateway-controller). */
+  readonly gatewayControllerName?: string;
 }
 
 /** The rules of several Ingresses for one host, gathered oldest Ingress first. */
@@ -132,6 +137,11 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
   }
   cache.sharedHosts = sharedHosts;
   if (aliasing) addAliasesAndWwwRedirects(hosts, exactHosts, diagnostics);
+  if (snapshot.httpRoutes.size > 0) {
+    const gateway = buildGatewayRoutes(snapshot, resolver, { controllerName: options.gatewayControllerName ?? GATEWAY_CONTROLLER });
+    for (const d of gateway.diagnostics) diagnostics.push(d);
+    anyHost = addGatewayHosts(gateway.hosts, exactHosts, wildcardHosts, anyHost, diagnostics);
+  }
   for (const d of tls.diagnostics) diagnostics.push(d);
   cache.tls = tls.result(contributions);
   let defaultCertificate;
@@ -380,4 +390,27 @@ function oldestFirst(ingresses: ReadonlyMap<string, V1Ingress>, cache: BuildCach
 
 function refOf(ingress: V1Ingress): ObjectRef {
   return { kind: 'Ingress', namespace: ingress.metadata?.namespace ?? 'default', name: ingress.metadata?.name ?? '' };
+}
+
+/**
+ * HTTPRoute hosts join the table beside the Ingress ones. A host both claim stays the Ingresses'
+ * (they were Portico's first); the HTTPRoutes' matches for it are reported and left out.
+ */
+function addGatewayHosts(gatewayHosts: ReadonlyMap<string, readonly GatewayMatch[]>, exactHosts: Map<string, HostRoutes>, wildcardHosts: Map<string, HostRoutes>, anyHost: HostRoutes | undefined, diagnostics: Diagnostic[]): HostRoutes | undefined {
+  for (const [host, matches] of gatewayHosts) {
+    const map = host.startsWith('*.') ? wildcardHosts : exactHosts;
+    const key = host.startsWith('*.') ? host.slice(2) : host;
+    const present = host === ANY_HOST ? anyHost : map.get(key);
+    if (present) {
+      for (const name of new Set(matches.map((m) => m.route.ingress))) {
+        const [namespace, routeName = ''] = name.split('/');
+        diagnostics.push({ severity: 'Warning', code: 'HostConflict', object: { kind: 'HTTPRoute', namespace, name: routeName }, field: 'spec.hostnames', message: `host ${host} is served by Ingress ${present.regex[0]?.ingress ?? [...present.exact.values(), ...present.prefix.values()][0]?.ingress ?? ''}; this route's rules for it are not` });
+      }
+      continue;
+    }
+    const routes: HostRoutes = { host, regexMode: false, exact: new Map(), prefix: new Map(), regex: [], patterns: undefined, fallback: undefined, appRoot: undefined, redirectTo: undefined, gateway: matches };
+    if (host === ANY_HOST) anyHost = routes;
+    else map.set(key, routes);
+  }
+  return anyHost;
 }

@@ -169,6 +169,8 @@ export class KubernetesSource {
       endpointSlices: byName.get('EndpointSlice')!,
       secrets: new Map([...byName.get('Secret')!, ...byName.get('Opaque Secret')!]),
       configMaps: byName.get('ConfigMap')!,
+      // Gateway API objects are read in standalone mode so far; the cluster source does not watch them yet.
+      gatewayClasses: new Map(), gateways: new Map(), httpRoutes: new Map(), referenceGrants: new Map(),
     } as unknown as ObjectSnapshot);
   }
 }

@@ -55,7 +55,54 @@ const serviceBackend = object({
 });
 const ingressBackend = object({ service: serviceBackend });
 
+/** Gateway API: what the CRDs' schemas guarantee in a cluster, for the fields build reads. */
+const nameValue = array(object({ name: required('string'), value: required('string') }));
+const headerModifier = object({ set: nameValue, add: nameValue, remove: array(required('string')) });
+const pathModifier = object({ type: required('string'), replaceFullPath: optional('string'), replacePrefixMatch: optional('string') });
+const routeFilter = object({
+  type: required('string'),
+  requestHeaderModifier: headerModifier,
+  responseHeaderModifier: headerModifier,
+  requestRedirect: object({ scheme: optional('string'), hostname: optional('string'), path: pathModifier, port: optional('number'), statusCode: optional('number') }),
+  urlRewrite: object({ hostname: optional('string'), path: pathModifier }),
+});
+const headerMatch = array(object({ type: optional('string'), name: required('string'), value: required('string') }));
+const reference = object({ group: optional('string'), kind: optional('string'), name: required('string'), namespace: optional('string') });
+
 const SCHEMAS: Record<string, Check> = {
+  GatewayClass: object({ metadata, spec: object({ controllerName: required('string') }, true) }),
+  Gateway: object({
+    metadata,
+    spec: object({
+      gatewayClassName: required('string'),
+      listeners: array(object({
+        name: required('string'), hostname: optional('string'), port: required('number'), protocol: required('string'),
+        tls: object({ mode: optional('string'), certificateRefs: array(reference) }),
+        allowedRoutes: object({ namespaces: object({ from: optional('string') }), kinds: array(object({ group: optional('string'), kind: required('string') })) }),
+      })),
+    }, true),
+  }),
+  HTTPRoute: object({
+    metadata,
+    spec: object({
+      parentRefs: array(object({ group: optional('string'), kind: optional('string'), namespace: optional('string'), name: required('string'), sectionName: optional('string'), port: optional('number') })),
+      hostnames: array(required('string')),
+      rules: array(object({
+        name: optional('string'),
+        matches: array(object({ path: object({ type: optional('string'), value: optional('string') }), headers: headerMatch, queryParams: headerMatch, method: optional('string') })),
+        filters: array(routeFilter),
+        backendRefs: array(object({ group: optional('string'), kind: optional('string'), name: required('string'), namespace: optional('string'), port: optional('number'), weight: optional('number'), filters: array(routeFilter) })),
+        timeouts: object({ request: optional('string'), backendRequest: optional('string') }),
+      })),
+    }),
+  }),
+  ReferenceGrant: object({
+    metadata,
+    spec: object({
+      from: array(object({ group: optional('string'), kind: required('string'), namespace: required('string') })),
+      to: array(object({ group: optional('string'), kind: required('string'), name: optional('string') })),
+    }, true),
+  }),
   IngressClass: object({ metadata, spec: object({ controller: optional('string') }) }),
   Ingress: object({
     metadata,

@@ -1,4 +1,5 @@
-import type { HostRoutes, Route, RoutingTable } from './types.ts';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { GatewayMatch, HostRoutes, Route, RoutingTable, ValueMatch } from './types.ts';
 
 export interface RouteMatch {
   readonly route: Route;
@@ -88,4 +89,63 @@ export function matchReadings(table: RoutingTable, routes: HostRoutes | undefine
   if (!match) return 404;
   for (const reading of readings) if (matchPath(table, routes, reading)?.route !== match.route) return 400;
   return match;
+}
+
+/** What a Gateway API match reads of a request besides its path. */
+export interface RequestFacts {
+  readonly method?: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+}
+
+/**
+ * HTTPRoute matching: the first match, in the spec's order of precedence (build sorted them),
+ * whose path, method, headers and query parameters all hold. `query` is the raw `?…` or ''.
+ */
+export function matchGateway(matches: readonly GatewayMatch[], req: RequestFacts, path: string, query: string): Route | undefined {
+  let params: URLSearchParams | undefined;
+  for (const m of matches) {
+    if (!pathMatches(m.path, path)) continue;
+    if (m.method !== undefined && m.method !== req.method) continue;
+    let ok = true;
+    for (const h of m.headers) {
+      const value = req.headers[h.name];
+      if (value === undefined || !valueMatches(h, Array.isArray(value) ? value.join(',') : value)) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) continue;
+    if (m.queryParams.length > 0) {
+      params ??= new URLSearchParams(query);
+      for (const q of m.queryParams) {
+        const value = params.get(q.name); // the first of repeated parameters, as the spec suggests
+        if (value === null || !valueMatches(q, value)) {
+          ok = false;
+          break;
+        }
+      }
+      if (!ok) continue;
+    }
+    return m.route;
+  }
+  return undefined;
+}
+
+function pathMatches(p: GatewayMatch['path'], path: string): boolean {
+  if (p.type === 'Exact') return path === p.value;
+  if (p.type === 'RegularExpression') return p.regex.test(path);
+  // PathPrefix: element-wise; build stored the value without a trailing slash ('' for '/').
+  return p.value === '' || path === p.value || (path.startsWith(p.value) && path.charCodeAt(p.value.length) === 47);
+}
+
+function valueMatches(m: ValueMatch, value: string): boolean {
+  return m.exact !== undefined ? value === m.exact : m.regex!.test(value);
+}
+
+/** matchGateway, refusing (400) a path another reading of which would match elsewhere, as matchReadings does. */
+export function matchGatewayReadings(matches: readonly GatewayMatch[], req: RequestFacts, head: { readonly path: string; readonly query: string; readonly otherReadings: readonly string[] }): RouteMatch | 400 | 404 {
+  const route = matchGateway(matches, req, head.path, head.query);
+  if (!route) return 404;
+  for (const reading of head.otherReadings) if (matchGateway(matches, req, reading, head.query) !== route) return 400;
+  return { route, groups: undefined };
 }

@@ -17,7 +17,11 @@ export type RequestStep =
   | { readonly kind: 'rate-limit'; readonly policy: RateLimitPolicy }
   | { readonly kind: 'basic-auth'; readonly policy: BasicAuthPolicy }
   | { readonly kind: 'external-auth'; readonly policy: ExternalAuthPolicy }
-  | { readonly kind: 'body-limit'; readonly bytes: number };
+  | { readonly kind: 'body-limit'; readonly bytes: number }
+  /** HTTPRoute RequestRedirect: a Location made from the request, parts replaced. */
+  | { readonly kind: 'gateway-redirect'; readonly redirect: GatewayRedirect }
+  /** HTTPRoute RequestHeaderModifier, ResponseHeaderModifier and URLRewrite, applied to what is forwarded. */
+  | { readonly kind: 'gateway-modify'; readonly modify: GatewayModify };
 
 export type StepKind = RequestStep['kind'];
 
@@ -28,7 +32,36 @@ export type StepKind = RequestStep['kind'];
  * the body limit, which nginx applies when the proxy reads the body. Custom headers only
  * decorate whatever answers, so they come first.
  */
-export const STEP_ORDER: readonly StepKind[] = ['deny', 'custom-headers', 'cors', 'redirect', 'https-redirect', 'access', 'rate-limit', 'basic-auth', 'external-auth', 'body-limit'];
+export const STEP_ORDER: readonly StepKind[] = ['deny', 'custom-headers', 'cors', 'redirect', 'gateway-redirect', 'https-redirect', 'access', 'rate-limit', 'basic-auth', 'external-auth', 'body-limit', 'gateway-modify'];
+
+/** RequestRedirect, with what it replaces; the rest comes from the request. */
+export interface GatewayRedirect {
+  readonly scheme: 'http' | 'https' | undefined;
+  readonly hostname: string | undefined;
+  readonly port: number | undefined;
+  readonly path: GatewayPathChange | undefined;
+  readonly code: number;
+}
+
+/** ReplaceFullPath, or ReplacePrefixMatch of the prefix the route matched. */
+export type GatewayPathChange =
+  | { readonly type: 'full'; readonly path: string }
+  | { readonly type: 'prefix'; readonly matched: string; readonly replacement: string };
+
+export interface GatewayHeaderChange {
+  /** Lower-case names. */
+  readonly set: readonly (readonly [string, string])[];
+  readonly add: readonly (readonly [string, string])[];
+  readonly remove: readonly string[];
+}
+
+export interface GatewayModify {
+  readonly request: GatewayHeaderChange | undefined;
+  readonly response: GatewayHeaderChange | undefined;
+  /** URLRewrite. */
+  readonly hostname: string | undefined;
+  readonly path: GatewayPathChange | undefined;
+}
 
 export interface HttpsRedirectPolicy {
   /** `force-ssl-redirect`: redirect even when the host has no TLS section. */

@@ -1,3 +1,4 @@
+import type RE2 from 're2';
 import type { PatternSet } from './pattern-set.ts';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { AccessPolicy, BasicAuthPolicy, CorsPolicy, ExternalAuthPolicy, RateLimitPolicy, RequestStep } from './steps.ts';
@@ -65,6 +66,30 @@ export interface HostRoutes {
   readonly appRoot: string | undefined;
   /** `from-to-www-redirect`: this name only redirects (308) to that host; it has no routes. */
   readonly redirectTo: string | undefined;
+  /**
+   * Gateway API: the HTTPRoute matches for this host, in the spec's order of precedence (the
+   * first that matches wins); undefined for a host only Ingresses serve.
+   */
+  readonly gateway?: readonly GatewayMatch[] | undefined;
+}
+
+/** One match of an HTTPRoute rule, compiled: every condition must hold. */
+export interface GatewayMatch {
+  readonly route: Route;
+  /** PathPrefix values have no trailing slash (`''` for `/`); a RegularExpression is anchored at both ends. */
+  readonly path: { readonly type: 'Exact' | 'PathPrefix'; readonly value: string } | { readonly type: 'RegularExpression'; readonly value: string; readonly regex: RE2 };
+  /** Upper case. */
+  readonly method: string | undefined;
+  /** Header names lower case; values exact, or a full-match RE2 test. */
+  readonly headers: readonly ValueMatch[];
+  readonly queryParams: readonly ValueMatch[];
+}
+
+/** A header or query parameter: an exact value, or an RE2 regex anchored at both ends (plain data, so tables cross to workers). */
+export interface ValueMatch {
+  readonly name: string;
+  readonly exact: string | undefined;
+  readonly regex: RE2 | undefined;
 }
 
 export type PathType = 'Exact' | 'Prefix' | 'ImplementationSpecific';
@@ -172,6 +197,8 @@ export type TemplatePart =
  */
 export type BackendChoice =
   | { readonly kind: 'single' }
+  /** HTTPRoute backendRefs: a backend by weight; an unresolved one (undefined) answers 500 for its share. */
+  | { readonly kind: 'weighted'; readonly backends: readonly { readonly backend: Backend | undefined; readonly weight: number }[]; readonly total: number }
   | { readonly kind: 'canary'; readonly canary: Backend; readonly rules: CanaryRules; readonly ingress: string; readonly balancing: Balancing };
 
 /** How a backend's endpoints are picked: what a canary Ingress keeps of its own annotations (as ingress-nginx). */

@@ -3,6 +3,7 @@ import { access } from './access.ts';
 import { basicAuth } from './basic-auth.ts';
 import { cors } from './cors.ts';
 import { externalAuth } from './external-auth.ts';
+import { gatewayModify, gatewayRedirect } from './gateway.ts';
 import { rateLimit } from './rate-limit.ts';
 import { bodyLimit, customHeaders, deny, httpsRedirect, redirect } from './simple.ts';
 import type { StepContext, StepOutcome, StepRunner } from './types.ts';
@@ -22,6 +23,8 @@ const RUNNERS: { readonly [K in StepKind]: StepRunner<Extract<RequestStep, { kin
   'basic-auth': basicAuth,
   'external-auth': externalAuth,
   'body-limit': bodyLimit,
+  'gateway-redirect': gatewayRedirect,
+  'gateway-modify': gatewayModify,
 };
 
 /**

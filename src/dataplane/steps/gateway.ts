@@ -1,0 +1,50 @@
+import type { GatewayPathChange, RequestStep } from '../../table/steps.ts';
+import type { StepRunner } from './types.ts';
+
+type Step<K extends RequestStep['kind']> = Extract<RequestStep, { kind: K }>;
+
+const DEFAULT_PORT = { http: 80, https: 443 } as const;
+
+/**
+ * HTTPRoute RequestRedirect: the request's scheme, host, port and path, each replaced where the
+ * filter says. Without a port, a changed scheme takes its well-known port and an unchanged one
+ * the port the client came in on; a scheme's own default port is left out of Location.
+ */
+export const gatewayRedirect: StepRunner<Step<'gateway-redirect'>> = ({ redirect }, context) => {
+  const head = context.head;
+  const scheme = redirect.scheme ?? context.proto;
+  const port = redirect.port ?? (redirect.scheme ? DEFAULT_PORT[redirect.scheme] : context.req.socket.localPort ?? DEFAULT_PORT[scheme]);
+  const shownPort = port === DEFAULT_PORT[scheme] ? '' : `:${port}`;
+  const path = redirect.path ? changedPath(redirect.path, head.path) : head.rawPath;
+  return { status: redirect.code, headers: { location: `${scheme}://${redirect.hostname ?? head.host}${shownPort}${path}${head.query}` } };
+};
+
+/** RequestHeaderModifier, ResponseHeaderModifier and URLRewrite: noted in the changes the forwarding reads. */
+export const gatewayModify: StepRunner<Step<'gateway-modify'>> = ({ modify }, context) => {
+  const changes = context.changes;
+  if (modify.request) {
+    const request = (changes.request = { ...changes.request });
+    for (const [name, value] of modify.request.set) request[name] = value;
+    for (const [name, value] of modify.request.add) {
+      const present = request[name] ?? context.req.headers[name];
+      request[name] = present === undefined ? value : `${Array.isArray(present) ? present.join(',') : present},${value}`;
+    }
+    if (modify.request.remove.length > 0) changes.dropFromRequest = [...(changes.dropFromRequest ?? []), ...modify.request.remove];
+  }
+  if (modify.response) changes.responseModify = modify.response;
+  if (modify.hostname !== undefined) changes.upstreamHost = modify.hostname;
+  if (modify.path) changes.upstreamPath = changedPath(modify.path, context.head.path) + context.head.query;
+  return undefined;
+};
+
+/** ReplaceFullPath, or the matched prefix replaced element-wise (`/foo` → `/bar`: `/foo/x` → `/bar/x`). */
+export function changedPath(change: GatewayPathChange, path: string): string {
+  if (change.type === 'full') return change.path;
+  const prefix = change.matched.endsWith('/') ? change.matched.slice(0, -1) : change.matched;
+  let rest = path.slice(prefix.length);
+  let replacement = change.replacement;
+  if (replacement.endsWith('/') && rest.startsWith('/')) rest = rest.slice(1);
+  if (replacement.endsWith('/') && rest === '' && replacement.length > 1) replacement = replacement.slice(0, -1);
+  const joined = replacement + rest;
+  return joined === '' ? '/' : joined.startsWith('/') ? joined : `/${joined}`;
+}

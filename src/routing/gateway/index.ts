@@ -1,0 +1,339 @@
+import RE2 from 're2';
+import type { Diagnostic, ObjectRef } from '../../diagnostics.ts';
+import { GATEWAY_GROUP, type Gateway, type HTTPBackendRef, type HTTPHeaderModifier, type HTTPPathModifier, type HTTPRoute, type HTTPRouteFilter, type HTTPRouteMatch, type HTTPRouteRule, type Listener } from '../../gateway-api.ts';
+import { objectKey, type ObjectSnapshot } from '../../snapshot.ts';
+import { STEP_ORDER, type GatewayHeaderChange, type GatewayModify, type GatewayPathChange, type GatewayRedirect, type RequestStep } from '../../table/steps.ts';
+import type { Backend, BackendChoice, GatewayMatch, PathType, Route, RouteOptions, ValueMatch } from '../../table/types.ts';
+import { DEFAULT_ROUTE_OPTIONS } from '../annotations/index.ts';
+import type { BackendResolver } from '../backends.ts';
+
+/** Listener protocols Portico serves HTTPRoutes on: HTTP on its HTTP listener, HTTPS (terminated) on its HTTPS one. */
+const ROUTE_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
+const FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite']);
+const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
+/** Gateway API routes are not ingress-nginx's: no HTTPS redirect, HSTS or body limit unless a filter says so. */
+const GATEWAY_OPTIONS: RouteOptions = { ...DEFAULT_ROUTE_OPTIONS, sslRedirect: false, hsts: false, bodyLimit: Infinity };
+
+export interface GatewayOptions {
+  /** GatewayClass `spec.controllerName` served. */
+  readonly controllerName: string;
+}
+
+/** What the HTTPRoutes attached to our Gateways contribute to the table: matches per host, in precedence order. */
+export interface GatewayRoutes {
+  readonly hosts: ReadonlyMap<string, readonly GatewayMatch[]>;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+interface AttachedListener {
+  readonly gateway: Gateway;
+  readonly listener: Listener;
+}
+
+interface Ranked {
+  readonly match: GatewayMatch;
+  /** Sort key parts, in the spec's order of precedence. */
+  readonly exact: boolean;
+  readonly pathLength: number;
+  readonly regex: boolean;
+  readonly method: boolean;
+  readonly headers: number;
+  readonly queryParams: number;
+  readonly created: string;
+  readonly key: string;
+  readonly rule: number;
+  readonly index: number;
+}
+
+/**
+ * The HTTPRoute processor: GatewayClasses of our controller, their Gateways' HTTP and HTTPS
+ * listeners, and the HTTPRoutes those listeners accept, read into compiled matches per host.
+ * Pure, like the rest of build: the same snapshot gives the same matches and diagnostics.
+ */
+export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendResolver, options: GatewayOptions): GatewayRoutes {
+  const diagnostics: Diagnostic[] = [];
+  const classes = new Set([...snapshot.gatewayClasses.values()].filter((c) => c.spec.controllerName === options.controllerName).map((c) => c.metadata.name!));
+  const gateways = new Map([...snapshot.gateways].filter(([, g]) => classes.has(g.spec.gatewayClassName)));
+  for (const [key, g] of gateways) {
+    g.spec.listeners.forEach((l, i) => {
+      if (!ROUTE_PROTOCOLS.has(l.protocol)) diagnostics.push({ severity: 'Warning', code: 'UnsupportedGatewayFeature', object: { kind: 'Gateway', namespace: g.metadata.namespace, name: g.metadata.name! }, field: `spec.listeners[${i}].protocol`, message: `listener ${l.name} of ${key}: protocol ${l.protocol} is not served (HTTP and HTTPS only)` });
+    });
+  }
+  const ranked = new Map<string, Ranked[]>();
+  const seen = new Set<string>();
+  for (const [key, route] of snapshot.httpRoutes) {
+    const ref: ObjectRef = { kind: 'HTTPRoute', namespace: route.metadata.namespace, name: route.metadata.name! };
+    const listeners = attachedListeners(route, gateways, ref, diagnostics);
+    if (listeners.length === 0) continue;
+    const hostnames = effectiveHostnames(route, listeners);
+    if (hostnames.size === 0) {
+      diagnostics.push({ severity: 'Warning', code: 'InvalidRouteParent', object: ref, field: 'spec.hostnames', message: 'no hostname of this route matches a hostname of the listeners it attaches to; not served' });
+      continue;
+    }
+    (route.spec.rules ?? [{}]).forEach((rule, r) => {
+      const compiled = compileRule(route, rule, r, ref, resolver, snapshot, diagnostics);
+      for (const host of hostnames) {
+        for (const entry of compiled) {
+          const id = `${host}\n${key}\n${r}\n${entry.index}`;
+          if (seen.has(id)) continue; // the same route through two listeners of one host
+          seen.add(id);
+          let list = ranked.get(host);
+          if (!list) ranked.set(host, (list = []));
+          list.push(entry);
+        }
+      }
+    });
+  }
+  const hosts = new Map<string, readonly GatewayMatch[]>();
+  for (const [host, list] of ranked) hosts.set(host, list.sort(byPrecedence).map((e) => e.match));
+  return { hosts, diagnostics };
+}
+
+/** Listeners of our Gateways this route's parentRefs name and that accept it. */
+function attachedListeners(route: HTTPRoute, gateways: ReadonlyMap<string, Gateway>, ref: ObjectRef, diagnostics: Diagnostic[]): AttachedListener[] {
+  const out: AttachedListener[] = [];
+  const namespace = route.metadata.namespace!;
+  (route.spec.parentRefs ?? []).forEach((parent, i) => {
+    if ((parent.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (parent.kind ?? 'Gateway') !== 'Gateway') return;
+    const gateway = gateways.get(objectKey(parent.namespace ?? namespace, parent.name));
+    if (!gateway) return; // another controller's Gateway, or none: not ours to report
+    const field = `spec.parentRefs[${i}]`;
+    const candidates = gateway.spec.listeners.filter((l) => ROUTE_PROTOCOLS.has(l.protocol)
+      && (parent.sectionName === undefined || l.name === parent.sectionName) && (parent.port === undefined || l.port === parent.port));
+    if (candidates.length === 0) {
+      diagnostics.push({ severity: 'Warning', code: 'InvalidRouteParent', object: ref, field, message: `Gateway ${objectKey(gateway.metadata.namespace, gateway.metadata.name!)} has no HTTP or HTTPS listener${parent.sectionName ? ` named ${parent.sectionName}` : ''}${parent.port ? ` on port ${parent.port}` : ''}` });
+      return;
+    }
+    const allowed = candidates.filter((l) => allows(l, gateway, namespace));
+    if (allowed.length === 0) {
+      diagnostics.push({ severity: 'Warning', code: 'InvalidRouteParent', object: ref, field, message: `no listener of Gateway ${objectKey(gateway.metadata.namespace, gateway.metadata.name!)} allows HTTPRoutes from namespace ${namespace}` });
+      return;
+    }
+    for (const listener of allowed) out.push({ gateway, listener });
+  });
+  return out;
+}
+
+/** allowedRoutes: the route's kind, and its namespace (Same by default; Selector is not supported yet and admits nothing). */
+function allows(listener: Listener, gateway: Gateway, routeNamespace: string): boolean {
+  const kinds = listener.allowedRoutes?.kinds;
+  if (kinds && kinds.length > 0 && !kinds.some((k) => (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute')) return false;
+  const from = listener.allowedRoutes?.namespaces?.from ?? 'Same';
+  return from === 'All' || (from === 'Same' && gateway.metadata.namespace === routeNamespace);
+}
+
+/**
+ * The hostnames a route is served on: the intersection of its hostnames with each listener's
+ * (a `*.example.com` on either side matches names under it, and the more specific one is kept);
+ * `*` when neither names any.
+ */
+export function effectiveHostnames(route: HTTPRoute, listeners: readonly AttachedListener[]): Set<string> {
+  const out = new Set<string>();
+  const names = (route.spec.hostnames ?? []).map((h) => h.toLowerCase());
+  for (const { listener } of listeners) {
+    const l = listener.hostname?.toLowerCase();
+    if (names.length === 0) {
+      out.add(l ?? '*');
+      continue;
+    }
+    for (const h of names) {
+      if (l === undefined || h === l || covers(l, h)) out.add(h);
+      else if (covers(h, l)) out.add(l);
+    }
+  }
+  return out;
+}
+
+/** Whether wildcard `pattern` (`*.example.com`) covers `name` (which may itself be a wildcard). */
+function covers(pattern: string, name: string): boolean {
+  if (!pattern.startsWith('*.')) return false;
+  const suffix = pattern.slice(1); // `.example.com`
+  return name.length > suffix.length && name.endsWith(suffix) && !(name.startsWith('*.') && name.length - 1 <= suffix.length);
+}
+
+function compileRule(route: HTTPRoute, rule: HTTPRouteRule, r: number, ref: ObjectRef, resolver: BackendResolver, snapshot: ObjectSnapshot, diagnostics: Diagnostic[]): Ranked[] {
+  const field = `spec.rules[${r}]`;
+  const namespace = route.metadata.namespace!;
+  const routeKey = objectKey(namespace, route.metadata.name!);
+  let unsupported = false;
+  for (const [i, f] of (rule.filters ?? []).entries()) {
+    if (!FILTERS.has(f.type)) {
+      unsupported = true;
+      diagnostics.push({ severity: 'Warning', code: 'UnsupportedGatewayFeature', object: ref, field: `${field}.filters[${i}]`, message: `filter ${f.type} is not supported; the rule answers 500 rather than skip it` });
+    }
+  }
+  const redirectFilter = rule.filters?.find((f) => f.type === 'RequestRedirect')?.requestRedirect;
+  const choice = unsupported ? UNRESOLVED : redirectFilter ? undefined : backendChoice(rule.backendRefs ?? [], namespace, ref, `${field}.backendRefs`, resolver, snapshot, diagnostics);
+  const main = (choice?.kind === 'weighted' ? choice.backends.find((b) => b.backend)?.backend : undefined) ?? placeholder(namespace);
+  const timeout = durationMs(rule.timeouts?.backendRequest ?? rule.timeouts?.request);
+  const options: RouteOptions = timeout === undefined ? GATEWAY_OPTIONS : { ...GATEWAY_OPTIONS, readTimeoutMs: timeout, sendTimeoutMs: timeout };
+  const matches = rule.matches && rule.matches.length > 0 ? rule.matches : [{}];
+  const out: Ranked[] = [];
+  matches.forEach((m, index) => {
+    const path = compilePath(m, ref, `${field}.matches[${index}].path`, diagnostics);
+    if (!path) return;
+    const headers = compileValues(m.headers, true, ref, `${field}.matches[${index}].headers`, diagnostics);
+    const queryParams = compileValues(m.queryParams, false, ref, `${field}.matches[${index}].queryParams`, diagnostics);
+    if (!headers || !queryParams) return;
+    const matched = path.type === 'PathPrefix' ? path.value || '/' : path.value;
+    const steps = stepsOf(rule.filters ?? [], path.type === 'PathPrefix' ? matched : undefined, redirectFilter);
+    const pathType: PathType = path.type === 'Exact' ? 'Exact' : path.type === 'PathPrefix' ? 'Prefix' : 'ImplementationSpecific';
+    const built: Route = { ingress: routeKey, host: '', path: path.type === 'PathPrefix' ? matched : path.value, pathType, backend: main, choice: choice ?? { kind: 'single' }, options, steps };
+    const method = m.method?.toUpperCase();
+    out.push({
+      match: { route: built, path, method, headers, queryParams },
+      exact: path.type === 'Exact', regex: path.type === 'RegularExpression', pathLength: path.value.length,
+      method: method !== undefined, headers: headers.length, queryParams: queryParams.length,
+      created: String(route.metadata.creationTimestamp ?? ''), key: routeKey, rule: r, index,
+    });
+  });
+  return out;
+}
+
+const UNRESOLVED: BackendChoice = { kind: 'weighted', backends: [{ backend: undefined, weight: 1 }], total: 1 };
+
+/** A route's backendRefs by weight: Services only; a missing one, or one in another namespace without a ReferenceGrant, answers 500 for its share. */
+function backendChoice(refs: readonly HTTPBackendRef[], namespace: string, ref: ObjectRef, field: string, resolver: BackendResolver, snapshot: ObjectSnapshot, diagnostics: Diagnostic[]): BackendChoice {
+  if (refs.length === 0) return UNRESOLVED; // no backend at all: 500, as the spec says
+  const backends = refs.map((b, i) => {
+    const weight = b.weight ?? 1;
+    const at = `${field}[${i}]`;
+    if ((b.group ?? '') !== '' || (b.kind ?? 'Service') !== 'Service') {
+      diagnostics.push({ severity: 'Warning', code: 'InvalidBackend', object: ref, field: at, message: `backendRef kind ${b.group ? `${b.group}/` : ''}${b.kind} is not supported (Services only); its share of requests gets 500` });
+      return { backend: undefined, weight };
+    }
+    const target = b.namespace ?? namespace;
+    if (target !== namespace && !granted(snapshot, namespace, target, b.name)) {
+      diagnostics.push({ severity: 'Warning', code: 'RefNotPermitted', object: ref, field: at, message: `Service ${target}/${b.name} is in another namespace and no ReferenceGrant there allows it; its share of requests gets 500` });
+      return { backend: undefined, weight };
+    }
+    if (b.filters && b.filters.length > 0) {
+      diagnostics.push({ severity: 'Warning', code: 'UnsupportedGatewayFeature', object: ref, field: `${at}.filters`, message: 'filters on a backendRef are not supported; its share of requests gets 500' });
+      return { backend: undefined, weight };
+    }
+    if (!snapshot.services.has(objectKey(target, b.name))) {
+      diagnostics.push({ severity: 'Warning', code: 'ServiceNotFound', object: ref, field: at, message: `Service ${target}/${b.name} not found; its share of requests gets 500` });
+      return { backend: undefined, weight };
+    }
+    if (b.port === undefined) {
+      diagnostics.push({ severity: 'Warning', code: 'ServicePortNotFound', object: ref, field: `${at}.port`, message: `backendRef to Service ${target}/${b.name} names no port; its share of requests gets 500` });
+      return { backend: undefined, weight };
+    }
+    const backend: Backend = resolver.resolve(target, { name: b.name, port: { number: b.port } }, false, ref, at, diagnostics);
+    return { backend, weight };
+  });
+  return { kind: 'weighted', backends, total: backends.reduce((n, b) => n + b.weight, 0) };
+}
+
+/** A ReferenceGrant in `target` lets HTTPRoutes of `from` refer to this Service (or to every Service). */
+function granted(snapshot: ObjectSnapshot, from: string, target: string, service: string): boolean {
+  for (const grant of snapshot.referenceGrants.values()) {
+    if (grant.metadata.namespace !== target) continue;
+    const fromOk = grant.spec.from.some((f) => f.group === GATEWAY_GROUP && f.kind === 'HTTPRoute' && f.namespace === from);
+    const toOk = grant.spec.to.some((t) => (t.group ?? '') === '' && t.kind === 'Service' && (t.name === undefined || t.name === service));
+    if (fromOk && toOk) return true;
+  }
+  return false;
+}
+
+/** The Backend a route reports in metrics when it forwards nowhere (a redirect, or no backend). */
+function placeholder(namespace: string): Backend {
+  return { id: '', namespace, service: '', port: '', endpoints: [], unready: [], affinityTimeoutMs: undefined };
+}
+
+function compilePath(m: HTTPRouteMatch, ref: ObjectRef, field: string, diagnostics: Diagnostic[]): GatewayMatch['path'] | undefined {
+  const type = m.path?.type ?? 'PathPrefix';
+  const value = m.path?.value ?? '/';
+  if (!value.startsWith('/')) {
+    diagnostics.push({ severity: 'Warning', code: 'InvalidRouteMatch', object: ref, field, message: `path "${value}" does not start with /; match skipped` });
+    return undefined;
+  }
+  if (type === 'Exact') return { type, value };
+  if (type === 'PathPrefix') return { type, value: value.replace(/\/+$/, '') };
+  const regex = anchored(value, ref, field, diagnostics);
+  return regex && { type: 'RegularExpression', value, regex };
+}
+
+function compileValues(list: readonly { type?: string; name: string; value: string }[] | undefined, header: boolean, ref: ObjectRef, field: string, diagnostics: Diagnostic[]): ValueMatch[] | undefined {
+  const out: ValueMatch[] = [];
+  const names = new Set<string>();
+  for (const [i, v] of (list ?? []).entries()) {
+    const name = header ? v.name.toLowerCase() : v.name;
+    if (names.has(name)) continue; // the spec: a repeated name's first entry counts
+    names.add(name);
+    if ((v.type ?? 'Exact') === 'Exact') {
+      out.push({ name, exact: v.value, regex: undefined });
+      continue;
+    }
+    const regex = anchored(v.value, ref, `${field}[${i}].value`, diagnostics);
+    if (!regex) return undefined;
+    out.push({ name, exact: undefined, regex });
+  }
+  return out;
+}
+
+/** RE2, matching the whole value. */
+function anchored(source: string, ref: ObjectRef, field: string, diagnostics: Diagnostic[]): RE2 | undefined {
+  try {
+    new RE2(source);
+    return new RE2(`^(?:${source})$`);
+  } catch (err) {
+    diagnostics.push({ severity: 'Warning', code: 'InvalidRouteMatch', object: ref, field, message: `"${source}" is not a regular expression RE2 accepts (${(err as Error).message}); match skipped` });
+    return undefined;
+  }
+}
+
+/** The rule's filters as request steps; `prefix` is what a ReplacePrefixMatch replaces. */
+function stepsOf(filters: readonly HTTPRouteFilter[], prefix: string | undefined, redirect: HTTPRouteFilter['requestRedirect']): RequestStep[] {
+  const steps: RequestStep[] = [];
+  if (redirect) {
+    const r: GatewayRedirect = {
+      scheme: redirect.scheme, hostname: redirect.hostname, port: redirect.port,
+      path: pathChange(redirect.path, prefix), code: REDIRECT_CODES.has(redirect.statusCode ?? 302) ? redirect.statusCode ?? 302 : 302,
+    };
+    steps.push({ kind: 'gateway-redirect', redirect: r });
+  }
+  const request = headerChange(filters.find((f) => f.type === 'RequestHeaderModifier')?.requestHeaderModifier);
+  const response = headerChange(filters.find((f) => f.type === 'ResponseHeaderModifier')?.responseHeaderModifier);
+  const rewrite = filters.find((f) => f.type === 'URLRewrite')?.urlRewrite;
+  if (request || response || rewrite) {
+    const modify: GatewayModify = { request, response, hostname: rewrite?.hostname, path: pathChange(rewrite?.path, prefix) };
+    steps.push({ kind: 'gateway-modify', modify });
+  }
+  return steps.sort((a, b) => STEP_ORDER.indexOf(a.kind) - STEP_ORDER.indexOf(b.kind));
+}
+
+function pathChange(m: HTTPPathModifier | undefined, prefix: string | undefined): GatewayPathChange | undefined {
+  if (!m) return undefined;
+  if (m.type === 'ReplaceFullPath') return { type: 'full', path: m.replaceFullPath ?? '/' };
+  // ReplacePrefixMatch needs a PathPrefix match; on another it replaces nothing.
+  return prefix === undefined ? undefined : { type: 'prefix', matched: prefix, replacement: m.replacePrefixMatch ?? '/' };
+}
+
+function headerChange(m: HTTPHeaderModifier | undefined): GatewayHeaderChange | undefined {
+  if (!m) return undefined;
+  const pairs = (list: { name: string; value: string }[] | undefined) => (list ?? []).map((h) => [h.name.toLowerCase(), h.value] as const);
+  return { set: pairs(m.set), add: pairs(m.add), remove: (m.remove ?? []).map((n) => n.toLowerCase()) };
+}
+
+/** Gateway API durations (`10s`, `1m30s`, `500ms`, `1h`); `0s` is no timeout. */
+function durationMs(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  let total = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+)(ms|s|m|h)/g)) total += Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
+  return total === 0 ? Infinity : total;
+}
+
+/** The spec's precedence: Exact, then the longest path, then method, header and query matches; then the oldest route, its name, rule and match order. */
+function byPrecedence(a: Ranked, b: Ranked): number {
+  return Number(b.exact) - Number(a.exact)
+    || b.pathLength - a.pathLength
+    || Number(a.regex) - Number(b.regex)
+    || Number(b.method) - Number(a.method)
+    || b.headers - a.headers
+    || b.queryParams - a.queryParams
+    || (a.created < b.created ? -1 : a.created > b.created ? 1 : 0)
+    || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+    || a.rule - b.rule
+    || a.index - b.index;
+}

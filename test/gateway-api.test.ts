@@ -1,0 +1,205 @@
+// Gateway API HTTPRoutes served from a manifest directory, against real backends: the spec's
+// match precedence, header, query and method matches, weights, unresolved backends, redirects,
+// rewrites and header modifiers, hostname intersection, and the host an Ingress already has.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackendSet } from './helpers/backends.ts';
+import { echoed, send } from './helpers/http.ts';
+import { ingress, service } from './helpers/manifests.ts';
+import { startPortico, type RunningPortico } from './helpers/portico.ts';
+
+const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portico}
+spec: {controllerName: portico.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: someone-else}
+spec: {controllerName: example.com/other-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: default}
+spec:
+  gatewayClassName: portico
+  listeners:
+    - {name: http, protocol: HTTP, port: 80}
+    - {name: apps, protocol: HTTP, port: 80, hostname: "*.apps.test"}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: theirs, namespace: default}
+spec:
+  gatewayClassName: someone-else
+  listeners: [{name: http, protocol: HTTP, port: 80}]
+`;
+
+function httpRoute(name: string, spec: string, namespace = 'default'): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ${name}, namespace: ${namespace}}
+spec:
+${spec.replace(/^/gm, '  ')}
+`;
+}
+
+const backendRef = (name: string, extra = '') => `{name: ${name}, port: 80${extra}}`;
+
+describe('Gateway API HTTPRoutes (standalone)', () => {
+  const backends = new BackendSet();
+  let portico: RunningPortico;
+  const get = (host: string, path: string, headers: Record<string, string> = {}, method = 'GET') => send(portico.httpPort, host, path, { headers, method });
+  const diagnostics = async (): Promise<unknown[]> => (await (await fetch(`http://127.0.0.1:${portico.adminPort}/debug/diagnostics`)).json()) as unknown[];
+  const server = async (host: string, path: string, headers: Record<string, string> = {}, method = 'GET') => {
+    const r = await get(host, path, headers, method);
+    expect(r.status, `${method} ${host}${path}`).toBe(200);
+    return echoed(r).server;
+  };
+
+  beforeAll(async () => {
+    const svc = async (name: string, address: string) => service(name, [{ address, port: await backends.echo(name, address) }]);
+    portico = await startPortico({
+      'gateway.yaml': GATEWAY,
+      'svc.yaml': (await Promise.all([svc('a', '127.0.31.1'), svc('b', '127.0.31.2'), svc('c', '127.0.31.3')])).join('---\n'),
+      'precedence.yaml': httpRoute('precedence', `parentRefs: [{name: web}]
+hostnames: [order.test]
+rules:
+  - matches: [{path: {type: PathPrefix, value: /}}]
+    backendRefs: [${backendRef('c')}]
+  - matches: [{path: {type: PathPrefix, value: /foo}}]
+    backendRefs: [${backendRef('b')}]
+  - matches: [{path: {type: Exact, value: /foo}}]
+    backendRefs: [${backendRef('a')}]
+  - matches: [{path: {type: PathPrefix, value: /api}, headers: [{name: Version, value: two}]}]
+    backendRefs: [${backendRef('b')}]
+  - matches: [{path: {type: PathPrefix, value: /api}, headers: [{name: Version, value: two}, {name: Env, type: RegularExpression, value: "canary|beta"}]}]
+    backendRefs: [${backendRef('a')}]
+  - matches: [{path: {type: PathPrefix, value: /api}, method: POST}]
+    backendRefs: [${backendRef('c')}]
+  - matches: [{path: {type: PathPrefix, value: /search}, queryParams: [{name: engine, value: fast}]}]
+    backendRefs: [${backendRef('a')}]
+  - matches: [{path: {type: RegularExpression, value: "/items/[0-9]+"}}]
+    backendRefs: [${backendRef('a')}]`),
+      'weights.yaml': httpRoute('weights', `parentRefs: [{name: web}]
+hostnames: [weights.test]
+rules:
+  - matches: [{path: {value: /all-a}}]
+    backendRefs: [${backendRef('a', ', weight: 1')}, ${backendRef('b', ', weight: 0')}]
+  - matches: [{path: {value: /even}}]
+    backendRefs: [${backendRef('a', ', weight: 1')}, ${backendRef('b', ', weight: 1')}]
+  - matches: [{path: {value: /missing}}]
+    backendRefs: [${backendRef('nowhere')}]
+  - matches: [{path: {value: /half-missing}}]
+    backendRefs: [${backendRef('a')}, ${backendRef('nowhere')}]`),
+      'filters.yaml': httpRoute('filters', `parentRefs: [{name: web}]
+hostnames: [filters.test]
+rules:
+  - matches: [{path: {value: /secure}}]
+    filters: [{type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 301}}]
+  - matches: [{path: {value: /moved}}]
+    filters: [{type: RequestRedirect, requestRedirect: {hostname: elsewhere.test, path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}}}]
+  - matches: [{path: {value: /prefix}}]
+    filters: [{type: URLRewrite, urlRewrite: {hostname: rewritten.test, path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}]
+    backendRefs: [${backendRef('a')}]
+  - matches: [{path: {value: /full}}]
+    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /one/path}}}]
+    backendRefs: [${backendRef('a')}]
+  - matches: [{path: {value: /headers}}]
+    filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier: {set: [{name: X-Set, value: set}], add: [{name: X-Add, value: added}], remove: [X-Remove]}
+      - type: ResponseHeaderModifier
+        responseHeaderModifier: {set: [{name: X-Served-By, value: hidden}], add: [{name: X-Extra, value: extra}], remove: [Content-Type]}
+    backendRefs: [${backendRef('a')}]
+  - matches: [{path: {value: /mirror}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: b, port: 80}}}]
+    backendRefs: [${backendRef('a')}]`),
+      'hosts.yaml': [
+        httpRoute('apps', `parentRefs: [{name: web, sectionName: apps}]
+hostnames: [one.apps.test, other.test]
+rules: [{backendRefs: [${backendRef('b')}]}]`),
+        httpRoute('stranger', `parentRefs: [{name: theirs}]
+hostnames: [stranger.test]
+rules: [{backendRefs: [${backendRef('a')}]}]`),
+        httpRoute('elsewhere', `parentRefs: [{name: web, namespace: default}]
+hostnames: [cross.test]
+rules: [{backendRefs: [${backendRef('a')}]}]`, 'team'),
+        httpRoute('taken', `parentRefs: [{name: web}]
+hostnames: [shared.test]
+rules: [{backendRefs: [${backendRef('b')}]}]`),
+        ingress({ name: 'first', host: 'shared.test', service: 'a' }),
+      ].join('---\n'),
+    });
+  });
+
+  afterAll(async () => {
+    await portico?.stop();
+    await backends.close();
+  });
+
+  it('orders matches as the spec does: Exact, the longest prefix, then method, headers and query parameters', async () => {
+    expect(await server('order.test', '/foo')).toBe('a');
+    expect(await server('order.test', '/foo/bar')).toBe('b');
+    expect(await server('order.test', '/foobar')).toBe('c'); // prefixes match whole path elements
+    expect(await server('order.test', '/')).toBe('c');
+    expect(await server('order.test', '/api/x', { version: 'two' })).toBe('b');
+    expect(await server('order.test', '/api/x', { version: 'two', env: 'beta' })).toBe('a');
+    expect(await server('order.test', '/api/x', { version: 'two', env: 'betamax' })).toBe('b'); // the regex matches whole values
+    expect(await server('order.test', '/api/x', {}, 'POST')).toBe('c');
+    expect(await server('order.test', '/api/x')).toBe('c'); // only the catch-all prefix is left
+    expect(await server('order.test', '/search?engine=fast&engine=slow')).toBe('a');
+    expect(await server('order.test', '/search?engine=slow')).toBe('c');
+    expect(await server('order.test', '/items/42')).toBe('a');
+    expect(await server('order.test', '/items/42/x')).toBe('c');
+  });
+
+  it('splits by weight, and answers 500 for the share of a backend that does not resolve', async () => {
+    for (let i = 0; i < 20; i++) expect(await server('weights.test', '/all-a')).toBe('a');
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 200; i++) {
+      const answered = await server('weights.test', '/even');
+      counts[answered] = (counts[answered] ?? 0) + 1;
+    }
+    expect(counts['a']! + counts['b']!).toBe(200);
+    expect(counts['a']).toBeGreaterThan(60); // 200 draws at 1:1: far outside 60-140 is a broken split
+    expect(counts['b']).toBeGreaterThan(60);
+    expect((await get('weights.test', '/missing')).status).toBe(500);
+    const statuses = new Set<number>();
+    for (let i = 0; i < 40; i++) statuses.add((await get('weights.test', '/half-missing')).status);
+    expect([...statuses].sort()).toEqual([200, 500]);
+  });
+
+  it('redirects, rewrites and modifies headers as the filters say', async () => {
+    const secure = await get('filters.test', '/secure?q=1');
+    expect([secure.status, secure.headers['location']]).toEqual([301, 'https://filters.test/secure?q=1']);
+    const moved = await get('filters.test', '/moved/deep/path');
+    expect(moved.status).toBe(302);
+    expect(moved.headers['location']).toBe(`http://elsewhere.test:${portico.httpPort}/new/deep/path`);
+    const prefixed = echoed(await get('filters.test', '/prefix/rest?x=1'));
+    expect([prefixed.url, prefixed.headers['host']]).toEqual(['/rest?x=1', 'rewritten.test']);
+    expect(echoed(await get('filters.test', '/prefix')).url).toBe('/');
+    expect(echoed(await get('filters.test', '/full/anything?y=2')).url).toBe('/one/path?y=2');
+    const modified = await get('filters.test', '/headers', { 'x-add': 'client', 'x-remove': 'gone', 'x-set': 'client' });
+    const seen = echoed(modified).headers;
+    expect([seen['x-set'], seen['x-add'], seen['x-remove']]).toEqual(['set', 'client,added', undefined]);
+    expect([modified.headers['x-served-by'], modified.headers['x-extra'], modified.headers['content-type']]).toEqual(['hidden', 'extra', undefined]);
+  });
+
+  it('answers 500 for a rule with a filter it does not support, and says so', async () => {
+    expect((await get('filters.test', '/mirror')).status).toBe(500);
+    expect(await diagnostics()).toContainEqual(expect.objectContaining({ code: 'UnsupportedGatewayFeature', field: 'spec.rules[5].filters[0]', object: { kind: 'HTTPRoute', namespace: 'default', name: 'filters' } }));
+  });
+
+  it('serves a route on the hostnames it shares with its listener, only for Gateways of our class and namespaces allowed', async () => {
+    expect(await server('one.apps.test', '/')).toBe('b');
+    expect((await get('other.test', '/')).status).toBe(404); // not under the listener's *.apps.test
+    expect((await get('stranger.test', '/')).status).toBe(404); // another controller's Gateway
+    expect((await get('cross.test', '/')).status).toBe(404); // from namespace team: listeners allow their own namespace only
+    expect(await diagnostics()).toContainEqual(expect.objectContaining({ code: 'InvalidRouteParent', object: { kind: 'HTTPRoute', namespace: 'team', name: 'elsewhere' } }));
+  });
+
+  it('leaves a host an Ingress serves to the Ingress, and reports the HTTPRoute', async () => {
+    expect(await server('shared.test', '/')).toBe('a');
+    expect(await diagnostics()).toContainEqual(expect.objectContaining({ code: 'HostConflict', object: { kind: 'HTTPRoute', namespace: 'default', name: 'taken' } }));
+  });
+});
