@@ -12,6 +12,7 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 K8S_VERSION=v1.34.4
 PEBBLE_VERSION=v2.10.1
 HELM_VERSION=v4.3.2
+GATEWAY_API_VERSION=v1.6.3
 key=$(cat "$here/k8s-bin/go.sum" "$here/etcd-bin/go.sum" | sha256sum | cut -c1-12)
 out="$cache_root/$K8S_VERSION-$key"
 mkdir -p "$out"
@@ -57,4 +58,12 @@ if [ ! -x "$out/helm-$HELM_VERSION/helm" ]; then
   GOBIN="$out/helm-$HELM_VERSION" go install -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 fi
 ln -sfn "helm-$HELM_VERSION/helm" "$out/helm"
+# The Gateway API CRDs (standard channel), from the module the conformance suite comes from.
+if [ ! -d "$out/gateway-api-$GATEWAY_API_VERSION" ]; then
+  dir=$(cd / && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  mkdir -p "$out/gateway-api-$GATEWAY_API_VERSION.tmp"
+  cp "$dir"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$out/gateway-api-$GATEWAY_API_VERSION.tmp/"
+  mv "$out/gateway-api-$GATEWAY_API_VERSION.tmp" "$out/gateway-api-$GATEWAY_API_VERSION"
+fi
+ln -sfn "gateway-api-$GATEWAY_API_VERSION" "$out/gateway-api-crds"
 echo "$out"

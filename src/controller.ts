@@ -7,6 +7,8 @@ import { SideWatch } from './sources/side-watch.ts';
 import { IngressClassFilter } from './routing/ingress-class.ts';
 import { EventRecorder } from './cluster/events.ts';
 import { IngressStatusWriter } from './cluster/ingress-status.ts';
+import { GatewayStatusWriter } from './cluster/gateway-status.ts';
+import { GATEWAY_CONTROLLER } from './gateway-api.ts';
 import { LeaderElector } from './cluster/leader-election.ts';
 import type { RoutingTable } from './table/types.ts';
 import type { Logger } from './log.ts';
@@ -43,6 +45,7 @@ export class Controller {
   private readonly source: KubernetesSource;
   private readonly elector: LeaderElector;
   private readonly status: IngressStatusWriter;
+  private readonly gatewayStatus: GatewayStatusWriter;
   private readonly events: EventRecorder;
   private readonly core: CoreV1Api;
   private readonly options: ControllerOptions;
@@ -93,6 +96,7 @@ export class Controller {
       this.acme.onLeadership(this.issuers);
     });
     const customObjects = kc.makeApiClient(CustomObjectsApi);
+    this.gatewayStatus = new GatewayStatusWriter(customObjects, GATEWAY_CONTROLLER, () => this.statusAddresses(), log);
     this.acme = new AcmeManager({
       core: this.core, coordination, customObjects, challenges, events: this.events,
       namespace: options.electionNamespace, identity, isLeader: () => this.elector.leader, log,
@@ -125,6 +129,8 @@ export class Controller {
   private writeBack(snapshot: ObjectSnapshot): void {
     this.events.record(this.runtime.pipeline.diagnostics, snapshot);
     if (!this.options.updateStatus) return;
+    const gatewayStatus = this.runtime.pipeline.gatewayStatus;
+    if (gatewayStatus) this.gatewayStatus.reconcile(gatewayStatus, snapshot);
     const classes = new IngressClassFilter(snapshot, this.options);
     this.status.reconcile([...snapshot.ingresses.values()] as V1Ingress[], (i) => classes.isOurs(i));
   }

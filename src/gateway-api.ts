@@ -13,6 +13,8 @@ interface GatewayObject<Spec> {
   kind?: string;
   metadata: V1ObjectMeta;
   spec: Spec;
+  /** Written by the controllers that serve the object; Portico reads back only what it wrote. */
+  status?: Record<string, unknown>;
 }
 
 export type GatewayClass = GatewayObject<{ controllerName: string }>;

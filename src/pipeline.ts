@@ -3,6 +3,7 @@ import { BuildCache, buildRoutingTable } from './routing/index.ts';
 import type { BuildOptions } from './routing/index.ts';
 import type { ControllerConfig } from './routing/config-map/index.ts';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.ts';
+import type { GatewayStatuses } from './routing/gateway/index.ts';
 import type { Logger } from './log.ts';
 import type { ObjectSnapshot } from './snapshot.ts';
 import type { RoutingTable } from './table/types.ts';
@@ -14,6 +15,8 @@ import type { Metrics } from './observability/metrics.ts';
  */
 export class Pipeline {
   diagnostics: readonly Diagnostic[] = [];
+  /** What the last build says the Gateway API objects' status should be (the leader writes it). */
+  gatewayStatus: GatewayStatuses | undefined;
   private generation = 0;
   /** What each build keeps for the next: a change to one Ingress costs about that Ingress. */
   private readonly cache = new BuildCache();
@@ -44,8 +47,9 @@ export class Pipeline {
   /** Builds and swaps in a table; `sourceProblems` are the source's own (unparseable files and the like). */
   apply(snapshot: ObjectSnapshot, sourceProblems: readonly Diagnostic[] = []): RoutingTable {
     const started = performance.now();
-    const { table, diagnostics, config } = buildRoutingTable(snapshot, { ...this.settings, generation: ++this.generation, cache: this.cache, previousConfig: this.config });
+    const { table, diagnostics, config, gatewayStatus } = buildRoutingTable(snapshot, { ...this.settings, generation: ++this.generation, cache: this.cache, previousConfig: this.config });
     this.config = config;
+    this.gatewayStatus = gatewayStatus;
     const buildSeconds = (performance.now() - started) / 1000;
     this.swap(table);
     const all = [...sourceProblems, ...diagnostics];

@@ -12,7 +12,7 @@ import { ANY_HOST, SINGLE, contributionOf, type CanaryCandidate, type Candidate,
 import { INGRESS_NGINX_SERVER_SETTINGS, parseControllerConfig, type ControllerConfig } from './config-map/index.ts';
 import type { ServerSettings } from '../table/server-settings.ts';
 import { readTlsSecret } from './tls.ts';
-import { buildGatewayRoutes } from './gateway/index.ts';
+import { buildGatewayRoutes, type GatewayStatuses } from './gateway/index.ts';
 import { GATEWAY_CONTROLLER } from '../gateway-api.ts';
 import type { GatewayMatch } from '../table/types.ts';
 
@@ -62,7 +62,7 @@ class HostDraft implements HostParts {
  * Ingress is read on its own into a contribution; the contributions, oldest Ingress first,
  * are then put together host by host (first claim wins a path, a host's fallback, a TLS host).
  */
-export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOptions): BuildResult & { readonly config: ControllerConfig } {
+export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOptions): BuildResult & { readonly config: ControllerConfig; readonly gatewayStatus: GatewayStatuses | undefined } {
   const cache = options.cache ?? new BuildCache();
   const read = parseControllerConfig(options.configMap === undefined ? undefined : snapshot.configMaps.get(options.configMap), options.configMap, options.serverDefaults ?? INGRESS_NGINX_SERVER_SETTINGS, options.previousConfig);
   const config = read.config;
@@ -137,10 +137,12 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
   }
   cache.sharedHosts = sharedHosts;
   if (aliasing) addAliasesAndWwwRedirects(hosts, exactHosts, diagnostics);
-  if (snapshot.httpRoutes.size > 0) {
+  let gatewayStatus: GatewayStatuses | undefined;
+  if (snapshot.gatewayClasses.size > 0) {
     const gateway = buildGatewayRoutes(snapshot, resolver, { controllerName: options.gatewayControllerName ?? GATEWAY_CONTROLLER });
     for (const d of gateway.diagnostics) diagnostics.push(d);
     anyHost = addGatewayHosts(gateway.hosts, exactHosts, wildcardHosts, anyHost, diagnostics);
+    gatewayStatus = gateway.status;
   }
   for (const d of tls.diagnostics) diagnostics.push(d);
   cache.tls = tls.result(contributions);
@@ -167,6 +169,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
     table: { generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends, tlsHosts: cache.tls.map, defaultCertificate, errorBackend, settings: config.settings.server },
     diagnostics,
     config,
+    gatewayStatus,
   };
 }
 

@@ -1,5 +1,7 @@
 import {
+  ApiException,
   CoreV1Api,
+  CustomObjectsApi,
   DiscoveryV1Api,
   KubeConfig,
   ListWatch,
@@ -10,6 +12,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { objectKey, type ObjectSnapshot } from '../snapshot.ts';
+import { GATEWAY_GROUP } from '../gateway-api.ts';
 
 export interface KubernetesSourceOptions {
   /** Limit namespaced kinds to one namespace; IngressClasses are cluster-scoped and always watched. */
@@ -28,6 +31,8 @@ export interface SourceState {
 interface Watched {
   name: string;
   informer: ListWatch<KubernetesObject>;
+  /** A kind whose CRD may not be installed (Gateway API): while the API server does not know it, it counts as listed and empty. */
+  optional: boolean;
   synced: boolean;
   /** Set by an error since the last (re)start. */
   errored: boolean;
@@ -37,6 +42,8 @@ interface Watched {
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
+/** How often a kind whose CRD is missing is looked for again. */
+const MISSING_KIND_RETRY_MS = 30_000;
 
 /**
  * The cluster source: one list+watch per kind, feeding snapshots. A watch that expires
@@ -78,9 +85,19 @@ export class KubernetesSource {
       ['Opaque Secret', scoped('/api/v1', 'secrets'), () => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: opaque }) : core.listSecretForAllNamespaces({ fieldSelector: opaque })), opaque],
       ['ConfigMap', scoped('/api/v1', 'configmaps'), () => (ns ? core.listNamespacedConfigMap({ namespace: ns }) : core.listConfigMapForAllNamespaces())],
     ];
+    // Gateway API: optional, since many clusters have no Gateway API CRDs.
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const gatewayKinds: [string, string, boolean][] = [['GatewayClass', 'gatewayclasses', false], ['Gateway', 'gateways', true], ['HTTPRoute', 'httproutes', true], ['ReferenceGrant', 'referencegrants', true]];
+    for (const [name, plural, namespaced] of gatewayKinds) {
+      const group = `/apis/${GATEWAY_GROUP}/v1`;
+      lists.push([name, namespaced ? scoped(group, plural) : `${group}/${plural}`, () => (namespaced && ns
+        ? custom.listNamespacedCustomObject({ group: GATEWAY_GROUP, version: 'v1', namespace: ns, plural })
+        : custom.listClusterCustomObject({ group: GATEWAY_GROUP, version: 'v1', plural })) as Promise<KubernetesListObject<KubernetesObject>>]);
+    }
+    const optional = new Set(gatewayKinds.map(([name]) => name));
     this.watched = lists.map(([name, path, list, fieldSelector]) => {
       const informer = new ListWatch<KubernetesObject>(path, watch, list, false, undefined, fieldSelector);
-      const w: Watched = { name, informer, synced: false, errored: false, restartPending: false, retryMs: RETRY_MIN_MS };
+      const w: Watched = { name, informer, optional: optional.has(name), synced: false, errored: false, restartPending: false, retryMs: RETRY_MIN_MS };
       informer.on('add', () => this.changed());
       informer.on('update', () => this.changed());
       informer.on('delete', () => this.changed());
@@ -133,6 +150,27 @@ export class KubernetesSource {
   /** A list or watch failed (the informer then stops): try again with back-off; the last table keeps serving. */
   private failed(w: Watched, err: unknown): void {
     w.errored = true;
+    const status = w.optional ? unavailableStatus(err) : undefined;
+    if (status !== undefined) {
+      // The CRD is not installed, or Portico may not read it: nothing of this kind to serve, and
+      // no reason to hold readiness for it.
+      if (!w.synced) {
+        if (status === 404) this.log.info({ kind: w.name }, 'the API server does not serve this kind (CRD not installed); looking again every 30 s');
+        else this.log.warn({ kind: w.name }, 'not allowed to list this kind (RBAC); its objects are not served; trying again every 30 s');
+      }
+      if (this.failing.delete(w.name) || !w.synced) {
+        w.synced = true;
+        this.changed();
+      }
+      if (!w.restartPending && !this.stopped) {
+        w.restartPending = true;
+        setTimeout(() => {
+          w.restartPending = false;
+          void this.run(w);
+        }, MISSING_KIND_RETRY_MS).unref();
+      }
+      return;
+    }
     const message = describeError(err);
     if (!this.failing.has(w.name)) this.log.warn({ kind: w.name, err: message }, 'watch failed; serving the last known routing table until the API server answers');
     this.failing.set(w.name, message);
@@ -169,14 +207,25 @@ export class KubernetesSource {
       endpointSlices: byName.get('EndpointSlice')!,
       secrets: new Map([...byName.get('Secret')!, ...byName.get('Opaque Secret')!]),
       configMaps: byName.get('ConfigMap')!,
-      // Gateway API objects are read in standalone mode so far; the cluster source does not watch them yet.
-      gatewayClasses: new Map(), gateways: new Map(), httpRoutes: new Map(), referenceGrants: new Map(),
+      gatewayClasses: byName.get('GatewayClass')!,
+      gateways: byName.get('Gateway')!,
+      httpRoutes: byName.get('HTTPRoute')!,
+      referenceGrants: byName.get('ReferenceGrant')!,
     } as unknown as ObjectSnapshot);
   }
 }
 
 function keyed(objects: readonly KubernetesObject[]): Map<string, KubernetesObject> {
   return new Map(objects.map((o) => [objectKey(o.metadata?.namespace, o.metadata?.name ?? ''), o]));
+}
+
+/** 404 (the API server does not know the resource: its CRD is not installed) or 403 (RBAC), else undefined. */
+function unavailableStatus(err: unknown): 404 | 403 | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown; message?: unknown } | undefined;
+  const code = err instanceof ApiException ? err.code : e?.code ?? e?.statusCode;
+  if (code === 404 || code === 403) return code;
+  const found = /\b(404|403)\b/.exec(String(e?.message ?? ''));
+  return found ? (Number(found[1]) as 404 | 403) : undefined;
 }
 
 function describeError(err: unknown): string {

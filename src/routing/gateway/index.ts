@@ -1,6 +1,6 @@
 import RE2 from 're2';
 import type { Diagnostic, ObjectRef } from '../../diagnostics.ts';
-import { GATEWAY_GROUP, type Gateway, type HTTPBackendRef, type HTTPHeaderModifier, type HTTPPathModifier, type HTTPRoute, type HTTPRouteFilter, type HTTPRouteMatch, type HTTPRouteRule, type Listener } from '../../gateway-api.ts';
+import { GATEWAY_GROUP, type Gateway, type GatewayClass, type ParentReference, type HTTPBackendRef, type HTTPHeaderModifier, type HTTPPathModifier, type HTTPRoute, type HTTPRouteFilter, type HTTPRouteMatch, type HTTPRouteRule, type Listener } from '../../gateway-api.ts';
 import { objectKey, type ObjectSnapshot } from '../../snapshot.ts';
 import { STEP_ORDER, type GatewayHeaderChange, type GatewayModify, type GatewayPathChange, type GatewayRedirect, type RequestStep } from '../../table/steps.ts';
 import type { Backend, BackendChoice, GatewayMatch, PathType, Route, RouteOptions, ValueMatch } from '../../table/types.ts';
@@ -23,6 +23,37 @@ export interface GatewayOptions {
 export interface GatewayRoutes {
   readonly hosts: ReadonlyMap<string, readonly GatewayMatch[]>;
   readonly diagnostics: readonly Diagnostic[];
+  /** What the leader writes to the objects' status (pure data; the controller adds the addresses). */
+  readonly status: GatewayStatuses;
+}
+
+/** A condition as the Gateway API writes it, without times (the writer adds them when it changes). */
+export interface Condition {
+  readonly type: string;
+  readonly status: 'True' | 'False';
+  readonly reason: string;
+  readonly message: string;
+}
+
+export interface GatewayStatuses {
+  /** GatewayClasses of our controller, by name. */
+  readonly classes: ReadonlyMap<string, { readonly generation: number; readonly conditions: readonly Condition[] }>;
+  /** Our Gateways, by `namespace/name`. */
+  readonly gateways: ReadonlyMap<string, { readonly generation: number; readonly conditions: readonly Condition[]; readonly listeners: readonly ListenerStatus[] }>;
+  /** HTTPRoutes naming one of our Gateways, by `namespace/name`: one entry per such parentRef. */
+  readonly routes: ReadonlyMap<string, { readonly generation: number; readonly parents: readonly RouteParentStatus[] }>;
+}
+
+export interface ListenerStatus {
+  readonly name: string;
+  readonly attachedRoutes: number;
+  readonly supportedKinds: readonly { readonly group: string; readonly kind: string }[];
+  readonly conditions: readonly Condition[];
+}
+
+export interface RouteParentStatus {
+  readonly parentRef: ParentReference;
+  readonly conditions: readonly Condition[];
 }
 
 interface AttachedListener {
@@ -52,26 +83,49 @@ interface Ranked {
  */
 export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendResolver, options: GatewayOptions): GatewayRoutes {
   const diagnostics: Diagnostic[] = [];
-  const classes = new Set([...snapshot.gatewayClasses.values()].filter((c) => c.spec.controllerName === options.controllerName).map((c) => c.metadata.name!));
+  const ours = [...snapshot.gatewayClasses.values()].filter((c) => c.spec.controllerName === options.controllerName);
+  const classes = new Set(ours.map((c) => c.metadata.name!));
   const gateways = new Map([...snapshot.gateways].filter(([, g]) => classes.has(g.spec.gatewayClassName)));
+  const attached = new Map<Listener, number>();
   for (const [key, g] of gateways) {
     g.spec.listeners.forEach((l, i) => {
+      attached.set(l, 0);
       if (!ROUTE_PROTOCOLS.has(l.protocol)) diagnostics.push({ severity: 'Warning', code: 'UnsupportedGatewayFeature', object: { kind: 'Gateway', namespace: g.metadata.namespace, name: g.metadata.name! }, field: `spec.listeners[${i}].protocol`, message: `listener ${l.name} of ${key}: protocol ${l.protocol} is not served (HTTP and HTTPS only)` });
     });
   }
+  const routeStatus = new Map<string, { generation: number; parents: RouteParentStatus[] }>();
   const ranked = new Map<string, Ranked[]>();
   const seen = new Set<string>();
   for (const [key, route] of snapshot.httpRoutes) {
     const ref: ObjectRef = { kind: 'HTTPRoute', namespace: route.metadata.namespace, name: route.metadata.name! };
-    const listeners = attachedListeners(route, gateways, ref, diagnostics);
-    if (listeners.length === 0) continue;
+    const parents = attachedListeners(route, gateways, ref, diagnostics);
+    if (parents.length === 0) continue;
+    const refs: RefProblem[] = [];
+    const status = { generation: route.metadata.generation ?? 0, parents: [] as RouteParentStatus[] };
+    routeStatus.set(key, status);
+    const listeners: AttachedListener[] = [];
+    for (const parent of parents) {
+      let reason = parent.reason;
+      if (!reason && effectiveHostnames(route, parent.listeners).size === 0) reason = { reason: 'NoMatchingListenerHostname', message: 'no hostname of the route matches a hostname of the listeners' };
+      if (!reason) {
+        for (const l of parent.listeners) {
+          listeners.push(l);
+          attached.set(l.listener, (attached.get(l.listener) ?? 0) + 1);
+        }
+      }
+      status.parents.push({ parentRef: parent.ref, conditions: [
+        reason ? condition('Accepted', false, reason.reason, reason.message) : condition('Accepted', true, 'Accepted', 'the route is attached'),
+        // Filled in below, once the rules' references are read.
+        condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'),
+      ] });
+    }
     const hostnames = effectiveHostnames(route, listeners);
     if (hostnames.size === 0) {
       diagnostics.push({ severity: 'Warning', code: 'InvalidRouteParent', object: ref, field: 'spec.hostnames', message: 'no hostname of this route matches a hostname of the listeners it attaches to; not served' });
       continue;
     }
     (route.spec.rules ?? [{}]).forEach((rule, r) => {
-      const compiled = compileRule(route, rule, r, ref, resolver, snapshot, diagnostics);
+      const compiled = compileRule(route, rule, r, ref, resolver, snapshot, diagnostics, refs);
       for (const host of hostnames) {
         for (const entry of compiled) {
           const id = `${host}\n${key}\n${r}\n${entry.index}`;
@@ -83,33 +137,78 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
         }
       }
     });
+    if (refs.length > 0) {
+      const resolved = condition('ResolvedRefs', false, refs[0]!.reason, refs.map((p) => p.message).join('; '));
+      for (const parent of status.parents) (parent.conditions as Condition[])[1] = resolved;
+    }
   }
   const hosts = new Map<string, readonly GatewayMatch[]>();
   for (const [host, list] of ranked) hosts.set(host, list.sort(byPrecedence).map((e) => e.match));
-  return { hosts, diagnostics };
+  return { hosts, diagnostics, status: statuses(ours, gateways, attached, routeStatus) };
 }
 
-/** Listeners of our Gateways this route's parentRefs name and that accept it. */
-function attachedListeners(route: HTTPRoute, gateways: ReadonlyMap<string, Gateway>, ref: ObjectRef, diagnostics: Diagnostic[]): AttachedListener[] {
-  const out: AttachedListener[] = [];
+/** A reference of a route that did not resolve: the first one sets ResolvedRefs False (the spec's reasons). */
+interface RefProblem {
+  readonly reason: 'BackendNotFound' | 'RefNotPermitted' | 'InvalidKind' | 'UnsupportedValue';
+  readonly message: string;
+}
+
+function condition(type: string, ok: boolean, reason: string, message: string): Condition {
+  return { type, status: ok ? 'True' : 'False', reason, message };
+}
+
+function statuses(ours: readonly GatewayClass[], gateways: ReadonlyMap<string, Gateway>, attached: ReadonlyMap<Listener, number>, routes: Map<string, { generation: number; parents: RouteParentStatus[] }>): GatewayStatuses {
+  const classes = new Map(ours.map((c) => [c.metadata.name!, { generation: c.metadata.generation ?? 0, conditions: [condition('Accepted', true, 'Accepted', 'handled by Portico')] }]));
+  const byGateway = new Map([...gateways].map(([key, g]) => {
+    const listeners = g.spec.listeners.map((l): ListenerStatus => {
+      const served = ROUTE_PROTOCOLS.has(l.protocol);
+      return {
+        name: l.name, attachedRoutes: attached.get(l) ?? 0,
+        supportedKinds: served ? [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }] : [],
+        conditions: served
+          ? [condition('Accepted', true, 'Accepted', 'listener accepted'), condition('Programmed', true, 'Programmed', 'listener served'), condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'), condition('Conflicted', false, 'NoConflicts', 'no conflicts')]
+          : [condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not served (HTTP and HTTPS only)`), condition('Programmed', false, 'Invalid', 'listener not served'), condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'), condition('Conflicted', false, 'NoConflicts', 'no conflicts')],
+      };
+    });
+    const conditions = [condition('Accepted', true, 'Accepted', 'accepted by Portico'), condition('Programmed', true, 'Programmed', 'served by Portico')];
+    return [key, { generation: g.metadata.generation ?? 0, conditions, listeners }] as const;
+  }));
+  return { classes, gateways: byGateway, routes };
+}
+
+/** One parentRef of a route naming one of our Gateways: the listeners that take the route, or why none does. */
+interface Parent {
+  readonly ref: ParentReference;
+  readonly listeners: readonly AttachedListener[];
+  readonly reason: { readonly reason: string; readonly message: string } | undefined;
+}
+
+/** The route's parentRefs that name our Gateways, each with the listeners that accept it. */
+function attachedListeners(route: HTTPRoute, gateways: ReadonlyMap<string, Gateway>, ref: ObjectRef, diagnostics: Diagnostic[]): Parent[] {
+  const out: Parent[] = [];
   const namespace = route.metadata.namespace!;
   (route.spec.parentRefs ?? []).forEach((parent, i) => {
     if ((parent.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (parent.kind ?? 'Gateway') !== 'Gateway') return;
     const gateway = gateways.get(objectKey(parent.namespace ?? namespace, parent.name));
     if (!gateway) return; // another controller's Gateway, or none: not ours to report
     const field = `spec.parentRefs[${i}]`;
+    const name = objectKey(gateway.metadata.namespace, gateway.metadata.name!);
     const candidates = gateway.spec.listeners.filter((l) => ROUTE_PROTOCOLS.has(l.protocol)
       && (parent.sectionName === undefined || l.name === parent.sectionName) && (parent.port === undefined || l.port === parent.port));
     if (candidates.length === 0) {
-      diagnostics.push({ severity: 'Warning', code: 'InvalidRouteParent', object: ref, field, message: `Gateway ${objectKey(gateway.metadata.namespace, gateway.metadata.name!)} has no HTTP or HTTPS listener${parent.sectionName ? ` named ${parent.sectionName}` : ''}${parent.port ? ` on port ${parent.port}` : ''}` });
+      const message = `Gateway ${name} has no HTTP or HTTPS listener${parent.sectionName ? ` named ${parent.sectionName}` : ''}${parent.port ? ` on port ${parent.port}` : ''}`;
+      diagnostics.push({ severity: 'Warning', code: 'InvalidRouteParent', object: ref, field, message });
+      out.push({ ref: parent, listeners: [], reason: { reason: 'NoMatchingParent', message } });
       return;
     }
     const allowed = candidates.filter((l) => allows(l, gateway, namespace));
     if (allowed.length === 0) {
-      diagnostics.push({ severity: 'Warning', code: 'InvalidRouteParent', object: ref, field, message: `no listener of Gateway ${objectKey(gateway.metadata.namespace, gateway.metadata.name!)} allows HTTPRoutes from namespace ${namespace}` });
+      const message = `no listener of Gateway ${name} allows HTTPRoutes from namespace ${namespace}`;
+      diagnostics.push({ severity: 'Warning', code: 'InvalidRouteParent', object: ref, field, message });
+      out.push({ ref: parent, listeners: [], reason: { reason: 'NotAllowedByListeners', message } });
       return;
     }
-    for (const listener of allowed) out.push({ gateway, listener });
+    out.push({ ref: parent, listeners: allowed.map((listener) => ({ gateway, listener })), reason: undefined });
   });
   return out;
 }
@@ -127,7 +226,7 @@ function allows(listener: Listener, gateway: Gateway, routeNamespace: string): b
  * (a `*.example.com` on either side matches names under it, and the more specific one is kept);
  * `*` when neither names any.
  */
-export function effectiveHostnames(route: HTTPRoute, listeners: readonly AttachedListener[]): Set<string> {
+function effectiveHostnames(route: HTTPRoute, listeners: readonly AttachedListener[]): Set<string> {
   const out = new Set<string>();
   const names = (route.spec.hostnames ?? []).map((h) => h.toLowerCase());
   for (const { listener } of listeners) {
@@ -151,7 +250,7 @@ function covers(pattern: string, name: string): boolean {
   return name.length > suffix.length && name.endsWith(suffix) && !(name.startsWith('*.') && name.length - 1 <= suffix.length);
 }
 
-function compileRule(route: HTTPRoute, rule: HTTPRouteRule, r: number, ref: ObjectRef, resolver: BackendResolver, snapshot: ObjectSnapshot, diagnostics: Diagnostic[]): Ranked[] {
+function compileRule(route: HTTPRoute, rule: HTTPRouteRule, r: number, ref: ObjectRef, resolver: BackendResolver, snapshot: ObjectSnapshot, diagnostics: Diagnostic[], refs: RefProblem[]): Ranked[] {
   const field = `spec.rules[${r}]`;
   const namespace = route.metadata.namespace!;
   const routeKey = objectKey(namespace, route.metadata.name!);
@@ -163,7 +262,7 @@ function compileRule(route: HTTPRoute, rule: HTTPRouteRule, r: number, ref: Obje
     }
   }
   const redirectFilter = rule.filters?.find((f) => f.type === 'RequestRedirect')?.requestRedirect;
-  const choice = unsupported ? UNRESOLVED : redirectFilter ? undefined : backendChoice(rule.backendRefs ?? [], namespace, ref, `${field}.backendRefs`, resolver, snapshot, diagnostics);
+  const choice = unsupported ? UNRESOLVED : redirectFilter ? undefined : backendChoice(rule.backendRefs ?? [], namespace, ref, `${field}.backendRefs`, resolver, snapshot, diagnostics, refs);
   const main = (choice?.kind === 'weighted' ? choice.backends.find((b) => b.backend)?.backend : undefined) ?? placeholder(namespace);
   const timeout = durationMs(rule.timeouts?.backendRequest ?? rule.timeouts?.request);
   const options: RouteOptions = timeout === undefined ? GATEWAY_OPTIONS : { ...GATEWAY_OPTIONS, readTimeoutMs: timeout, sendTimeoutMs: timeout };
@@ -193,30 +292,35 @@ function compileRule(route: HTTPRoute, rule: HTTPRouteRule, r: number, ref: Obje
 const UNRESOLVED: BackendChoice = { kind: 'weighted', backends: [{ backend: undefined, weight: 1 }], total: 1 };
 
 /** A route's backendRefs by weight: Services only; a missing one, or one in another namespace without a ReferenceGrant, answers 500 for its share. */
-function backendChoice(refs: readonly HTTPBackendRef[], namespace: string, ref: ObjectRef, field: string, resolver: BackendResolver, snapshot: ObjectSnapshot, diagnostics: Diagnostic[]): BackendChoice {
-  if (refs.length === 0) return UNRESOLVED; // no backend at all: 500, as the spec says
-  const backends = refs.map((b, i) => {
+function backendChoice(backendRefs: readonly HTTPBackendRef[], namespace: string, ref: ObjectRef, field: string, resolver: BackendResolver, snapshot: ObjectSnapshot, diagnostics: Diagnostic[], refs: RefProblem[]): BackendChoice {
+  if (backendRefs.length === 0) return UNRESOLVED; // no backend at all: 500, as the spec says
+  const backends = backendRefs.map((b, i) => {
     const weight = b.weight ?? 1;
     const at = `${field}[${i}]`;
     if ((b.group ?? '') !== '' || (b.kind ?? 'Service') !== 'Service') {
       diagnostics.push({ severity: 'Warning', code: 'InvalidBackend', object: ref, field: at, message: `backendRef kind ${b.group ? `${b.group}/` : ''}${b.kind} is not supported (Services only); its share of requests gets 500` });
+      refs.push({ reason: 'InvalidKind', message: `${at}: kind ${b.kind} is not supported` });
       return { backend: undefined, weight };
     }
     const target = b.namespace ?? namespace;
     if (target !== namespace && !granted(snapshot, namespace, target, b.name)) {
       diagnostics.push({ severity: 'Warning', code: 'RefNotPermitted', object: ref, field: at, message: `Service ${target}/${b.name} is in another namespace and no ReferenceGrant there allows it; its share of requests gets 500` });
+      refs.push({ reason: 'RefNotPermitted', message: `${at}: Service ${target}/${b.name} is not granted to this namespace` });
       return { backend: undefined, weight };
     }
     if (b.filters && b.filters.length > 0) {
       diagnostics.push({ severity: 'Warning', code: 'UnsupportedGatewayFeature', object: ref, field: `${at}.filters`, message: 'filters on a backendRef are not supported; its share of requests gets 500' });
+      refs.push({ reason: 'UnsupportedValue', message: `${at}: backendRef filters are not supported` });
       return { backend: undefined, weight };
     }
     if (!snapshot.services.has(objectKey(target, b.name))) {
       diagnostics.push({ severity: 'Warning', code: 'ServiceNotFound', object: ref, field: at, message: `Service ${target}/${b.name} not found; its share of requests gets 500` });
+      refs.push({ reason: 'BackendNotFound', message: `${at}: Service ${target}/${b.name} not found` });
       return { backend: undefined, weight };
     }
     if (b.port === undefined) {
       diagnostics.push({ severity: 'Warning', code: 'ServicePortNotFound', object: ref, field: `${at}.port`, message: `backendRef to Service ${target}/${b.name} names no port; its share of requests gets 500` });
+      refs.push({ reason: 'UnsupportedValue', message: `${at}: no port` });
       return { backend: undefined, weight };
     }
     const backend: Backend = resolver.resolve(target, { name: b.name, port: { number: b.port } }, false, ref, at, diagnostics);
