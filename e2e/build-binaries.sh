@@ -66,4 +66,16 @@ if [ ! -d "$out/gateway-api-$GATEWAY_API_VERSION" ]; then
   mv "$out/gateway-api-$GATEWAY_API_VERSION.tmp" "$out/gateway-api-$GATEWAY_API_VERSION"
 fi
 ln -sfn "gateway-api-$GATEWAY_API_VERSION" "$out/gateway-api-crds"
+# The conformance suite's test binary and its echo server (npm run conformance), keyed by their
+# wrapper module's go.sum.
+conf="$cache_root/conformance-$(sha256sum < "$here/conformance-bin/go.sum" | cut -c1-12)"
+if [ ! -x "$conf/conformance.test" ]; then
+  echo "building the Gateway API conformance suite $GATEWAY_API_VERSION (first run only)..." >&2
+  mkdir -p "$conf"
+  (cd "$here/conformance-bin" && go build -trimpath -ldflags "-s -w" -o "$conf/echo-basic" sigs.k8s.io/gateway-api/conformance/echo-basic \
+    && go test -c -trimpath -o "$conf/conformance.test.tmp" sigs.k8s.io/gateway-api/conformance)
+  mv "$conf/conformance.test.tmp" "$conf/conformance.test"
+fi
+ln -sfn "$conf/echo-basic" "$out/echo-basic"
+ln -sfn "$conf/conformance.test" "$out/conformance.test"
 echo "$out"

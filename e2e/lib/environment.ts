@@ -6,7 +6,7 @@ import { TestCluster } from './cluster.ts';
 import { run } from './exec.ts';
 import { Operator } from './kube.ts';
 import { PodNetwork } from './network.ts';
-import { PodRunner } from './pod-runner.ts';
+import { PodRunner, type ImageCommand } from './pod-runner.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -28,7 +28,7 @@ export interface Environment {
  * node that runs pods (Deployments work, EndpointSlices come from pod readiness). Each e2e
  * file gets its own (`subnet` keeps their bridges and pod addresses apart).
  */
-export async function startEnvironment(subnet: number, o: { workloads?: boolean } = {}): Promise<Environment> {
+export async function startEnvironment(subnet: number, o: { workloads?: boolean; images?: Record<string, ImageCommand> } = {}): Promise<Environment> {
   const bin = (await run('bash', [join(ROOT, 'e2e/build-binaries.sh')], { timeoutMs: 45 * 60_000 })).trim().split('\n').pop()!;
   const dir = await mkdtemp(join(tmpdir(), 'portico-e2e-'));
   const network = new PodNetwork(dir, subnet, `ptc${subnet}`);
@@ -59,7 +59,7 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: e2e-portico}]
   let pods: PodRunner | undefined;
   if (o.workloads) {
     await cluster.startControllerManager();
-    pods = new PodRunner(cluster.adminKubeconfig, network, dir);
+    pods = new PodRunner(cluster.adminKubeconfig, network, dir, o.images);
     await pods.start();
   }
   return {

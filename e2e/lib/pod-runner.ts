@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig, ListWatch, Watch, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { daemon, stopProcess } from './exec.ts';
@@ -16,6 +17,7 @@ interface Running {
   processes: ChildProcess[];
   ready: boolean;
   stopping: boolean;
+  started: number;
   /** Set by the first event of the pod's deletion. */
   terminating?: Promise<void>;
 }
@@ -107,8 +109,9 @@ export class PodRunner {
     } finally {
       this.starting.delete(k);
     }
-    const entry: Running = { pod, sandbox, processes: [], ready: false, stopping: false };
+    const entry: Running = { pod, sandbox, processes: [], ready: false, stopping: false, started: Date.now() };
     this.running.set(k, entry);
+    const volumes = await this.materialize(pod);
     for (const container of pod.spec.containers) {
       const image = container.image ?? '';
       const command = this.images.get(image.replace(/[:@].*$/, ''));
@@ -116,11 +119,53 @@ export class PodRunner {
         this.problem(pod, `no local executable for image ${image}`);
         continue;
       }
-      const env = environment(pod, container, sandbox.ip);
-      const argv = command(container, env).map((a) => expand(a, env));
-      entry.processes.push(this.network.exec(sandbox, argv, env, join(this.logDir, `pod-${pod.metadata!.namespace}-${pod.metadata!.name}-${container.name}.log`)));
+      // The pod's processes share this machine's file system: a volume's mount path is a
+      // directory of the pod's own, named in place of the path in its environment and arguments.
+      const mounts = (container.volumeMounts ?? []).filter((m) => volumes.has(m.name)).map((m) => [m.mountPath, volumes.get(m.name)!] as const);
+      const relocate = (text: string) => mounts.reduce((t, [from, to]) => t.split(from).join(to), text);
+      const env = Object.fromEntries(Object.entries(environment(pod, container, sandbox.ip)).map(([k, v]) => [k, relocate(v)]));
+      const argv = command(container, env).map((a) => relocate(expand(a, env)));
+      // restartPolicy Always, as the kubelet: a container that exits is started again after a pause.
+      const start = (slot: number): void => {
+        const child = this.network.exec(sandbox, argv, env, join(this.logDir, `pod-${pod.metadata!.namespace}-${pod.metadata!.name}-${container.name}.log`));
+        entry.processes[slot] = child;
+        child.once('exit', () => {
+          setTimeout(() => {
+            if (!entry.stopping && this.running.get(k) === entry) start(slot);
+          }, 1000).unref();
+        });
+      };
+      start(entry.processes.length);
     }
     await this.writeStatus(entry, false);
+  }
+
+  /** Secret and ConfigMap volumes written out as files, one directory per volume. */
+  private async materialize(pod: V1Pod): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const namespace = pod.metadata!.namespace!;
+    for (const volume of pod.spec?.volumes ?? []) {
+      let data: Record<string, string> | undefined;
+      let items = volume.secret?.items ?? volume.configMap?.items;
+      // As the kubelet does, the containers wait (up to a minute here) for a volume's Secret or ConfigMap to exist.
+      for (let waited = 0; waited < 60_000 && (volume.secret?.secretName || volume.configMap?.name); waited += 500) {
+        if (volume.secret?.secretName) {
+          const secret = await this.core.readNamespacedSecret({ name: volume.secret.secretName, namespace }).catch(() => undefined);
+          data = secret && Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('binary')]));
+        } else {
+          data = (await this.core.readNamespacedConfigMap({ name: volume.configMap!.name!, namespace }).catch(() => undefined))?.data;
+        }
+        if (data || volume.secret?.optional || volume.configMap?.optional) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      if (!data) continue;
+      items ??= Object.keys(data).map((key) => ({ key, path: key }));
+      const dir = join(this.logDir, 'volumes', `${namespace}-${pod.metadata!.name}`, volume.name);
+      await mkdir(dir, { recursive: true });
+      for (const item of items) if (data[item.key] !== undefined) await writeFile(join(dir, item.path), data[item.key]!, 'binary');
+      out.set(volume.name, dir);
+    }
+    return out;
   }
 
   private async probeAll(): Promise<void> {
@@ -190,9 +235,13 @@ function expand(text: string, env: Record<string, string>): string {
   return text.replace(/\$\((\w+)\)/g, (whole, name: string) => env[name] ?? whole);
 }
 
-/** The first container's readiness probe (httpGet or tcpSocket), or its first port answering. */
+/**
+ * The first container's readiness probe (httpGet or tcpSocket). Without one, as the kubelet
+ * does, the pod is Ready once its processes run (here: half a second after they started).
+ */
 async function probe(entry: Running): Promise<boolean> {
   const container = entry.pod.spec!.containers[0]!;
+  if (!container.readinessProbe) return Date.now() - entry.started > 500 && entry.processes.every((p) => p.exitCode === null);
   const http = container.readinessProbe?.httpGet;
   const named = http?.port ?? container.readinessProbe?.tcpSocket?.port ?? container.ports?.[0]?.containerPort ?? 8080;
   const port = Number.isInteger(Number(named)) ? Number(named) : container.ports?.find((p) => p.name === named)?.containerPort;

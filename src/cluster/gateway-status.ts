@@ -54,7 +54,7 @@ export class GatewayStatusWriter {
       const current = snapshot.gatewayClasses.get(name);
       if (!current) continue;
       const conditions = written(desired.conditions, desired.generation, current.status?.['conditions']);
-      await this.write(current, 'gatewayclasses', { ...current.status, conditions });
+      await this.write(current, 'gatewayclasses', { ...current.status, conditions, supportedFeatures: desired.supportedFeatures.map((name) => ({ name })) });
     }
     const addresses = [...new Set(this.addresses())].sort().map((value) => ({ type: isIP(value) ? 'IPAddress' : 'Hostname', value }));
     for (const [key, desired] of status.gateways) {

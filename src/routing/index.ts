@@ -138,11 +138,15 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
   cache.sharedHosts = sharedHosts;
   if (aliasing) addAliasesAndWwwRedirects(hosts, exactHosts, diagnostics);
   let gatewayStatus: GatewayStatuses | undefined;
+  let gatewayTls: ReadonlyMap<string, TlsCertificate> | undefined;
+  let gatewayDefaultCertificate: TlsCertificate | undefined;
   if (snapshot.gatewayClasses.size > 0) {
     const gateway = buildGatewayRoutes(snapshot, resolver, { controllerName: options.gatewayControllerName ?? GATEWAY_CONTROLLER });
     for (const d of gateway.diagnostics) diagnostics.push(d);
     anyHost = addGatewayHosts(gateway.hosts, exactHosts, wildcardHosts, anyHost, diagnostics);
     gatewayStatus = gateway.status;
+    gatewayTls = gateway.tls;
+    gatewayDefaultCertificate = gateway.defaultCertificate;
   }
   for (const d of tls.diagnostics) diagnostics.push(d);
   cache.tls = tls.result(contributions);
@@ -166,7 +170,12 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
   cache.resolutions = resolver.resolutions;
   cache.regexes.sweep();
   return {
-    table: { generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends, tlsHosts: cache.tls.map, defaultCertificate, errorBackend, settings: config.settings.server },
+    table: {
+      generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends, errorBackend, settings: config.settings.server,
+      // HTTPS listeners' certificates join the Ingresses' (which win a host both name) and stand in for the default one.
+      tlsHosts: gatewayTls && gatewayTls.size > 0 ? new Map([...gatewayTls, ...cache.tls.map]) : cache.tls.map,
+      defaultCertificate: defaultCertificate ?? gatewayDefaultCertificate,
+    },
     diagnostics,
     config,
     gatewayStatus,

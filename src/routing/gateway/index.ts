@@ -3,7 +3,8 @@ import type { Diagnostic, ObjectRef } from '../../diagnostics.ts';
 import { GATEWAY_GROUP, type Gateway, type GatewayClass, type ParentReference, type HTTPBackendRef, type HTTPHeaderModifier, type HTTPPathModifier, type HTTPRoute, type HTTPRouteFilter, type HTTPRouteMatch, type HTTPRouteRule, type Listener } from '../../gateway-api.ts';
 import { objectKey, type ObjectSnapshot } from '../../snapshot.ts';
 import { STEP_ORDER, type GatewayHeaderChange, type GatewayModify, type GatewayPathChange, type GatewayRedirect, type RequestStep } from '../../table/steps.ts';
-import type { Backend, BackendChoice, GatewayMatch, PathType, Route, RouteOptions, ValueMatch } from '../../table/types.ts';
+import type { Backend, BackendChoice, GatewayMatch, PathType, Route, RouteOptions, TlsCertificate, ValueMatch } from '../../table/types.ts';
+import { readTlsSecret } from '../tls.ts';
 import { DEFAULT_ROUTE_OPTIONS } from '../annotations/index.ts';
 import type { BackendResolver } from '../backends.ts';
 
@@ -11,6 +12,12 @@ import type { BackendResolver } from '../backends.ts';
 const ROUTE_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
 const FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite']);
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
+/** The Gateway API features Portico implements, as the conformance suite names them (sorted, as the spec asks). */
+const SUPPORTED_FEATURES: readonly string[] = [
+  'Gateway', 'HTTPRoute', 'HTTPRoute303RedirectStatusCode', 'HTTPRoute307RedirectStatusCode', 'HTTPRoute308RedirectStatusCode',
+  'HTTPRouteHostRewrite', 'HTTPRouteMethodMatching', 'HTTPRoutePathRedirect', 'HTTPRoutePathRewrite', 'HTTPRoutePortRedirect',
+  'HTTPRouteQueryParamMatching', 'HTTPRouteResponseHeaderModification', 'HTTPRouteSchemeRedirect', 'ReferenceGrant',
+];
 /** Gateway API routes are not ingress-nginx's: no HTTPS redirect, HSTS or body limit unless a filter says so. */
 const GATEWAY_OPTIONS: RouteOptions = { ...DEFAULT_ROUTE_OPTIONS, sslRedirect: false, hsts: false, bodyLimit: Infinity };
 
@@ -22,6 +29,9 @@ export interface GatewayOptions {
 /** What the HTTPRoutes attached to our Gateways contribute to the table: matches per host, in precedence order. */
 export interface GatewayRoutes {
   readonly hosts: ReadonlyMap<string, readonly GatewayMatch[]>;
+  /** Certificates of HTTPS listeners: by listener hostname, and one for listeners without a hostname. */
+  readonly tls: ReadonlyMap<string, TlsCertificate>;
+  readonly defaultCertificate: TlsCertificate | undefined;
   readonly diagnostics: readonly Diagnostic[];
   /** What the leader writes to the objects' status (pure data; the controller adds the addresses). */
   readonly status: GatewayStatuses;
@@ -36,8 +46,8 @@ export interface Condition {
 }
 
 export interface GatewayStatuses {
-  /** GatewayClasses of our controller, by name. */
-  readonly classes: ReadonlyMap<string, { readonly generation: number; readonly conditions: readonly Condition[] }>;
+  /** GatewayClasses of our controller, by name, with the features Portico supports (status.supportedFeatures). */
+  readonly classes: ReadonlyMap<string, { readonly generation: number; readonly conditions: readonly Condition[]; readonly supportedFeatures: readonly string[] }>;
   /** Our Gateways, by `namespace/name`. */
   readonly gateways: ReadonlyMap<string, { readonly generation: number; readonly conditions: readonly Condition[]; readonly listeners: readonly ListenerStatus[] }>;
   /** HTTPRoutes naming one of our Gateways, by `namespace/name`: one entry per such parentRef. */
@@ -87,10 +97,26 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
   const classes = new Set(ours.map((c) => c.metadata.name!));
   const gateways = new Map([...snapshot.gateways].filter(([, g]) => classes.has(g.spec.gatewayClassName)));
   const attached = new Map<Listener, number>();
+  const listenerProblems = new Map<Listener, Condition>();
+  const tls = new Map<string, TlsCertificate>();
+  let defaultCertificate: TlsCertificate | undefined;
   for (const [key, g] of gateways) {
+    const gref: ObjectRef = { kind: 'Gateway', namespace: g.metadata.namespace, name: g.metadata.name! };
     g.spec.listeners.forEach((l, i) => {
       attached.set(l, 0);
-      if (!ROUTE_PROTOCOLS.has(l.protocol)) diagnostics.push({ severity: 'Warning', code: 'UnsupportedGatewayFeature', object: { kind: 'Gateway', namespace: g.metadata.namespace, name: g.metadata.name! }, field: `spec.listeners[${i}].protocol`, message: `listener ${l.name} of ${key}: protocol ${l.protocol} is not served (HTTP and HTTPS only)` });
+      if (!ROUTE_PROTOCOLS.has(l.protocol)) diagnostics.push({ severity: 'Warning', code: 'UnsupportedGatewayFeature', object: gref, field: `spec.listeners[${i}].protocol`, message: `listener ${l.name} of ${key}: protocol ${l.protocol} is not served (HTTP and HTTPS only)` });
+      const kinds = l.allowedRoutes?.kinds;
+      if (kinds && kinds.length > 0 && !kinds.some((k) => (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute')) {
+        listenerProblems.set(l, condition('ResolvedRefs', false, 'InvalidRouteKinds', `none of the route kinds ${kinds.map((k) => k.kind).join(', ')} is served (HTTPRoute only)`));
+      }
+      if (l.protocol !== 'HTTPS') return;
+      const certificate = listenerCertificate(l, g, snapshot, gref, `spec.listeners[${i}].tls`, diagnostics);
+      if (typeof certificate !== 'string') {
+        if (l.hostname) tls.set(l.hostname.toLowerCase(), certificate);
+        else defaultCertificate ??= certificate;
+      } else {
+        listenerProblems.set(l, condition('ResolvedRefs', false, certificate, `listener ${l.name}: no usable certificate`));
+      }
     });
   }
   const routeStatus = new Map<string, { generation: number; parents: RouteParentStatus[] }>();
@@ -144,7 +170,36 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
   }
   const hosts = new Map<string, readonly GatewayMatch[]>();
   for (const [host, list] of ranked) hosts.set(host, list.sort(byPrecedence).map((e) => e.match));
-  return { hosts, diagnostics, status: statuses(ours, gateways, attached, routeStatus) };
+  return { hosts, tls, defaultCertificate, diagnostics, status: statuses(ours, gateways, attached, listenerProblems, routeStatus) };
+}
+
+/**
+ * An HTTPS listener's certificate: its first certificateRef, a kubernetes.io/tls Secret in the
+ * Gateway's namespace or granted to it by a ReferenceGrant. Otherwise the reason, as the spec
+ * names it for the listener's ResolvedRefs condition.
+ */
+function listenerCertificate(l: Listener, g: Gateway, snapshot: ObjectSnapshot, ref: ObjectRef, field: string, diagnostics: Diagnostic[]): TlsCertificate | 'InvalidCertificateRef' | 'RefNotPermitted' {
+  const cert = l.tls?.certificateRefs?.[0];
+  const warn = (message: string) => diagnostics.push({ severity: 'Warning', code: 'InvalidTLSSecret', object: ref, field, message: `listener ${l.name}: ${message}` });
+  if ((l.tls?.mode ?? 'Terminate') !== 'Terminate' || !cert) {
+    warn(l.tls?.mode === 'Passthrough' ? 'TLS passthrough is not supported' : 'an HTTPS listener needs a certificateRef');
+    return 'InvalidCertificateRef';
+  }
+  if ((cert.group ?? '') !== '' || (cert.kind ?? 'Secret') !== 'Secret') {
+    warn(`certificateRef kind ${cert.kind} is not a Secret`);
+    return 'InvalidCertificateRef';
+  }
+  const namespace = cert.namespace ?? g.metadata.namespace!;
+  if (namespace !== g.metadata.namespace && !grantedTo(snapshot, 'Gateway', g.metadata.namespace!, namespace, '', 'Secret', cert.name)) {
+    warn(`Secret ${namespace}/${cert.name} is in another namespace and no ReferenceGrant there allows it`);
+    return 'RefNotPermitted';
+  }
+  const read = readTlsSecret(snapshot.secrets.get(objectKey(namespace, cert.name)), objectKey(namespace, cert.name));
+  if (typeof read === 'string') {
+    warn(read);
+    return 'InvalidCertificateRef';
+  }
+  return read;
 }
 
 /** A reference of a route that did not resolve: the first one sets ResolvedRefs False (the spec's reasons). */
@@ -157,17 +212,22 @@ function condition(type: string, ok: boolean, reason: string, message: string): 
   return { type, status: ok ? 'True' : 'False', reason, message };
 }
 
-function statuses(ours: readonly GatewayClass[], gateways: ReadonlyMap<string, Gateway>, attached: ReadonlyMap<Listener, number>, routes: Map<string, { generation: number; parents: RouteParentStatus[] }>): GatewayStatuses {
-  const classes = new Map(ours.map((c) => [c.metadata.name!, { generation: c.metadata.generation ?? 0, conditions: [condition('Accepted', true, 'Accepted', 'handled by Portico')] }]));
+function statuses(ours: readonly GatewayClass[], gateways: ReadonlyMap<string, Gateway>, attached: ReadonlyMap<Listener, number>, problems: ReadonlyMap<Listener, Condition>, routes: Map<string, { generation: number; parents: RouteParentStatus[] }>): GatewayStatuses {
+  const classes = new Map(ours.map((c) => [c.metadata.name!, { generation: c.metadata.generation ?? 0, conditions: [condition('Accepted', true, 'Accepted', 'handled by Portico')], supportedFeatures: SUPPORTED_FEATURES }]));
   const byGateway = new Map([...gateways].map(([key, g]) => {
     const listeners = g.spec.listeners.map((l): ListenerStatus => {
       const served = ROUTE_PROTOCOLS.has(l.protocol);
+      const problem = problems.get(l);
+      const kinds = l.allowedRoutes?.kinds;
+      const supportsRoutes = served && (!kinds || kinds.length === 0 || kinds.some((k) => (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute'));
       return {
         name: l.name, attachedRoutes: attached.get(l) ?? 0,
-        supportedKinds: served ? [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }] : [],
-        conditions: served
-          ? [condition('Accepted', true, 'Accepted', 'listener accepted'), condition('Programmed', true, 'Programmed', 'listener served'), condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'), condition('Conflicted', false, 'NoConflicts', 'no conflicts')]
-          : [condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not served (HTTP and HTTPS only)`), condition('Programmed', false, 'Invalid', 'listener not served'), condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'), condition('Conflicted', false, 'NoConflicts', 'no conflicts')],
+        supportedKinds: supportsRoutes ? [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }] : [],
+        conditions: !served
+          ? [condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not served (HTTP and HTTPS only)`), condition('Programmed', false, 'Invalid', 'listener not served'), condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'), condition('Conflicted', false, 'NoConflicts', 'no conflicts')]
+          : problem
+            ? [condition('Accepted', true, 'Accepted', 'listener accepted'), condition('Programmed', false, 'Invalid', problem.message), problem, condition('Conflicted', false, 'NoConflicts', 'no conflicts')]
+            : [condition('Accepted', true, 'Accepted', 'listener accepted'), condition('Programmed', true, 'Programmed', 'listener served'), condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'), condition('Conflicted', false, 'NoConflicts', 'no conflicts')],
       };
     });
     const conditions = [condition('Accepted', true, 'Accepted', 'accepted by Portico'), condition('Programmed', true, 'Programmed', 'served by Portico')];
@@ -303,7 +363,7 @@ function backendChoice(backendRefs: readonly HTTPBackendRef[], namespace: string
       return { backend: undefined, weight };
     }
     const target = b.namespace ?? namespace;
-    if (target !== namespace && !granted(snapshot, namespace, target, b.name)) {
+    if (target !== namespace && !grantedTo(snapshot, 'HTTPRoute', namespace, target, '', 'Service', b.name)) {
       diagnostics.push({ severity: 'Warning', code: 'RefNotPermitted', object: ref, field: at, message: `Service ${target}/${b.name} is in another namespace and no ReferenceGrant there allows it; its share of requests gets 500` });
       refs.push({ reason: 'RefNotPermitted', message: `${at}: Service ${target}/${b.name} is not granted to this namespace` });
       return { backend: undefined, weight };
@@ -329,12 +389,12 @@ function backendChoice(backendRefs: readonly HTTPBackendRef[], namespace: string
   return { kind: 'weighted', backends, total: backends.reduce((n, b) => n + b.weight, 0) };
 }
 
-/** A ReferenceGrant in `target` lets HTTPRoutes of `from` refer to this Service (or to every Service). */
-function granted(snapshot: ObjectSnapshot, from: string, target: string, service: string): boolean {
+/** A ReferenceGrant in `target` lets objects of `fromKind` in `from` refer to this object (or to every one of its kind). */
+function grantedTo(snapshot: ObjectSnapshot, fromKind: string, from: string, target: string, toGroup: string, toKind: string, name: string): boolean {
   for (const grant of snapshot.referenceGrants.values()) {
     if (grant.metadata.namespace !== target) continue;
-    const fromOk = grant.spec.from.some((f) => f.group === GATEWAY_GROUP && f.kind === 'HTTPRoute' && f.namespace === from);
-    const toOk = grant.spec.to.some((t) => (t.group ?? '') === '' && t.kind === 'Service' && (t.name === undefined || t.name === service));
+    const fromOk = grant.spec.from.some((f) => f.group === GATEWAY_GROUP && f.kind === fromKind && f.namespace === from);
+    const toOk = grant.spec.to.some((t) => (t.group ?? '') === toGroup && t.kind === toKind && (t.name === undefined || t.name === name));
     if (fromOk && toOk) return true;
   }
   return false;

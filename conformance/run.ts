@@ -1,0 +1,90 @@
+// `npm run conformance`: the official Gateway API conformance suite (sigs.k8s.io/gateway-api/
+// conformance v1.6.3, its test binary built unmodified), profile GATEWAY-HTTP, against Portico in
+// controller mode on the e2e cluster: a real kube-apiserver, kube-controller-manager and the e2e
+// node running the suite's Deployments (echo-basic built from the same module). The suite's own
+// report and the exact command go to conformance/. Exits non-zero only when the suite could not
+// run; which tests pass is the report's to say.
+import { spawn } from 'node:child_process';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startEnvironment } from '../e2e/lib/environment.ts';
+import { daemon, stopProcess, waitUntil } from '../e2e/lib/exec.ts';
+import { freePort } from '../e2e/lib/cluster.ts';
+import { ROOT } from '../e2e/lib/environment.ts';
+import { VERSION as version } from '../src/version.ts';
+
+const VERSION = 'v1.6.3';
+const REPORT = join(ROOT, 'conformance', `report-${VERSION}.yaml`);
+const LOG = join(ROOT, 'conformance', `suite-${VERSION}.log`);
+
+const env = await startEnvironment(82, {
+  workloads: true,
+  images: {
+    'registry.k8s.io/gateway-api/echo-basic': () => [join(binDir(), 'echo-basic')],
+    // No local build of coredns: its pods only have to run (DNS-dependent tests cannot pass).
+    'registry.k8s.io/coredns/coredns': () => [process.execPath, join(ROOT, 'e2e/lib/idle-pod.ts')],
+  },
+});
+function binDir(): string {
+  return env.bin;
+}
+
+let portico: ReturnType<typeof daemon> | undefined;
+let exitCode = 0;
+try {
+  const { kubectl, cluster, network, dir } = env;
+  const crds = (await readdir(join(env.bin, 'gateway-api-crds'))).filter((f) => f.endsWith('.yaml') && !f.includes('vap_'));
+  await kubectl.kubectl('apply', '--server-side', ...crds.flatMap((f) => ['-f', join(env.bin, 'gateway-api-crds', f)]));
+  await kubectl.kubectl('wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s');
+  await kubectl.apply(`apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portico}
+spec: {controllerName: portico.dev/gateway-controller}
+`);
+  // Portico as a hostNetwork pod would run: on the node's address (the bridge's), ports 80 and 443.
+  const admin = await freePort();
+  portico = daemon(process.execPath, [join(ROOT, 'src/cli.ts'), 'controller', '--kubeconfig', cluster.porticoKubeconfig,
+    '--listen-address', network.gateway, '--http-port', '80', '--https-port', '443', '--admin-address', '127.0.0.1', '--admin-port', String(admin),
+    '--publish-address', network.gateway, '--election-namespace', 'portico-system', '--shutdown-delay', '0', '--access-log', 'off'], join(dir, 'portico.log'));
+  await waitUntil('portico /readyz', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.ok === true, 60_000, 200);
+
+  const args = [
+    '-test.run', '^TestConformance$', '-test.v', '-test.timeout', '60m',
+    '--gateway-class=portico', '--conformance-profiles=GATEWAY-HTTP', `--report-output=${REPORT}`,
+    '--organization=portico', '--project=portico', '--url=https://portico.dev', `--version=${version}`, '--contact=https://portico.dev',
+    '--mode=default', '--cleanup-base-resources=true',
+  ];
+  const command = `KUBECONFIG=<admin kubeconfig> conformance.test ${args.join(' ')}`;
+  console.log(`running: ${command}`);
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(join(env.bin, 'conformance.test'), args, { env: { ...process.env, KUBECONFIG: cluster.adminKubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.stderr.on('data', (d: Buffer) => chunks.push(d));
+    child.on('close', async (c) => {
+      await writeFile(LOG, Buffer.concat(chunks));
+      resolve(c ?? 1);
+    });
+  });
+  await writeFile(join(ROOT, 'conformance', 'COMMAND.md'), `# How conformance/report-${VERSION}.yaml was made
+
+\`npm run conformance\` (conformance/run.ts) starts the e2e cluster (kube-apiserver, etcd and
+kube-controller-manager v1.34.4, the e2e node running pods), installs the Gateway API ${VERSION}
+standard CRDs, creates GatewayClass \`portico\` (controllerName \`portico.dev/gateway-controller\`),
+starts Portico in controller mode on the node address's ports 80 and 443, and runs the suite's
+test binary, built unmodified from \`sigs.k8s.io/gateway-api/conformance@${VERSION}\` by
+\`e2e/build-binaries.sh\`:
+
+    ${command}
+
+The suite's output is in \`suite-${VERSION}.log\`; it exited ${code}.
+`);
+  console.log(`conformance suite exited ${code}; report: ${REPORT}`);
+} catch (err) {
+  console.error(`conformance: the suite could not run: ${(err as Error).message}`);
+  exitCode = 1;
+} finally {
+  await stopProcess(portico);
+  await env.tearDown();
+}
+process.exit(exitCode);
