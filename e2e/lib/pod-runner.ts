@@ -18,6 +18,8 @@ interface Running {
   ready: boolean;
   stopping: boolean;
   started: number;
+  /** Its volumes are written and its containers started: only then can it be Ready. */
+  containersStarted?: boolean;
   /** Set by the first event of the pod's deletion. */
   terminating?: Promise<void>;
 }
@@ -137,7 +139,9 @@ export class PodRunner {
       };
       start(entry.processes.length);
     }
-    await this.writeStatus(entry, false);
+    entry.started = Date.now();
+    entry.containersStarted = true;
+    await this.writeStatus(entry, entry.ready);
   }
 
   /** Secret and ConfigMap volumes written out as files, one directory per volume. */
@@ -241,6 +245,7 @@ function expand(text: string, env: Record<string, string>): string {
  */
 async function probe(entry: Running): Promise<boolean> {
   const container = entry.pod.spec!.containers[0]!;
+  if (!entry.containersStarted) return false;
   if (!container.readinessProbe) return Date.now() - entry.started > 500 && entry.processes.every((p) => p.exitCode === null);
   const http = container.readinessProbe?.httpGet;
   const named = http?.port ?? container.readinessProbe?.tcpSocket?.port ?? container.ports?.[0]?.containerPort ?? 8080;
