@@ -3,6 +3,7 @@ import type {
   V1EndpointSlice,
   V1Ingress,
   V1IngressClass,
+  V1Namespace,
   V1Secret,
   V1Service,
 } from '@kubernetes/client-node';
@@ -26,11 +27,13 @@ export interface ObjectSnapshot {
   readonly gateways: ReadonlyMap<string, Gateway>;
   readonly httpRoutes: ReadonlyMap<string, HTTPRoute>;
   readonly referenceGrants: ReadonlyMap<string, ReferenceGrant>;
+  /** By name: their labels, for listeners that admit routes by namespace selector. */
+  readonly namespaces: ReadonlyMap<string, V1Namespace>;
 }
 
-export type SnapshotKind = 'IngressClass' | 'Ingress' | 'Service' | 'EndpointSlice' | 'Secret' | 'ConfigMap' | 'GatewayClass' | 'Gateway' | 'HTTPRoute' | 'ReferenceGrant';
+export type SnapshotKind = 'IngressClass' | 'Ingress' | 'Service' | 'EndpointSlice' | 'Secret' | 'ConfigMap' | 'GatewayClass' | 'Gateway' | 'HTTPRoute' | 'ReferenceGrant' | 'Namespace';
 
-export const SNAPSHOT_KINDS: readonly SnapshotKind[] = ['IngressClass', 'Ingress', 'Service', 'EndpointSlice', 'Secret', 'ConfigMap', 'GatewayClass', 'Gateway', 'HTTPRoute', 'ReferenceGrant'];
+export const SNAPSHOT_KINDS: readonly SnapshotKind[] = ['IngressClass', 'Ingress', 'Service', 'EndpointSlice', 'Secret', 'ConfigMap', 'GatewayClass', 'Gateway', 'HTTPRoute', 'ReferenceGrant', 'Namespace'];
 
 export function objectKey(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;

@@ -25,6 +25,19 @@ spec:
   listeners:
     - {name: http, protocol: HTTP, port: 80}
     - {name: apps, protocol: HTTP, port: 80, hostname: "*.apps.test"}
+    - name: teams
+      protocol: HTTP
+      port: 80
+      hostname: "*.teams.test"
+      allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {tier: apps}}}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team, labels: {tier: apps}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: outsiders}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -124,6 +137,19 @@ rules: [{backendRefs: [${backendRef('a')}]}]`),
         httpRoute('elsewhere', `parentRefs: [{name: web, namespace: default}]
 hostnames: [cross.test]
 rules: [{backendRefs: [${backendRef('a')}]}]`, 'team'),
+        httpRoute('selected', `parentRefs: [{name: web, namespace: default, sectionName: teams}]
+hostnames: [a.teams.test]
+rules: [{backendRefs: [{name: b, namespace: default, port: 80}]}]`, 'team'),
+        httpRoute('unselected', `parentRefs: [{name: web, namespace: default, sectionName: teams}]
+hostnames: [b.teams.test]
+rules: [{backendRefs: [{name: b, namespace: default, port: 80}]}]`, 'outsiders'),
+        `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: teams-to-b, namespace: default}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: team}]
+  to: [{group: "", kind: Service, name: b}]
+`,
         httpRoute('taken', `parentRefs: [{name: web}]
 hostnames: [shared.test]
 rules: [{backendRefs: [${backendRef('b')}]}]`),
@@ -194,8 +220,11 @@ rules: [{backendRefs: [${backendRef('b')}]}]`),
     expect(await server('one.apps.test', '/')).toBe('b');
     expect((await get('other.test', '/')).status).toBe(404); // not under the listener's *.apps.test
     expect((await get('stranger.test', '/')).status).toBe(404); // another controller's Gateway
-    expect((await get('cross.test', '/')).status).toBe(404); // from namespace team: listeners allow their own namespace only
+    expect((await get('cross.test', '/')).status).toBe(404); // from namespace team: only the teams listener takes it, and not on cross.test
+    expect(await server('a.teams.test', '/')).toBe('b'); // namespace team is selected, and granted Service b
+    expect((await get('b.teams.test', '/')).status).toBe(404); // namespace outsiders is not selected
     expect(await diagnostics()).toContainEqual(expect.objectContaining({ code: 'InvalidRouteParent', object: { kind: 'HTTPRoute', namespace: 'team', name: 'elsewhere' } }));
+    expect(await diagnostics()).toContainEqual(expect.objectContaining({ code: 'InvalidRouteParent', object: { kind: 'HTTPRoute', namespace: 'outsiders', name: 'unselected' } }));
   });
 
   it('leaves a host an Ingress serves to the Ingress, and reports the HTTPRoute', async () => {

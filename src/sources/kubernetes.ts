@@ -84,6 +84,8 @@ export class KubernetesSource {
       ['Secret', scoped('/api/v1', 'secrets'), () => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: tls }) : core.listSecretForAllNamespaces({ fieldSelector: tls })), tls],
       ['Opaque Secret', scoped('/api/v1', 'secrets'), () => (ns ? core.listNamespacedSecret({ namespace: ns, fieldSelector: opaque }) : core.listSecretForAllNamespaces({ fieldSelector: opaque })), opaque],
       ['ConfigMap', scoped('/api/v1', 'configmaps'), () => (ns ? core.listNamespacedConfigMap({ namespace: ns }) : core.listConfigMapForAllNamespaces())],
+      // Their labels: Gateway listeners may admit routes by namespace selector.
+      ['Namespace', '/api/v1/namespaces', () => core.listNamespace()],
     ];
     // Gateway API: optional, since many clusters have no Gateway API CRDs.
     const custom = kc.makeApiClient(CustomObjectsApi);
@@ -211,6 +213,7 @@ export class KubernetesSource {
       gateways: byName.get('Gateway')!,
       httpRoutes: byName.get('HTTPRoute')!,
       referenceGrants: byName.get('ReferenceGrant')!,
+      namespaces: byName.get('Namespace')!,
     } as unknown as ObjectSnapshot);
   }
 }

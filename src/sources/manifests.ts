@@ -17,7 +17,7 @@ export interface ManifestObject {
 }
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
-const CLUSTER_SCOPED = new Set<string>(['IngressClass', 'GatewayClass']);
+const CLUSTER_SCOPED = new Set<string>(['IngressClass', 'GatewayClass', 'Namespace']);
 /** Directories with this many files are parsed on one thread per core (up to MAX_PARSER_THREADS). */
 const PARALLEL_FROM_FILES = 512;
 const MAX_PARSER_THREADS = 4;
@@ -183,7 +183,7 @@ function isList(value: unknown): value is { items: unknown[] } {
 export function snapshotOf(objects: Iterable<ManifestObject>): ObjectSnapshot {
   const maps: Record<SnapshotKind, Map<string, unknown>> = {
     IngressClass: new Map(), Ingress: new Map(), Service: new Map(), EndpointSlice: new Map(), Secret: new Map(), ConfigMap: new Map(),
-    GatewayClass: new Map(), Gateway: new Map(), HTTPRoute: new Map(), ReferenceGrant: new Map(),
+    GatewayClass: new Map(), Gateway: new Map(), HTTPRoute: new Map(), ReferenceGrant: new Map(), Namespace: new Map(),
   };
   for (const o of objects) maps[o.kind].set(objectKey(o.metadata.namespace, o.metadata.name), o);
   return {
@@ -197,6 +197,7 @@ export function snapshotOf(objects: Iterable<ManifestObject>): ObjectSnapshot {
     gateways: maps.Gateway,
     httpRoutes: maps.HTTPRoute,
     referenceGrants: maps.ReferenceGrant,
+    namespaces: maps.Namespace,
   } as ObjectSnapshot;
 }
 

@@ -70,6 +70,7 @@ const headerMatch = array(object({ type: optional('string'), name: required('str
 const reference = object({ group: optional('string'), kind: optional('string'), name: required('string'), namespace: optional('string') });
 
 const SCHEMAS: Record<string, Check> = {
+  Namespace: object({ metadata }),
   GatewayClass: object({ metadata, spec: object({ controllerName: required('string') }, true) }),
   Gateway: object({
     metadata,

@@ -1,4 +1,5 @@
 import RE2 from 're2';
+import type { V1LabelSelector } from '@kubernetes/client-node';
 import type { Diagnostic, ObjectRef } from '../../diagnostics.ts';
 import { GATEWAY_GROUP, type Gateway, type GatewayClass, type ParentReference, type HTTPBackendRef, type HTTPHeaderModifier, type HTTPPathModifier, type HTTPRoute, type HTTPRouteFilter, type HTTPRouteMatch, type HTTPRouteRule, type Listener } from '../../gateway-api.ts';
 import { objectKey, type ObjectSnapshot } from '../../snapshot.ts';
@@ -124,7 +125,7 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
   const seen = new Set<string>();
   for (const [key, route] of snapshot.httpRoutes) {
     const ref: ObjectRef = { kind: 'HTTPRoute', namespace: route.metadata.namespace, name: route.metadata.name! };
-    const parents = attachedListeners(route, gateways, ref, diagnostics);
+    const parents = attachedListeners(route, gateways, snapshot, ref, diagnostics);
     if (parents.length === 0) continue;
     const refs: RefProblem[] = [];
     const status = { generation: route.metadata.generation ?? 0, parents: [] as RouteParentStatus[] };
@@ -244,7 +245,7 @@ interface Parent {
 }
 
 /** The route's parentRefs that name our Gateways, each with the listeners that accept it. */
-function attachedListeners(route: HTTPRoute, gateways: ReadonlyMap<string, Gateway>, ref: ObjectRef, diagnostics: Diagnostic[]): Parent[] {
+function attachedListeners(route: HTTPRoute, gateways: ReadonlyMap<string, Gateway>, snapshot: ObjectSnapshot, ref: ObjectRef, diagnostics: Diagnostic[]): Parent[] {
   const out: Parent[] = [];
   const namespace = route.metadata.namespace!;
   (route.spec.parentRefs ?? []).forEach((parent, i) => {
@@ -261,7 +262,7 @@ function attachedListeners(route: HTTPRoute, gateways: ReadonlyMap<string, Gatew
       out.push({ ref: parent, listeners: [], reason: { reason: 'NoMatchingParent', message } });
       return;
     }
-    const allowed = candidates.filter((l) => allows(l, gateway, namespace));
+    const allowed = candidates.filter((l) => allows(l, gateway, namespace, snapshot));
     if (allowed.length === 0) {
       const message = `no listener of Gateway ${name} allows HTTPRoutes from namespace ${namespace}`;
       diagnostics.push({ severity: 'Warning', code: 'InvalidRouteParent', object: ref, field, message });
@@ -273,12 +274,29 @@ function attachedListeners(route: HTTPRoute, gateways: ReadonlyMap<string, Gatew
   return out;
 }
 
-/** allowedRoutes: the route's kind, and its namespace (Same by default; Selector is not supported yet and admits nothing). */
-function allows(listener: Listener, gateway: Gateway, routeNamespace: string): boolean {
+/** allowedRoutes: the route's kind, and its namespace (Same by default, All, or those a label selector picks). */
+function allows(listener: Listener, gateway: Gateway, routeNamespace: string, snapshot: ObjectSnapshot): boolean {
   const kinds = listener.allowedRoutes?.kinds;
   if (kinds && kinds.length > 0 && !kinds.some((k) => (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute')) return false;
-  const from = listener.allowedRoutes?.namespaces?.from ?? 'Same';
+  const namespaces = listener.allowedRoutes?.namespaces;
+  const from = namespaces?.from ?? 'Same';
+  if (from === 'Selector') return selects(namespaces?.selector, snapshot.namespaces.get(routeNamespace)?.metadata?.labels ?? {});
   return from === 'All' || (from === 'Same' && gateway.metadata.namespace === routeNamespace);
+}
+
+/** A Kubernetes label selector: every matchLabels pair and matchExpression holds (an empty selector selects all). */
+function selects(selector: V1LabelSelector | undefined, labels: Readonly<Record<string, string>>): boolean {
+  if (!selector) return false;
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const value = labels[e.key];
+    const ok = e.operator === 'In' ? value !== undefined && (e.values ?? []).includes(value)
+      : e.operator === 'NotIn' ? value === undefined || !(e.values ?? []).includes(value)
+        : e.operator === 'Exists' ? value !== undefined
+          : e.operator === 'DoesNotExist' ? value === undefined : false;
+    if (!ok) return false;
+  }
+  return true;
 }
 
 /**
