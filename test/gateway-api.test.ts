@@ -131,6 +131,9 @@ rules:
         httpRoute('apps', `parentRefs: [{name: web, sectionName: apps}]
 hostnames: [one.apps.test, other.test]
 rules: [{backendRefs: [${backendRef('b')}]}]`),
+        httpRoute('deep', `parentRefs: [{name: web, sectionName: http}]
+hostnames: ["*.deep.test"]
+rules: [{backendRefs: [${backendRef('c')}]}]`),
         httpRoute('stranger', `parentRefs: [{name: theirs}]
 hostnames: [stranger.test]
 rules: [{backendRefs: [${backendRef('a')}]}]`),
@@ -218,6 +221,8 @@ rules: [{backendRefs: [${backendRef('b')}]}]`),
 
   it('serves a route on the hostnames it shares with its listener, only for Gateways of our class and namespaces allowed', async () => {
     expect(await server('one.apps.test', '/')).toBe('b');
+    expect(await server('a.b.deep.test', '/')).toBe('c'); // a Gateway API wildcard covers any depth
+    expect((await get('deep.test', '/')).status).toBe(404);
     expect((await get('other.test', '/')).status).toBe(404); // not under the listener's *.apps.test
     expect((await get('stranger.test', '/')).status).toBe(404); // another controller's Gateway
     expect((await get('cross.test', '/')).status).toBe(404); // from namespace team: only the teams listener takes it, and not on cross.test

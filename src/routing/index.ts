@@ -138,12 +138,13 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
   cache.sharedHosts = sharedHosts;
   if (aliasing) addAliasesAndWwwRedirects(hosts, exactHosts, diagnostics);
   let gatewayStatus: GatewayStatuses | undefined;
+  const gatewayWildcardHosts = new Map<string, HostRoutes>();
   let gatewayTls: ReadonlyMap<string, TlsCertificate> | undefined;
   let gatewayDefaultCertificate: TlsCertificate | undefined;
   if (snapshot.gatewayClasses.size > 0) {
     const gateway = buildGatewayRoutes(snapshot, resolver, { controllerName: options.gatewayControllerName ?? GATEWAY_CONTROLLER });
     for (const d of gateway.diagnostics) diagnostics.push(d);
-    anyHost = addGatewayHosts(gateway.hosts, exactHosts, wildcardHosts, anyHost, diagnostics);
+    anyHost = addGatewayHosts(gateway.hosts, exactHosts, wildcardHosts, gatewayWildcardHosts, anyHost, diagnostics);
     gatewayStatus = gateway.status;
     gatewayTls = gateway.tls;
     gatewayDefaultCertificate = gateway.defaultCertificate;
@@ -172,6 +173,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
   return {
     table: {
       generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends, errorBackend, settings: config.settings.server,
+      gatewayWildcardHosts: gatewayWildcardHosts.size > 0 ? gatewayWildcardHosts : undefined,
       // HTTPS listeners' certificates join the Ingresses' (which win a host both name) and stand in for the default one.
       tlsHosts: gatewayTls && gatewayTls.size > 0 ? new Map([...gatewayTls, ...cache.tls.map]) : cache.tls.map,
       defaultCertificate: defaultCertificate ?? gatewayDefaultCertificate,
@@ -408,11 +410,12 @@ function refOf(ingress: V1Ingress): ObjectRef {
  * HTTPRoute hosts join the table beside the Ingress ones. A host both claim stays the Ingresses'
  * (they were Portico's first); the HTTPRoutes' matches for it are reported and left out.
  */
-function addGatewayHosts(gatewayHosts: ReadonlyMap<string, readonly GatewayMatch[]>, exactHosts: Map<string, HostRoutes>, wildcardHosts: Map<string, HostRoutes>, anyHost: HostRoutes | undefined, diagnostics: Diagnostic[]): HostRoutes | undefined {
+function addGatewayHosts(gatewayHosts: ReadonlyMap<string, readonly GatewayMatch[]>, exactHosts: Map<string, HostRoutes>, wildcardHosts: Map<string, HostRoutes>, deepWildcards: Map<string, HostRoutes>, anyHost: HostRoutes | undefined, diagnostics: Diagnostic[]): HostRoutes | undefined {
   for (const [host, matches] of gatewayHosts) {
-    const map = host.startsWith('*.') ? wildcardHosts : exactHosts;
-    const key = host.startsWith('*.') ? host.slice(2) : host;
-    const present = host === ANY_HOST ? anyHost : map.get(key);
+    const wildcard = host.startsWith('*.');
+    const map = wildcard ? deepWildcards : exactHosts;
+    const key = wildcard ? host.slice(2) : host;
+    const present = host === ANY_HOST ? anyHost : wildcard ? wildcardHosts.get(key) : map.get(key);
     if (present) {
       for (const name of new Set(matches.map((m) => m.route.ingress))) {
         const [namespace, routeName = ''] = name.split('/');

@@ -24,7 +24,7 @@ export function hostKey(header: string | undefined): string {
 
 /** Every host's routes once (a server-alias shares its host's), exact hosts first. */
 export function allHostRoutes(table: RoutingTable): HostRoutes[] {
-  return [...new Set([...table.exactHosts.values(), ...table.wildcardHosts.values(), ...(table.anyHost ? [table.anyHost] : [])])];
+  return [...new Set([...table.exactHosts.values(), ...table.wildcardHosts.values(), ...(table.gatewayWildcardHosts?.values() ?? []), ...(table.anyHost ? [table.anyHost] : [])])];
 }
 
 /** Exact host, then a one-label wildcard, then the rules without host. */
@@ -35,6 +35,13 @@ export function hostRoutes(table: RoutingTable, host: string): HostRoutes | unde
   if (dot > 0) {
     const wildcard = table.wildcardHosts.get(host.slice(dot + 1));
     if (wildcard) return wildcard;
+    const deep = table.gatewayWildcardHosts;
+    if (deep) {
+      for (let at = dot; at !== -1; at = host.indexOf('.', at + 1)) {
+        const routes = deep.get(host.slice(at + 1));
+        if (routes) return routes;
+      }
+    }
   }
   return table.anyHost;
 }

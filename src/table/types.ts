@@ -17,6 +17,11 @@ export interface RoutingTable {
   readonly wildcardHosts: ReadonlyMap<string, HostRoutes>;
   /** Rules without a host: they match any Host that no exact or wildcard rule claims. */
   readonly anyHost: HostRoutes | undefined;
+  /**
+   * HTTPRoute wildcard hosts by parent domain: unlike an Ingress's, `*.example.com` here covers
+   * names any number of labels deep (the Gateway API's rule); the most specific suffix wins.
+   */
+  readonly gatewayWildcardHosts?: ReadonlyMap<string, HostRoutes> | undefined;
   /** The catch-all for requests no host claims (the oldest Ingress `spec.defaultBackend`). */
   readonly defaultRoute: Route | undefined;
   /** Every backend the table refers to, keyed by Backend.id. */

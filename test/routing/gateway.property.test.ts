@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildRoutingTable } from '../../src/routing/index.ts';
 import { snapshotOf, type ManifestObject } from '../../src/sources/manifests.ts';
-import { matchGateway } from '../../src/table/match.ts';
+import { allHostRoutes, matchGateway } from '../../src/table/match.ts';
 import { encodeTable, TableDecoder } from '../../src/table/transfer.ts';
 import type { GatewayMatch } from '../../src/table/types.ts';
 import { CLASS } from '../helpers/build-fixture.ts';
@@ -57,7 +57,7 @@ describe('HTTPRoutes (property)', () => {
     fc.assert(fc.property(fc.array(route, { minLength: 1, maxLength: 4 }), fc.array(text, { maxLength: 4 }), (routes, paths) => {
       const objects = routes.map((spec, i) => ({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: `r${i}`, namespace: 'default', creationTimestamp: `2026-01-0${(i % 9) + 1}T00:00:00Z` }, spec }) as unknown as ManifestObject);
       const { table } = buildRoutingTable(snapshotOf([...FIXED, ...objects]), { ...CLASS, generation: 1 });
-      const hosts = [...table.exactHosts.values(), ...table.wildcardHosts.values(), ...(table.anyHost ? [table.anyHost] : [])];
+      const hosts = allHostRoutes(table);
       if (hosts.some((h) => (h.gateway?.length ?? 0) > 0)) served++;
       for (const host of hosts) {
         const matches = host.gateway ?? [];
