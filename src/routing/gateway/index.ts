@@ -231,7 +231,14 @@ function statuses(ours: readonly GatewayClass[], gateways: ReadonlyMap<string, G
             : [condition('Accepted', true, 'Accepted', 'listener accepted'), condition('Programmed', true, 'Programmed', 'listener served'), condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'), condition('Conflicted', false, 'NoConflicts', 'no conflicts')],
       };
     });
-    const conditions = [condition('Accepted', true, 'Accepted', 'accepted by Portico'), condition('Programmed', true, 'Programmed', 'served by Portico')];
+    // The spec's reasons: a Gateway with no valid listener is not accepted; one with some is, saying so.
+    const valid = listeners.filter((l) => l.conditions.some((c) => c.type === 'Accepted' && c.status === 'True')).length;
+    const programmed = listeners.some((l) => l.conditions.some((c) => c.type === 'Programmed' && c.status === 'True'));
+    const conditions = [
+      valid === listeners.length ? condition('Accepted', true, 'Accepted', 'accepted by Portico')
+        : condition('Accepted', valid > 0, 'ListenersNotValid', `${listeners.length - valid} of ${listeners.length} listeners are not valid`),
+      programmed ? condition('Programmed', true, 'Programmed', 'served by Portico') : condition('Programmed', false, 'Invalid', 'no listener is served'),
+    ];
     return [key, { generation: g.metadata.generation ?? 0, conditions, listeners }] as const;
   }));
   return { classes, gateways: byGateway, routes };
