@@ -5,6 +5,7 @@
 // report and the exact command go to conformance/. Exits non-zero only when the suite could not
 // run; which tests pass is the report's to say.
 import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startEnvironment } from '../e2e/lib/environment.ts';
@@ -57,14 +58,11 @@ spec: {controllerName: portico.dev/gateway-controller}
   const command = `KUBECONFIG=<admin kubeconfig> conformance.test ${args.join(' ')}`;
   console.log(`running: ${command}`);
   const code = await new Promise<number>((resolve) => {
+    const log = createWriteStream(LOG);
     const child = spawn(join(env.bin, 'conformance.test'), args, { env: { ...process.env, KUBECONFIG: cluster.adminKubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => chunks.push(d));
-    child.stderr.on('data', (d: Buffer) => chunks.push(d));
-    child.on('close', async (c) => {
-      await writeFile(LOG, Buffer.concat(chunks));
-      resolve(c ?? 1);
-    });
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    child.on('close', (c) => log.end(() => resolve(c ?? 1)));
   });
   await writeFile(join(ROOT, 'conformance', 'COMMAND.md'), `# How conformance/report-${VERSION}.yaml was made
 

@@ -106,9 +106,9 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
     g.spec.listeners.forEach((l, i) => {
       attached.set(l, 0);
       if (!ROUTE_PROTOCOLS.has(l.protocol)) diagnostics.push({ severity: 'Warning', code: 'UnsupportedGatewayFeature', object: gref, field: `spec.listeners[${i}].protocol`, message: `listener ${l.name} of ${key}: protocol ${l.protocol} is not served (HTTP and HTTPS only)` });
-      const kinds = l.allowedRoutes?.kinds;
-      if (kinds && kinds.length > 0 && !kinds.some((k) => (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute')) {
-        listenerProblems.set(l, condition('ResolvedRefs', false, 'InvalidRouteKinds', `none of the route kinds ${kinds.map((k) => k.kind).join(', ')} is served (HTTPRoute only)`));
+      const unsupported = (l.allowedRoutes?.kinds ?? []).filter((k) => (k.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || k.kind !== 'HTTPRoute');
+      if (unsupported.length > 0) {
+        listenerProblems.set(l, condition('ResolvedRefs', false, 'InvalidRouteKinds', `route kinds ${unsupported.map((k) => k.kind).join(', ')} are not served (HTTPRoute only)`));
       }
       if (l.protocol !== 'HTTPS') return;
       const certificate = listenerCertificate(l, g, snapshot, gref, `spec.listeners[${i}].tls`, diagnostics);
@@ -133,9 +133,11 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
     const listeners: AttachedListener[] = [];
     for (const parent of parents) {
       let reason = parent.reason;
-      if (!reason && effectiveHostnames(route, parent.listeners).size === 0) reason = { reason: 'NoMatchingListenerHostname', message: 'no hostname of the route matches a hostname of the listeners' };
+      // A route attaches to (and counts in attachedRoutes of) the listeners it shares a hostname with.
+      const sharing = parent.listeners.filter((l) => effectiveHostnames(route, [l]).size > 0);
+      if (!reason && sharing.length === 0) reason = { reason: 'NoMatchingListenerHostname', message: 'no hostname of the route matches a hostname of the listeners' };
       if (!reason) {
-        for (const l of parent.listeners) {
+        for (const l of sharing) {
           listeners.push(l);
           attached.set(l.listener, (attached.get(l.listener) ?? 0) + 1);
         }
@@ -227,7 +229,10 @@ function statuses(ours: readonly GatewayClass[], gateways: ReadonlyMap<string, G
         conditions: !served
           ? [condition('Accepted', false, 'UnsupportedProtocol', `protocol ${l.protocol} is not served (HTTP and HTTPS only)`), condition('Programmed', false, 'Invalid', 'listener not served'), condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'), condition('Conflicted', false, 'NoConflicts', 'no conflicts')]
           : problem
-            ? [condition('Accepted', true, 'Accepted', 'listener accepted'), condition('Programmed', false, 'Invalid', problem.message), problem, condition('Conflicted', false, 'NoConflicts', 'no conflicts')]
+            ? [condition('Accepted', true, 'Accepted', 'listener accepted'),
+              // A listener still routes HTTPRoutes when only some of its route kinds are unknown; a missing certificate stops it.
+              problem.reason === 'InvalidRouteKinds' && supportsRoutes ? condition('Programmed', true, 'Programmed', 'listener served') : condition('Programmed', false, 'Invalid', problem.message),
+              problem, condition('Conflicted', false, 'NoConflicts', 'no conflicts')]
             : [condition('Accepted', true, 'Accepted', 'listener accepted'), condition('Programmed', true, 'Programmed', 'listener served'), condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'), condition('Conflicted', false, 'NoConflicts', 'no conflicts')],
       };
     });
