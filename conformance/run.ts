@@ -6,7 +6,7 @@
 // run; which tests pass is the report's to say.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startEnvironment } from '../e2e/lib/environment.ts';
 import { daemon, stopProcess, waitUntil } from '../e2e/lib/exec.ts';
@@ -15,6 +15,10 @@ import { ROOT } from '../e2e/lib/environment.ts';
 import { VERSION as version } from '../src/version.ts';
 
 const VERSION = 'v1.6.3';
+/** Why a test fails that is understood, for the notes beside the report. */
+const KNOWN_FAILURES: Record<string, string> = {
+  HTTPRouteMultipleGateways: 'two Gateways with routes for the same hostname and path are told apart only by their addresses: with more Gateways than `--gateway-addresses` names, the later ones share the node\'s address and the older route wins.',
+};
 const REPORT = join(ROOT, 'conformance', `report-${VERSION}.yaml`);
 const LOG = join(ROOT, 'conformance', `suite-${VERSION}.log`);
 
@@ -42,10 +46,14 @@ kind: GatewayClass
 metadata: {name: portico}
 spec: {controllerName: portico.dev/gateway-controller}
 `);
-  // Portico as a hostNetwork pod would run: on the node's address (the bridge's), ports 80 and 443.
+  // Portico as a hostNetwork pod would run, on ports 80 and 443 of the node, which has eight more
+  // addresses on the pod bridge to give Gateways one each (the suite tells Gateways apart by address).
+  const gatewayAddresses: string[] = [];
+  for (let n = 2; n < 10; n++) gatewayAddresses.push(await network.addNodeAddress(n));
   const admin = await freePort();
   portico = daemon(process.execPath, [join(ROOT, 'src/cli.ts'), 'controller', '--kubeconfig', cluster.porticoKubeconfig,
-    '--listen-address', network.gateway, '--http-port', '80', '--https-port', '443', '--admin-address', '127.0.0.1', '--admin-port', String(admin),
+    '--listen-address', '0.0.0.0', '--http-port', '80', '--https-port', '443', '--admin-address', '127.0.0.1', '--admin-port', String(admin),
+    '--gateway-addresses', gatewayAddresses.join(','),
     '--publish-address', network.gateway, '--election-namespace', 'portico-system', '--shutdown-delay', '0', '--access-log', 'off'], join(dir, 'portico.log'));
   await waitUntil('portico /readyz', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.ok === true, 60_000, 200);
 
@@ -64,18 +72,28 @@ spec: {controllerName: portico.dev/gateway-controller}
     child.stderr.pipe(log, { end: false });
     child.on('close', (c) => log.end(() => resolve(c ?? 1)));
   });
-  await writeFile(join(ROOT, 'conformance', 'COMMAND.md'), `# How conformance/report-${VERSION}.yaml was made
+  const report = await readFile(REPORT, 'utf8').catch(() => '');
+  // The names under each profile's `failedTests:`.
+  const failed = [...report.matchAll(/failedTests:\n((?: +- \S+\n)+)/g)].flatMap((m) => m[1]!.trim().split('\n').map((line) => line.replace(/^ *- /, '')));
+  const notes = failed.map((name) => `- **${name}**: ${KNOWN_FAILURES[name] ?? 'not analysed yet.'}`).join('\n') || '- none';
+  await writeFile(join(ROOT, 'conformance', 'README.md'), `# Gateway API conformance
 
-\`npm run conformance\` (conformance/run.ts) starts the e2e cluster (kube-apiserver, etcd and
-kube-controller-manager v1.34.4, the e2e node running pods), installs the Gateway API ${VERSION}
-standard CRDs, creates GatewayClass \`portico\` (controllerName \`portico.dev/gateway-controller\`),
-starts Portico in controller mode on the node address's ports 80 and 443, and runs the suite's
-test binary, built unmodified from \`sigs.k8s.io/gateway-api/conformance@${VERSION}\` by
-\`e2e/build-binaries.sh\`:
+\`report-${VERSION}.yaml\` is the suite's own report. \`npm run conformance\` (\`conformance/run.ts\`)
+starts the e2e cluster (kube-apiserver, etcd and kube-controller-manager v1.34.4, the e2e node
+running the suite's pods, \`echo-basic\` built from the suite's module), installs the Gateway API
+${VERSION} standard CRDs, creates GatewayClass \`portico\` (controllerName
+\`portico.dev/gateway-controller\`), starts Portico in controller mode on the node's ports 80 and 443
+(with \`--gateway-addresses\` naming eight more node addresses, so Gateways get one each), and runs the suite's test binary, built unmodified from
+\`sigs.k8s.io/gateway-api/conformance@${VERSION}\` by \`e2e/build-binaries.sh\`:
 
-    ${command}
+    ${command.replace(ROOT, './')}
 
-The suite's output is in \`suite-${VERSION}.log\`; it exited ${code}.
+The suite exited ${code}. Its output is written beside the report as \`suite-${VERSION}.log\` (not kept
+in the repository).
+
+## Notes on failed tests
+
+${notes}
 `);
   console.log(`conformance suite exited ${code}; report: ${REPORT}`);
 } catch (err) {

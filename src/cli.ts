@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -142,6 +143,15 @@ function runtimeOptions(v: CommonValues, defaults: { http: number; https: number
   };
 }
 
+/** A comma-separated list of IP addresses, each checked. */
+function addressList(text: string | undefined, flag: string): string[] | undefined {
+  if (text === undefined) return undefined;
+  const list = text.split(',').map((a) => a.trim()).filter(Boolean);
+  const bad = list.find((a) => isIP(a) === 0);
+  if (bad !== undefined || list.length === 0) throw new UsageError(`${flag}: "${bad ?? text}" is not an IP address`);
+  return list;
+}
+
 /** `--extra-ca-certs`: every certificate of a PEM file, each checked to parse. */
 function caCertificates(path: string): string[] {
   let text: string;
@@ -274,13 +284,14 @@ function program(onStart: (started: Started) => void): Command {
     .option('--publish-service <ns/name>', 'write the addresses of this Service\'s load balancer to Ingress status')
     .option('--publish-status-address <addrs>', 'write these addresses (comma-separated) to Ingress status (alias: --publish-address); default: the InternalIP of the node in NODE_NAME')
     .option('--update-status [bool]', 'write Ingress status at all', 'true')
+    .option('--gateway-addresses <addrs>', 'node addresses (comma-separated) to give Gateway API Gateways, one each, oldest first: requests are told apart by the address they came to (default: every Gateway on every address)')
     .option('--acme [bool]', 'watch ACMEIssuers and order the certificates Ingresses ask for (needs the CRD and Secret write access)', 'true')
     .option('--election-namespace <ns>', 'namespace of the leader Lease (default: POD_NAMESPACE, else default)')
     .option('--election-id <name>', 'name of the leader Lease', 'portico-leader')
     .option('--validating-webhook <addr:port>', 'serve the validating admission webhook here (e.g. :8443)')
     .option('--validating-webhook-certificate <path>', 'its certificate (PEM), e.g. from a mounted Secret')
     .option('--validating-webhook-key <path>', 'its private key (PEM)')
-    .action(async (v: CommonValues & { kubeconfig?: string; watchNamespace?: string; publishService?: string; publishStatusAddress?: string; updateStatus: string | boolean; acme: string | boolean; electionNamespace?: string; electionId: string; validatingWebhook?: string; validatingWebhookCertificate?: string; validatingWebhookKey?: string }) => {
+    .action(async (v: CommonValues & { kubeconfig?: string; watchNamespace?: string; publishService?: string; publishStatusAddress?: string; updateStatus: string | boolean; acme: string | boolean; gatewayAddresses?: string; electionNamespace?: string; electionId: string; validatingWebhook?: string; validatingWebhookCertificate?: string; validatingWebhookKey?: string }) => {
       const options = runtimeOptions(v, CONTROLLER_DEFAULTS);
       const watched = v.watchNamespace;
       for (const [flag, value] of [['--configmap', options.configMap], ['--publish-service', namespaced(v.publishService, '--publish-service')]] as const) {
@@ -300,6 +311,7 @@ function program(onStart: (started: Started) => void): Command {
         publishService: v.publishService,
         updateStatus,
         acme: goBool(v.acme, '--acme'),
+        gatewayAddresses: addressList(v.gatewayAddresses, '--gateway-addresses'),
         electionNamespace: v.electionNamespace ?? process.env['POD_NAMESPACE'] ?? 'default',
         electionId: v.electionId,
         webhook,

@@ -41,6 +41,8 @@ export interface RuntimeOptions extends ClassSelection {
   workers: number;
   /** `--extra-ca-certs`: CA certificates (PEM) trusted besides the default store, on the main thread (ACME, the API server). */
   extraCaCertificates: readonly string[];
+  /** `--gateway-addresses`: node addresses given to Gateways, one each (controller mode). */
+  gatewayAddresses?: readonly string[] | undefined;
 }
 
 export interface Readiness {

@@ -63,6 +63,14 @@ export class PodNetwork {
     return pod;
   }
 
+  /** Another address of the node on the bridge (below the pods' range, which starts at .10). */
+  async addNodeAddress(n: number): Promise<string> {
+    if (n < 2 || n >= 10) throw new Error(`node address .${n}: only .2 to .9 are below the pods' range`);
+    const ip = `10.244.${this.subnet}.${n}`;
+    await run('ip', ['addr', 'replace', `${ip}/24`, 'dev', this.bridge]);
+    return ip;
+  }
+
   /** A pod's sandbox: a network namespace with an address of its own on the bridge. */
   async sandbox(name: string): Promise<Sandbox> {
     const n = this.free.pop() ?? this.next++;

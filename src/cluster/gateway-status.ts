@@ -56,8 +56,9 @@ export class GatewayStatusWriter {
       const conditions = written(desired.conditions, desired.generation, current.status?.['conditions']);
       await this.write(current, 'gatewayclasses', { ...current.status, conditions, supportedFeatures: desired.supportedFeatures.map((name) => ({ name })) });
     }
-    const addresses = [...new Set(this.addresses())].sort().map((value) => ({ type: isIP(value) ? 'IPAddress' : 'Hostname', value }));
+    const shared = [...new Set(this.addresses())].sort().map((value) => ({ type: isIP(value) ? 'IPAddress' : 'Hostname', value }));
     for (const [key, desired] of status.gateways) {
+      const addresses = desired.address ? [{ type: 'IPAddress', value: desired.address }] : shared;
       const current = snapshot.gateways.get(key);
       if (!current) continue;
       const before = current.status as { conditions?: unknown; listeners?: { name: string; conditions?: unknown }[] } | undefined;

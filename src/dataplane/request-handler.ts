@@ -240,7 +240,7 @@ export class RequestHandler {
       if (keyAuthorization !== undefined) return { kind: 'answer', status: 200, host, headers: { 'content-type': 'text/plain' }, body: keyAuthorization };
     }
     if (!table) return { kind: 'answer', status: 503, host };
-    const routes = hostRoutes(table, host);
+    const routes = hostRoutes(table, host, req.socket.localAddress);
     if (routes?.redirectTo !== undefined) {
       const colon = head.authority.lastIndexOf(':');
       const port = colon > head.authority.lastIndexOf(']') ? head.authority.slice(colon) : '';

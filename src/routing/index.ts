@@ -14,7 +14,7 @@ import type { ServerSettings } from '../table/server-settings.ts';
 import { readTlsSecret } from './tls.ts';
 import { buildGatewayRoutes, type GatewayStatuses } from './gateway/index.ts';
 import { GATEWAY_CONTROLLER } from '../gateway-api.ts';
-import type { GatewayMatch } from '../table/types.ts';
+import type { AddressHosts, GatewayMatch } from '../table/types.ts';
 
 export { BuildCache } from './build-cache.ts';
 
@@ -34,6 +34,8 @@ export interface BuildOptions extends ClassSelection {
   readonly previousConfig?: ControllerConfig | undefined;
   /** GatewayClass `spec.controllerName` served (default portico.dev/gateway-controller). */
   readonly gatewayControllerName?: string;
+  /** `--gateway-addresses`: node addresses given to Gateways, one each, oldest first. */
+  readonly gatewayAddresses?: readonly string[] | undefined;
 }
 
 /** The rules of several Ingresses for one host, gathered oldest Ingress first. */
@@ -139,10 +141,16 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
   if (aliasing) addAliasesAndWwwRedirects(hosts, exactHosts, diagnostics);
   let gatewayStatus: GatewayStatuses | undefined;
   const gatewayWildcardHosts = new Map<string, HostRoutes>();
+  const gatewayByAddress = new Map<string, AddressHosts>();
   let gatewayTls: ReadonlyMap<string, TlsCertificate> | undefined;
   let gatewayDefaultCertificate: TlsCertificate | undefined;
   if (snapshot.gatewayClasses.size > 0) {
-    const gateway = buildGatewayRoutes(snapshot, resolver, { controllerName: options.gatewayControllerName ?? GATEWAY_CONTROLLER });
+    const gateway = buildGatewayRoutes(snapshot, resolver, { controllerName: options.gatewayControllerName ?? GATEWAY_CONTROLLER, addresses: options.gatewayAddresses });
+    for (const [address, hosts] of gateway.byAddress) {
+      const own = { exact: new Map<string, HostRoutes>(), wildcards: new Map<string, HostRoutes>(), any: undefined as HostRoutes | undefined };
+      own.any = addGatewayHosts(hosts, own.exact, new Map(), own.wildcards, undefined, diagnostics);
+      gatewayByAddress.set(address, own);
+    }
     for (const d of gateway.diagnostics) diagnostics.push(d);
     anyHost = addGatewayHosts(gateway.hosts, exactHosts, wildcardHosts, gatewayWildcardHosts, anyHost, diagnostics);
     gatewayStatus = gateway.status;
@@ -174,6 +182,7 @@ export function buildRoutingTable(snapshot: ObjectSnapshot, options: BuildOption
     table: {
       generation: options.generation, exactHosts, wildcardHosts, anyHost, defaultRoute, backends: resolver.backends, errorBackend, settings: config.settings.server,
       gatewayWildcardHosts: gatewayWildcardHosts.size > 0 ? gatewayWildcardHosts : undefined,
+      gatewayByAddress: gatewayByAddress.size > 0 ? gatewayByAddress : undefined,
       // HTTPS listeners' certificates join the Ingresses' (which win a host both name) and stand in for the default one.
       tlsHosts: gatewayTls && gatewayTls.size > 0 ? new Map([...gatewayTls, ...cache.tls.map]) : cache.tls.map,
       defaultCertificate: defaultCertificate ?? gatewayDefaultCertificate,

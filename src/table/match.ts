@@ -24,26 +24,41 @@ export function hostKey(header: string | undefined): string {
 
 /** Every host's routes once (a server-alias shares its host's), exact hosts first. */
 export function allHostRoutes(table: RoutingTable): HostRoutes[] {
-  return [...new Set([...table.exactHosts.values(), ...table.wildcardHosts.values(), ...(table.gatewayWildcardHosts?.values() ?? []), ...(table.anyHost ? [table.anyHost] : [])])];
+  const own = [...(table.gatewayByAddress?.values() ?? [])].flatMap((a) => [...a.exact.values(), ...a.wildcards.values(), ...(a.any ? [a.any] : [])]);
+  return [...new Set([...table.exactHosts.values(), ...table.wildcardHosts.values(), ...(table.gatewayWildcardHosts?.values() ?? []), ...(table.anyHost ? [table.anyHost] : []), ...own])];
 }
 
-/** Exact host, then a one-label wildcard, then the rules without host. */
-export function hostRoutes(table: RoutingTable, host: string): HostRoutes | undefined {
+/**
+ * Exact host, then a one-label wildcard, then the rules without host. A request to an address a
+ * Gateway has of its own (`localAddress`) looks at that Gateway's hosts first.
+ */
+export function hostRoutes(table: RoutingTable, host: string, localAddress?: string): HostRoutes | undefined {
+  if (table.gatewayByAddress !== undefined && localAddress !== undefined) {
+    const own = table.gatewayByAddress.get(localAddress.startsWith('::ffff:') ? localAddress.slice(7) : localAddress);
+    if (own) {
+      const routes = own.exact.get(host) ?? deepWildcard(own.wildcards, host) ?? own.any;
+      if (routes) return routes;
+    }
+  }
   const exact = table.exactHosts.get(host);
   if (exact) return exact;
   const dot = host.indexOf('.');
   if (dot > 0) {
     const wildcard = table.wildcardHosts.get(host.slice(dot + 1));
     if (wildcard) return wildcard;
-    const deep = table.gatewayWildcardHosts;
-    if (deep) {
-      for (let at = dot; at !== -1; at = host.indexOf('.', at + 1)) {
-        const routes = deep.get(host.slice(at + 1));
-        if (routes) return routes;
-      }
-    }
+    const deep = table.gatewayWildcardHosts && deepWildcard(table.gatewayWildcardHosts, host);
+    if (deep) return deep;
   }
   return table.anyHost;
+}
+
+/** A Gateway API wildcard host covering `host` at any depth, the most specific first. */
+function deepWildcard(wildcards: ReadonlyMap<string, HostRoutes>, host: string): HostRoutes | undefined {
+  for (let at = host.indexOf('.'); at !== -1; at = host.indexOf('.', at + 1)) {
+    const routes = wildcards.get(host.slice(at + 1));
+    if (routes) return routes;
+  }
+  return undefined;
 }
 
 /**

@@ -22,6 +22,8 @@ export interface RoutingTable {
    * names any number of labels deep (the Gateway API's rule); the most specific suffix wins.
    */
   readonly gatewayWildcardHosts?: ReadonlyMap<string, HostRoutes> | undefined;
+  /** Gateways with an address of their own (`--gateway-addresses`): their hosts, by the address requests come to. */
+  readonly gatewayByAddress?: ReadonlyMap<string, AddressHosts> | undefined;
   /** The catch-all for requests no host claims (the oldest Ingress `spec.defaultBackend`). */
   readonly defaultRoute: Route | undefined;
   /** Every backend the table refers to, keyed by Backend.id. */
@@ -37,6 +39,13 @@ export interface RoutingTable {
   readonly defaultCertificate: TlsCertificate | undefined;
   /** The instance's settings (the controller ConfigMap over the flags): listeners and requests read them. */
   readonly settings: ServerSettings;
+}
+
+/** The hosts of the Gateways served on one address: exact names, wildcards (any depth) by parent domain, and `*`. */
+export interface AddressHosts {
+  readonly exact: ReadonlyMap<string, HostRoutes>;
+  readonly wildcards: ReadonlyMap<string, HostRoutes>;
+  readonly any: HostRoutes | undefined;
 }
 
 export interface TlsCertificate {

@@ -25,11 +25,20 @@ const GATEWAY_OPTIONS: RouteOptions = { ...DEFAULT_ROUTE_OPTIONS, sslRedirect: f
 export interface GatewayOptions {
   /** GatewayClass `spec.controllerName` served. */
   readonly controllerName: string;
+  /**
+   * `--gateway-addresses`: node addresses Portico gives Gateways, one each, oldest Gateway first,
+   * so Gateways whose routes overlap are told apart by the address a request came to. Gateways
+   * beyond the list (or all, without one) share every address Portico listens on.
+   */
+  readonly addresses?: readonly string[] | undefined;
 }
 
 /** What the HTTPRoutes attached to our Gateways contribute to the table: matches per host, in precedence order. */
 export interface GatewayRoutes {
+  /** Matches by host, for Gateways served on every address. */
   readonly hosts: ReadonlyMap<string, readonly GatewayMatch[]>;
+  /** Matches by host, for Gateways with an address of their own, by that address. */
+  readonly byAddress: ReadonlyMap<string, ReadonlyMap<string, readonly GatewayMatch[]>>;
   /** Certificates of HTTPS listeners: by listener hostname, and one for listeners without a hostname. */
   readonly tls: ReadonlyMap<string, TlsCertificate>;
   readonly defaultCertificate: TlsCertificate | undefined;
@@ -49,8 +58,8 @@ export interface Condition {
 export interface GatewayStatuses {
   /** GatewayClasses of our controller, by name, with the features Portico supports (status.supportedFeatures). */
   readonly classes: ReadonlyMap<string, { readonly generation: number; readonly conditions: readonly Condition[]; readonly supportedFeatures: readonly string[] }>;
-  /** Our Gateways, by `namespace/name`. */
-  readonly gateways: ReadonlyMap<string, { readonly generation: number; readonly conditions: readonly Condition[]; readonly listeners: readonly ListenerStatus[] }>;
+  /** Our Gateways, by `namespace/name`; `address` when the Gateway has one of its own. */
+  readonly gateways: ReadonlyMap<string, { readonly generation: number; readonly conditions: readonly Condition[]; readonly listeners: readonly ListenerStatus[]; readonly address: string | undefined }>;
   /** HTTPRoutes naming one of our Gateways, by `namespace/name`: one entry per such parentRef. */
   readonly routes: ReadonlyMap<string, { readonly generation: number; readonly parents: readonly RouteParentStatus[] }>;
 }
@@ -97,6 +106,12 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
   const ours = [...snapshot.gatewayClasses.values()].filter((c) => c.spec.controllerName === options.controllerName);
   const classes = new Set(ours.map((c) => c.metadata.name!));
   const gateways = new Map([...snapshot.gateways].filter(([, g]) => classes.has(g.spec.gatewayClassName)));
+  const addressOf = new Map<Gateway, string>();
+  const pool = options.addresses ?? [];
+  [...gateways].sort(([ka, a], [kb, b]) => String(a.metadata.creationTimestamp ?? '').localeCompare(String(b.metadata.creationTimestamp ?? '')) || ka.localeCompare(kb))
+    .forEach(([, g], i) => {
+      if (i < pool.length) addressOf.set(g, pool[i]!);
+    });
   const attached = new Map<Listener, number>();
   const listenerProblems = new Map<Listener, Condition>();
   const tls = new Map<string, TlsCertificate>();
@@ -121,7 +136,8 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
     });
   }
   const routeStatus = new Map<string, { generation: number; parents: RouteParentStatus[] }>();
-  const ranked = new Map<string, Ranked[]>();
+  /** By address ('' for Gateways served on every address), then by host. */
+  const ranked = new Map<string, Map<string, Ranked[]>>();
   const seen = new Set<string>();
   for (const [key, route] of snapshot.httpRoutes) {
     const ref: ObjectRef = { kind: 'HTTPRoute', namespace: route.metadata.namespace, name: route.metadata.name! };
@@ -148,21 +164,32 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
         condition('ResolvedRefs', true, 'ResolvedRefs', 'all references resolved'),
       ] });
     }
-    const hostnames = effectiveHostnames(route, listeners);
-    if (hostnames.size === 0) {
+    // The hostnames it is served on, per address its Gateways are served on.
+    const byAddress = new Map<string, Set<string>>();
+    for (const l of listeners) {
+      const address = addressOf.get(l.gateway) ?? '';
+      const names = byAddress.get(address) ?? new Set<string>();
+      for (const h of effectiveHostnames(route, [l])) names.add(h);
+      byAddress.set(address, names);
+    }
+    if (listeners.length === 0) {
       diagnostics.push({ severity: 'Warning', code: 'InvalidRouteParent', object: ref, field: 'spec.hostnames', message: 'no hostname of this route matches a hostname of the listeners it attaches to; not served' });
       continue;
     }
     (route.spec.rules ?? [{}]).forEach((rule, r) => {
       const compiled = compileRule(route, rule, r, ref, resolver, snapshot, diagnostics, refs);
-      for (const host of hostnames) {
-        for (const entry of compiled) {
-          const id = `${host}\n${key}\n${r}\n${entry.index}`;
-          if (seen.has(id)) continue; // the same route through two listeners of one host
-          seen.add(id);
-          let list = ranked.get(host);
-          if (!list) ranked.set(host, (list = []));
-          list.push(entry);
+      for (const [address, hostnames] of byAddress) {
+        let hosts = ranked.get(address);
+        if (!hosts) ranked.set(address, (hosts = new Map()));
+        for (const host of hostnames) {
+          for (const entry of compiled) {
+            const id = `${address}\n${host}\n${key}\n${r}\n${entry.index}`;
+            if (seen.has(id)) continue; // the same route through two listeners of one host
+            seen.add(id);
+            let list = hosts.get(host);
+            if (!list) hosts.set(host, (list = []));
+            list.push(entry);
+          }
         }
       }
     });
@@ -171,9 +198,10 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
       for (const parent of status.parents) (parent.conditions as Condition[])[1] = resolved;
     }
   }
-  const hosts = new Map<string, readonly GatewayMatch[]>();
-  for (const [host, list] of ranked) hosts.set(host, list.sort(byPrecedence).map((e) => e.match));
-  return { hosts, tls, defaultCertificate, diagnostics, status: statuses(ours, gateways, attached, listenerProblems, routeStatus) };
+  const sorted = (byHost: Map<string, Ranked[]>) => new Map([...byHost].map(([host, list]) => [host, list.sort(byPrecedence).map((e) => e.match)] as const));
+  const hosts = sorted(ranked.get('') ?? new Map());
+  const byAddress = new Map([...ranked].filter(([address]) => address !== '').map(([address, byHost]) => [address, sorted(byHost)] as const));
+  return { hosts, byAddress, tls, defaultCertificate, diagnostics, status: statuses(ours, gateways, addressOf, attached, listenerProblems, routeStatus) };
 }
 
 /**
@@ -215,7 +243,7 @@ function condition(type: string, ok: boolean, reason: string, message: string): 
   return { type, status: ok ? 'True' : 'False', reason, message };
 }
 
-function statuses(ours: readonly GatewayClass[], gateways: ReadonlyMap<string, Gateway>, attached: ReadonlyMap<Listener, number>, problems: ReadonlyMap<Listener, Condition>, routes: Map<string, { generation: number; parents: RouteParentStatus[] }>): GatewayStatuses {
+function statuses(ours: readonly GatewayClass[], gateways: ReadonlyMap<string, Gateway>, addressOf: ReadonlyMap<Gateway, string>, attached: ReadonlyMap<Listener, number>, problems: ReadonlyMap<Listener, Condition>, routes: Map<string, { generation: number; parents: RouteParentStatus[] }>): GatewayStatuses {
   const classes = new Map(ours.map((c) => [c.metadata.name!, { generation: c.metadata.generation ?? 0, conditions: [condition('Accepted', true, 'Accepted', 'handled by Portico')], supportedFeatures: SUPPORTED_FEATURES }]));
   const byGateway = new Map([...gateways].map(([key, g]) => {
     const listeners = g.spec.listeners.map((l): ListenerStatus => {
@@ -244,7 +272,7 @@ function statuses(ours: readonly GatewayClass[], gateways: ReadonlyMap<string, G
         : condition('Accepted', valid > 0, 'ListenersNotValid', `${listeners.length - valid} of ${listeners.length} listeners are not valid`),
       programmed ? condition('Programmed', true, 'Programmed', 'served by Portico') : condition('Programmed', false, 'Invalid', 'no listener is served'),
     ];
-    return [key, { generation: g.metadata.generation ?? 0, conditions, listeners }] as const;
+    return [key, { generation: g.metadata.generation ?? 0, conditions, listeners, address: addressOf.get(g) }] as const;
   }));
   return { classes, gateways: byGateway, routes };
 }
