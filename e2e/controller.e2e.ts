@@ -1,6 +1,6 @@
 // Portico in controller mode against a real kube-apiserver and etcd, driven the way an
 // operator drives it: kubectl apply / annotate, then curl -H 'Host: …' the node.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,9 +31,10 @@ describe('controller mode on a real API server', () => {
   const curl = (host: string, path = '/', ...extra: string[]) => kubectl.curl(portico.httpPort, host, path, ...extra);
 
   beforeAll(async () => {
-    env = await startEnvironment(77);
+    // The node runs the tomcat example's image as our echo backend (it answers on its containerPort).
+    env = await startEnvironment(77, { workloads: true, images: { tomcat: (c) => [process.execPath, join(ROOT, 'e2e/lib/pod-server.ts'), '$(POD_NAME)', String(c.ports?.[0]?.containerPort ?? 8080)] } });
     ({ dir, network, cluster, kubectl } = env);
-    for (const name of ['tomcat-0', 'tomcat-1', 'web-0', 'web-1', 'web-2']) pods[name] = await network.startPod(name);
+    for (const name of ['web-0', 'web-1', 'web-2']) pods[name] = await network.startPod(name);
     portico = new PorticoProcess(dir, 'portico', ['--kubeconfig', cluster.porticoKubeconfig, '--publish-address', network.gateway, '--election-namespace', 'portico-system', '--configmap', 'portico-system/portico-config']);
     await portico.start();
     await kubectl.apply(namespace('tomcat') + '---\n' + namespace('web') + '---\n' + namespace('other'));
@@ -57,16 +58,13 @@ describe('controller mode on a real API server', () => {
     expect(withWebhook).toContain('service/portico-admission');
   });
 
-  it('serves the classic tomcat Ingress with its annotations', async () => {
-    await kubectl.apply(serviceWithEndpoints('tomcat', 'tomcat', [ep('tomcat-0'), ep('tomcat-1')]));
+  it('serves the classic tomcat Ingress with its annotations (the README\'s example: a Deployment of 2)', async () => {
+    // examples/cluster/tomcat.yaml as a user applies it: the Deployment and Service first, then its Ingress.
+    const documents = (await readFile(join(ROOT, 'examples/cluster/tomcat.yaml'), 'utf8')).split(/^---$/m);
+    await kubectl.apply(documents.filter((d) => !/^kind: Ingress$/m.test(d)).join('---\n'), '-n', 'tomcat');
+    await kubectl.kubectl('-n', 'tomcat', 'rollout', 'status', 'deployment/tomcat', '--timeout=60s');
     const started = Date.now();
-    await kubectl.apply(ingress('tomcat', 'tomcat', 'tomcat.example.com', 'tomcat', {
-      path: '/tomcat/.*', pathType: 'ImplementationSpecific',
-      annotations: {
-        [`${NGINX}/use-regex`]: 'true', [`${NGINX}/proxy-connect-timeout`]: '30', [`${NGINX}/proxy-send-timeout`]: '1800',
-        [`${NGINX}/proxy-read-timeout`]: '1800', [`${NGINX}/proxy-body-size`]: '10m', [`${NGINX}/rewrite-target`]: '/',
-      },
-    }));
+    await kubectl.apply(documents.filter((d) => /^kind: Ingress$/m.test(d)).join('---\n'), '-n', 'tomcat');
     await waitUntil('tomcat route', async () => (await curl('tomcat.example.com', '/tomcat/manager?x=1')).status === 200, 30_000, 20);
     results['tomcatApplyToFirst200Ms'] = Date.now() - started;
     const seen = new Set<string>();
@@ -78,7 +76,9 @@ describe('controller mode on a real API server', () => {
       expect(echo.headers['x-forwarded-for']).toBe('127.0.0.1');
       seen.add(echo.server);
     }
-    expect([...seen].sort()).toEqual(['tomcat-0', 'tomcat-1']);
+    const running = JSON.parse(await kubectl.kubectl('-n', 'tomcat', 'get', 'pods', '-l', 'app=tomcat', '-o', 'json')) as { items: { metadata: { name: string } }[] };
+    expect([...seen].sort()).toEqual(running.items.map((p) => p.metadata.name).sort());
+    expect(seen.size).toBe(2);
     const body = join(dir, 'body');
     await writeFile(body, Buffer.alloc(11 * 1024 * 1024, 97));
     expect((await curl('tomcat.example.com', '/tomcat/upload', '--data-binary', `@${body}`)).status).toBe(413);
