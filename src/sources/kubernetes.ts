@@ -31,7 +31,7 @@ export interface SourceState {
 interface Watched {
   name: string;
   informer: ListWatch<KubernetesObject>;
-  /** A kind whose CRD may not be installed (Gateway API): while the API server does not know it, it counts as listed and empty. */
+  /** A kind Portico can do without (the Gateway API's, whose CRDs may not be installed; Namespaces): while it cannot be listed, it counts as listed and empty. */
   optional: boolean;
   synced: boolean;
   /** Set by an error since the last (re)start. */
@@ -96,7 +96,8 @@ export class KubernetesSource {
         ? custom.listNamespacedCustomObject({ group: GATEWAY_GROUP, version: 'v1', namespace: ns, plural })
         : custom.listClusterCustomObject({ group: GATEWAY_GROUP, version: 'v1', plural })) as Promise<KubernetesListObject<KubernetesObject>>]);
     }
-    const optional = new Set(gatewayKinds.map(([name]) => name));
+    // Namespaces are read only for Gateway listeners' selectors: an older RBAC without them must not hold readiness either.
+    const optional = new Set([...gatewayKinds.map(([name]) => name), 'Namespace']);
     this.watched = lists.map(([name, path, list, fieldSelector]) => {
       const informer = new ListWatch<KubernetesObject>(path, watch, list, false, undefined, fieldSelector);
       const w: Watched = { name, informer, optional: optional.has(name), synced: false, errored: false, restartPending: false, retryMs: RETRY_MIN_MS };
