@@ -13,6 +13,7 @@ import { daemon, stopProcess, waitUntil } from '../e2e/lib/exec.ts';
 import { freePort } from '../e2e/lib/cluster.ts';
 import { ROOT } from '../e2e/lib/environment.ts';
 import { VERSION as version } from '../src/version.ts';
+import { GATEWAY_CLASS } from '../test/helpers/manifests.ts';
 
 const VERSION = 'v1.6.3';
 /** Why a test fails that is understood, for the notes beside the report. */
@@ -41,11 +42,7 @@ try {
   const crds = (await readdir(join(env.bin, 'gateway-api-crds'))).filter((f) => f.endsWith('.yaml') && !f.includes('vap_'));
   await kubectl.kubectl('apply', '--server-side', ...crds.flatMap((f) => ['-f', join(env.bin, 'gateway-api-crds', f)]));
   await kubectl.kubectl('wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s');
-  await kubectl.apply(`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: portico}
-spec: {controllerName: portico.dev/gateway-controller}
-`);
+  await kubectl.apply(GATEWAY_CLASS);
   // Portico as a hostNetwork pod would run, on ports 80 and 443 of the node, which has eight more
   // addresses on the pod bridge to give Gateways one each (the suite tells Gateways apart by address).
   const gatewayAddresses: string[] = [];

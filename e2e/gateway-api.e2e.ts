@@ -8,14 +8,11 @@ import { waitUntil } from './lib/exec.ts';
 import { namespace } from './lib/kube.ts';
 import { PorticoProcess } from './lib/portico.ts';
 import { ECHO_IMAGE } from './lib/pod-runner.ts';
+import { GATEWAY_CLASS } from '../test/helpers/manifests.ts';
 
 const CRDS = ['gatewayclasses', 'gateways', 'httproutes', 'referencegrants'];
 
-const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: portico}
-spec: {controllerName: portico.dev/gateway-controller}
----
+const GATEWAY = `${GATEWAY_CLASS}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: web, namespace: infra}

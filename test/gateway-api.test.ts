@@ -4,14 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendSet } from './helpers/backends.ts';
 import { echoed, send } from './helpers/http.ts';
-import { ingress, service } from './helpers/manifests.ts';
+import { GATEWAY_CLASS, ingress, service } from './helpers/manifests.ts';
 import { startPortico, type RunningPortico } from './helpers/portico.ts';
 
-const GATEWAY = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: portico}
-spec: {controllerName: portico.dev/gateway-controller}
----
+const GATEWAY = `${GATEWAY_CLASS}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: someone-else}

@@ -76,12 +76,16 @@ export function chooseBackend(route: Route, req: IncomingMessage, random: () => 
   return toCanary(choice.rules, req, random) ? canary : main;
 }
 
-/** HTTPRoute backendRefs: one drawn in proportion to its weight. */
+/** HTTPRoute backendRefs: one drawn in proportion to its weight (all weights 0: none, so 500). */
 function byWeight(choice: Extract<Route['choice'], { kind: 'weighted' }>, route: Route, random: () => number): ChosenBackend {
   let n = random() * choice.total;
+  let drawn: Backend | undefined;
   for (const { backend, weight } of choice.backends) {
     n -= weight;
-    if (n < 0) return backend ? { backend, canary: false, balancing: route.options } : { backend: route.backend, canary: false, balancing: route.options, unresolved: true };
+    if (n < 0) {
+      drawn = backend;
+      break;
+    }
   }
-  return { backend: route.backend, canary: false, balancing: route.options, unresolved: true };
+  return drawn ? { backend: drawn, canary: false, balancing: route.options } : { backend: route.backend, canary: false, balancing: route.options, unresolved: true };
 }

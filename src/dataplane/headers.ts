@@ -223,10 +223,9 @@ export function downstreamHeaders(headers: IncomingHttpHeaders | Record<string, 
 }
 
 /** ResponseHeaderModifier on the pod's response pairs: removed, replaced, then added. */
-function modifyResponse(pairs: string[], change: GatewayHeaderChange): void {
-  const drop = new Set([...change.remove, ...change.set.map(([name]) => name)]);
-  for (let i = pairs.length - 2; i >= 0; i -= 2) if (drop.has(pairs[i]!)) pairs.splice(i, 2);
-  for (const [name, value] of change.set) pairs.push(name, value);
+function modifyResponse(pairs: HeaderPairs, change: GatewayHeaderChange): void {
+  for (const name of change.remove) removePairs(pairs, name);
+  for (const [name, value] of change.set) setPair(pairs, name, value);
   for (const [name, value] of change.add) pairs.push(name, value);
 }
 

@@ -126,27 +126,12 @@ export interface RequestFacts {
 export function matchGateway(matches: readonly GatewayMatch[], req: RequestFacts, path: string, query: string): Route | undefined {
   let params: URLSearchParams | undefined;
   for (const m of matches) {
-    if (!pathMatches(m.path, path)) continue;
-    if (m.method !== undefined && m.method !== req.method) continue;
-    let ok = true;
-    for (const h of m.headers) {
-      const value = req.headers[h.name];
-      if (value === undefined || !valueMatches(h, Array.isArray(value) ? value.join(',') : value)) {
-        ok = false;
-        break;
-      }
-    }
-    if (!ok) continue;
+    if (!pathMatches(m.path, path) || (m.method !== undefined && m.method !== req.method)) continue;
+    if (!m.headers.every((h) => valueMatches(h, req.headers[h.name]))) continue;
     if (m.queryParams.length > 0) {
       params ??= new URLSearchParams(query);
-      for (const q of m.queryParams) {
-        const value = params.get(q.name); // the first of repeated parameters, as the spec suggests
-        if (value === null || !valueMatches(q, value)) {
-          ok = false;
-          break;
-        }
-      }
-      if (!ok) continue;
+      // The first of repeated parameters, as the spec suggests.
+      if (!m.queryParams.every((q) => valueMatches(q, params!.get(q.name) ?? undefined))) continue;
     }
     return m.route;
   }
@@ -160,8 +145,10 @@ function pathMatches(p: GatewayMatch['path'], path: string): boolean {
   return p.value === '' || path === p.value || (path.startsWith(p.value) && path.charCodeAt(p.value.length) === 47);
 }
 
-function valueMatches(m: ValueMatch, value: string): boolean {
-  return m.exact !== undefined ? value === m.exact : m.regex!.test(value);
+function valueMatches(m: ValueMatch, value: string | string[] | undefined): boolean {
+  if (value === undefined) return false;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  return m.exact !== undefined ? text === m.exact : m.regex!.test(text);
 }
 
 /** matchGateway, refusing (400) a path another reading of which would match elsewhere, as matchReadings does. */

@@ -46,6 +46,7 @@ export interface GatewayRedirect {
 /** ReplaceFullPath, or ReplacePrefixMatch of the prefix the route matched. */
 export type GatewayPathChange =
   | { readonly type: 'full'; readonly path: string }
+  /** `matched` without a trailing slash (`''` for `/`). */
   | { readonly type: 'prefix'; readonly matched: string; readonly replacement: string };
 
 export interface GatewayHeaderChange {

@@ -66,3 +66,10 @@ kind: IngressClass
 metadata: {name: portico}
 spec: {controller: portico.dev/ingress-controller}
 `;
+
+/** The GatewayClass Portico serves (Gateway API), named portico. */
+export const GATEWAY_CLASS = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: portico}
+spec: {controllerName: portico.dev/gateway-controller}
+`;

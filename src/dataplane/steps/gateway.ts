@@ -40,8 +40,7 @@ export const gatewayModify: StepRunner<Step<'gateway-modify'>> = ({ modify }, co
 /** ReplaceFullPath, or the matched prefix replaced element-wise (`/foo` → `/bar`: `/foo/x` → `/bar/x`). */
 export function changedPath(change: GatewayPathChange, path: string): string {
   if (change.type === 'full') return change.path;
-  const prefix = change.matched.endsWith('/') ? change.matched.slice(0, -1) : change.matched;
-  let rest = path.slice(prefix.length);
+  let rest = path.slice(change.matched.length);
   let replacement = change.replacement;
   if (replacement.endsWith('/') && rest.startsWith('/')) rest = rest.slice(1);
   if (replacement.endsWith('/') && rest === '' && replacement.length > 1) replacement = replacement.slice(0, -1);

@@ -146,11 +146,11 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
     const refs: RefProblem[] = [];
     const status = { generation: route.metadata.generation ?? 0, parents: [] as RouteParentStatus[] };
     routeStatus.set(key, status);
-    const listeners: AttachedListener[] = [];
+    const listeners: (AttachedListener & { readonly hostnames: ReadonlySet<string> })[] = [];
     for (const parent of parents) {
       let reason = parent.reason;
       // A route attaches to (and counts in attachedRoutes of) the listeners it shares a hostname with.
-      const sharing = parent.listeners.filter((l) => effectiveHostnames(route, [l]).size > 0);
+      const sharing = parent.listeners.map((l) => ({ ...l, hostnames: effectiveHostnames(route, [l]) })).filter((l) => l.hostnames.size > 0);
       if (!reason && sharing.length === 0) reason = { reason: 'NoMatchingListenerHostname', message: 'no hostname of the route matches a hostname of the listeners' };
       if (!reason) {
         for (const l of sharing) {
@@ -169,7 +169,7 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
     for (const l of listeners) {
       const address = addressOf.get(l.gateway) ?? '';
       const names = byAddress.get(address) ?? new Set<string>();
-      for (const h of effectiveHostnames(route, [l])) names.add(h);
+      for (const h of l.hostnames) names.add(h);
       byAddress.set(address, names);
     }
     if (listeners.length === 0) {
@@ -529,7 +529,7 @@ function pathChange(m: HTTPPathModifier | undefined, prefix: string | undefined)
   if (!m) return undefined;
   if (m.type === 'ReplaceFullPath') return { type: 'full', path: m.replaceFullPath ?? '/' };
   // ReplacePrefixMatch needs a PathPrefix match; on another it replaces nothing.
-  return prefix === undefined ? undefined : { type: 'prefix', matched: prefix, replacement: m.replacePrefixMatch ?? '/' };
+  return prefix === undefined ? undefined : { type: 'prefix', matched: prefix.replace(/\/$/, ''), replacement: m.replacePrefixMatch ?? '/' };
 }
 
 function headerChange(m: HTTPHeaderModifier | undefined): GatewayHeaderChange | undefined {
