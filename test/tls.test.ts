@@ -2,7 +2,7 @@
 // certificate, rotation without dropping connections, ssl-redirect and HSTS.
 import { request, Agent } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
-import { connect, createServer as createTlsServer, getCACertificates } from 'node:tls';
+import { connect, createSecureContext, createServer as createTlsServer, getCACertificates } from 'node:tls';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { generateSelfSigned, trustCertificates } from '../src/dataplane/tls.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -198,6 +198,20 @@ describe('the generated default certificate', () => {
     server.close();
     expect(reply.text).toBe('hello');
     expect(reply.peer.subject.CN).toBe('fallback.test');
+  });
+
+  // A random 16-byte serial starts with a zero byte in 1 of 256 draws; written as is, OpenSSL
+  // refuses the whole certificate ("illegal padding") and the process cannot start.
+  it.each([
+    ['a leading zero byte', '00112233445566778899aabbccddeeff', '112233445566778899AABBCCDDEEFF'],
+    ['two leading zero bytes', '0000a233445566778899aabbccddeeff', 'A233445566778899AABBCCDDEEFF'],
+    ['the top bit set', 'f0112233445566778899aabbccddeeff', 'F0112233445566778899AABBCCDDEEFF'],
+  ])('is readable whatever the random serial: %s', async (_, serialHex, expected) => {
+    const { certPem, keyPem } = await generateSelfSigned('fallback.test', Buffer.from(serialHex, 'hex'));
+    const cert = new X509Certificate(certPem);
+    expect(cert.serialNumber).toBe(expected);
+    expect(cert.verify(cert.publicKey)).toBe(true);
+    expect(() => createSecureContext({ cert: certPem, key: keyPem })).not.toThrow();
   });
 });
 

@@ -104,13 +104,13 @@ export class TlsStore {
  * signatures. Written as DER here (one fixed shape, a few dozen bytes of ASN.1) rather than with
  * an X.509 library, which cost each process about 14 MB of memory for one certificate.
  */
-export async function generateSelfSigned(commonName = 'Portico Default Certificate'): Promise<PemPair> {
+export async function generateSelfSigned(commonName = 'Portico Default Certificate', serial = randomBytes(16)): Promise<PemPair> {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const now = Date.now();
   const name = der(0x30, der(0x31, der(0x30, oid(OID_COMMON_NAME), der(0x0c, Buffer.from(commonName, 'utf8')))));
   const tbs = der(0x30,
     der(0xa0, der(0x02, Buffer.from([2]))), // version: v3
-    der(0x02, positiveInteger(randomBytes(16))),
+    der(0x02, positiveInteger(serial)),
     der(0x30, oid(OID_ECDSA_SHA256)),
     name,
     der(0x30, time(new Date(now - 3600_000)), time(new Date(now + 365 * 24 * 3600_000))),
@@ -149,9 +149,16 @@ function oid(arcs: readonly number[]): Buffer {
   return der(0x06, Buffer.from(bytes));
 }
 
-/** An INTEGER's contents read as positive (a leading zero when the top bit is set). */
+/**
+ * An INTEGER's contents read as positive, in DER's minimal form: leading zero bytes dropped (a
+ * random serial starts with one in 1 of 256 draws, and OpenSSL refuses the certificate as "illegal
+ * padding"), then one zero put back when the top bit is set.
+ */
 function positiveInteger(bytes: Buffer): Buffer {
-  return bytes[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes;
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const minimal = bytes.subarray(start);
+  return minimal[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal;
 }
 
 /** RFC 5280: UTCTime through 2049, GeneralizedTime from 2050, in seconds, Zulu. */
