@@ -101,19 +101,26 @@ export class WorkerPool {
    * first table (controller mode listens while the informers list) workers answer as one would.
    */
   async listen(): Promise<{ httpPort: number; httpsPort: number | undefined; generatedCertificate: boolean }> {
-    const httpsPort = this.options.httpsPort === undefined ? undefined : await reserve(this.options.host, this.options.httpsPort);
-    const httpPort = await reserve(this.options.host, this.options.httpPort);
-    const generated = await generateSelfSigned();
-    this.fallback = { ...generated, notAfterSeconds: notAfterSeconds(generated.certPem) };
-    this.ports = { httpPort, httpsPort };
-    this.encoded = this.current && encodeTable(this.current);
+    const reservations: Reservation[] = [];
     try {
-      await Promise.all(this.slots.map((_, index) => this.start(index)));
-    } catch (err) {
-      await this.close();
-      throw err;
+      const https = this.options.httpsPort === undefined ? undefined : await reserve(this.options.host, this.options.httpsPort);
+      if (https) reservations.push(https);
+      const http = await reserve(this.options.host, this.options.httpPort);
+      reservations.push(http);
+      const generated = await generateSelfSigned();
+      this.fallback = { ...generated, notAfterSeconds: notAfterSeconds(generated.certPem) };
+      this.ports = { httpPort: http.port, httpsPort: https?.port };
+      this.encoded = this.current && encodeTable(this.current);
+      try {
+        await Promise.all(this.slots.map((_, index) => this.start(index)));
+      } catch (err) {
+        await this.close();
+        throw err;
+      }
+    } finally {
+      await Promise.all(reservations.map((r) => r.release()));
     }
-    return { httpPort, httpsPort, generatedCertificate: !this.current?.defaultCertificate };
+    return { ...this.ports, generatedCertificate: !this.current?.defaultCertificate };
   }
 
   private start(index: number): Promise<void> {
@@ -229,19 +236,29 @@ export class WorkerPool {
   }
 }
 
+interface Reservation {
+  port: number;
+  release(): Promise<void>;
+}
+
 /**
- * Binds the port alone (without SO_REUSEPORT, so any listener already there makes it fail
- * with EADDRINUSE, as a single process would) and lets it go for the workers.
+ * A port for the workers. A given port is bound alone (without SO_REUSEPORT, so any listener
+ * already there makes it fail with EADDRINUSE, as a single process would) and let go for them.
+ * Port 0 is bound with SO_REUSEPORT and held until the workers listen beside it: let go at once,
+ * the kernel could hand the same port to any other socket before they bind it (a client's source
+ * port makes them fail; another instance's workers would share its connections).
  */
-async function reserve(host: string, port: number): Promise<number> {
+async function reserve(host: string, port: number): Promise<Reservation> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port }, () => resolve());
+    server.listen({ host, port, reusePort: port === 0 }, () => resolve());
   });
   const reserved = (server.address() as AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return reserved;
+  const release = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  if (port === 0) return { port: reserved, release };
+  await release();
+  return { port: reserved, release: async () => {} };
 }
 
 function notAfterSeconds(certPem: string): number {

@@ -256,6 +256,7 @@ describe.each(VARIANTS)('data plane with the $engine engine on $workers worker(s
     const received: string[] = [];
     await new Promise<void>((resolve, reject) => {
       client.on('error', reject);
+      setTimeout(() => reject(new Error(`no upper-cased echo within 10 s; the client received: ${JSON.stringify(received.join(''))}`)), 10_000).unref();
       client.on('data', (d: Buffer) => {
         received.push(d.toString());
         const all = received.join('');

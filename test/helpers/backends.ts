@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import { connect, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { startEchoBackend } from '../../examples/echo-backend.ts';
@@ -50,12 +50,18 @@ export class BackendSet {
     return (server.address() as AddressInfo).port;
   }
 
-  /** A port nobody listens on: connections are refused. */
+  /**
+   * A port nobody listens on: connections are refused. A privileged port, because the kernel never
+   * hands one out for port 0: an ephemeral port reserved and closed here could be given to another
+   * test file's server on the same address, which would then answer for the "refused" backend.
+   */
   async closedPort(host: string): Promise<number> {
-    const server = createTcpServer();
-    await new Promise<void>((r) => server.listen(0, host, r));
-    const port = (server.address() as AddressInfo).port;
-    await new Promise<void>((r) => server.close(() => r()));
+    const port = 9;
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host, port }, () => { socket.destroy(); resolve(false); });
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    if (!refused) throw new Error(`something listens on ${host}:${port}; a test needs it closed`);
     return port;
   }
 

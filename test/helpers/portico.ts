@@ -44,10 +44,12 @@ export async function startPortico(manifests: Record<string, string>, engine: En
   };
 }
 
-export async function waitFor(condition: () => boolean | Promise<boolean>, what = 'condition'): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+/** Polls every 25 ms until `condition` holds, for at most `timeoutMs`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what = 'condition', timeoutMs = 10_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
     if (await condition()) return;
     await new Promise((r) => setTimeout(r, 25));
   }
+  if (await condition()) return;
   throw new Error(`timed out waiting for ${what}`);
 }

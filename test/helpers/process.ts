@@ -23,7 +23,10 @@ export class PorticoCli {
       this.lines.push(...parts);
     });
     this.child.once('exit', (code) => (this.exitCode = code));
-    await waitFor(() => this.lines.some((l) => l.includes('"portico serving"')), 'portico to serve');
+    // A process that loads the sources and starts its threads on a machine busy with the other test
+    // files can take seconds; one that exited will never serve.
+    await waitFor(() => this.exitCode !== undefined || this.lines.some((l) => l.includes('"portico serving"')), 'portico to serve', 15_000);
+    if (this.exitCode !== undefined) throw new Error(`portico exited with ${this.exitCode} before serving`);
     const serving = JSON.parse(this.lines.find((l) => l.includes('"portico serving"'))!);
     this.httpPort = serving.httpPort;
     this.adminPort = serving.adminPort;
