@@ -35,6 +35,7 @@ export type DiagnosticCode =
   | 'InvalidRouteParent'
   | 'RefNotPermitted'
   | 'InvalidRouteMatch'
+  | 'InvalidTimeout'
   | 'HostConflict';
 
 export interface Diagnostic {

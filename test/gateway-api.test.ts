@@ -65,11 +65,55 @@ describe('Gateway API HTTPRoutes (standalone)', () => {
     return echoed(r).server;
   };
 
+  /** Requests the two slow pods received. */
+  let slowArrivals = 0;
+  /** A pod that answers after `?delay=` milliseconds. */
+  const slowPod = async (address: string) => ({
+    address,
+    port: await backends.http(address, (req, res) => {
+      slowArrivals++;
+      const delay = Number(new URL(req.url!, 'http://x').searchParams.get('delay') ?? 0);
+      setTimeout(() => res.end('slow'), delay);
+    }),
+  });
+
   beforeAll(async () => {
     const svc = async (name: string, address: string) => service(name, [{ address, port: await backends.echo(name, address) }]);
     portico = await startPortico({
       'gateway.yaml': GATEWAY,
       'svc.yaml': (await Promise.all([svc('a', '127.0.31.1'), svc('b', '127.0.31.2'), svc('c', '127.0.31.3')])).join('---\n'),
+      'slow.yaml': service('slow', [await slowPod('127.0.31.4'), await slowPod('127.0.31.5')]),
+      'timeouts.yaml': httpRoute('timeouts', `parentRefs: [{name: web}]
+hostnames: [timeouts.test]
+rules:
+  - matches: [{path: {value: /request}}]
+    backendRefs: [${backendRef('slow')}]
+    timeouts: {request: 200ms}
+  - matches: [{path: {value: /backend}}]
+    backendRefs: [${backendRef('slow')}]
+    timeouts: {backendRequest: 200ms}
+  - matches: [{path: {value: /none}}]
+    backendRefs: [${backendRef('slow')}]
+    timeouts: {request: 0s}
+  - matches: [{path: {value: /unreadable}}]
+    backendRefs: [${backendRef('slow')}]
+    timeouts: {request: soon}`),
+      'per-backend.yaml': httpRoute('per-backend', `parentRefs: [{name: web}]
+hostnames: [per-backend.test]
+rules:
+  - filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Rule, value: rule}]}}]
+    backendRefs:
+      - name: a
+        port: 80
+        filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Backend, value: a}], add: [{name: X-Rule, value: a}], remove: [X-Drop]}}]
+      - name: b
+        port: 80
+        filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Backend, value: b}]}}]
+  - matches: [{path: {value: /mirror}}]
+    backendRefs:
+      - name: a
+        port: 80
+        filters: [{type: RequestMirror, requestMirror: {backendRef: {name: b, port: 80}}}]`),
       'precedence.yaml': httpRoute('precedence', `parentRefs: [{name: web}]
 hostnames: [order.test]
 rules:
@@ -213,6 +257,35 @@ rules: [{backendRefs: [${backendRef('b')}]}]`),
   it('answers 500 for a rule with a filter it does not support, and says so', async () => {
     expect((await get('filters.test', '/mirror')).status).toBe(500);
     expect(await diagnostics()).toContainEqual(expect.objectContaining({ code: 'UnsupportedGatewayFeature', field: 'spec.rules[5].filters[0]', object: { kind: 'HTTPRoute', namespace: 'default', name: 'filters' } }));
+    expect((await get('per-backend.test', '/mirror')).status).toBe(500);
+    expect(await diagnostics()).toContainEqual(expect.objectContaining({ code: 'UnsupportedGatewayFeature', field: 'spec.rules[1].backendRefs[0].filters[0]', object: { kind: 'HTTPRoute', namespace: 'default', name: 'per-backend' } }));
+  });
+
+  it('modifies request headers per backendRef, after the rule filters, for the backend drawn', async () => {
+    const seen = { a: 0, b: 0 };
+    for (let i = 0; i < 40; i++) {
+      const r = await get('per-backend.test', '/', { 'x-drop': 'client', 'x-rule': 'client' });
+      expect(r.status).toBe(200);
+      const { server: answered, headers } = echoed(r);
+      expect(headers['x-backend']).toBe(answered);
+      expect([headers['x-rule'], headers['x-drop']]).toEqual(answered === 'a' ? ['rule,a', undefined] : ['rule', 'client']);
+      seen[answered as 'a' | 'b']++;
+    }
+    expect(seen.a).toBeGreaterThan(0); // 40 draws of 1 in 2 each: all one side is 1 in 2^39
+    expect(seen.b).toBeGreaterThan(0);
+  });
+
+  it('times out as the rule timeouts say: 504, no retry past a request timeout, and 0s for none', async () => {
+    expect((await get('timeouts.test', '/request')).status).toBe(200);
+    slowArrivals = 0;
+    expect((await get('timeouts.test', '/request?delay=600')).status).toBe(504);
+    expect(slowArrivals).toBe(1); // the request's time is up: not tried again on the other pod
+    slowArrivals = 0;
+    expect((await get('timeouts.test', '/backend?delay=600')).status).toBe(504);
+    expect(slowArrivals).toBe(2); // each attempt had 200 ms, as ingress-nginx retries a timeout
+    expect((await get('timeouts.test', '/none?delay=400')).status).toBe(200);
+    expect((await get('timeouts.test', '/unreadable?delay=400')).status).toBe(200);
+    expect(await diagnostics()).toContainEqual(expect.objectContaining({ code: 'InvalidTimeout', field: 'spec.rules[3].timeouts.request', object: { kind: 'HTTPRoute', namespace: 'default', name: 'timeouts' } }));
   });
 
   it('serves a route on the hostnames it shares with its listener, only for Gateways of our class and namespaces allowed', async () => {

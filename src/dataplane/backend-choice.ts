@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parseCookie } from 'cookie';
-import type { Backend, Balancing, CanaryRules, Route } from '../table/types.ts';
+import type { GatewayHeaderChange } from '../table/steps.ts';
+import type { Backend, Balancing, CanaryRules, Route, WeightedBackend } from '../table/types.ts';
 import { token } from './hashing.ts';
 
 export interface ChosenBackend {
@@ -11,6 +12,8 @@ export interface ChosenBackend {
   readonly balancing: Balancing;
   /** An HTTPRoute backendRef that did not resolve was drawn: the request gets 500. */
   readonly unresolved?: true;
+  /** The drawn HTTPRoute backendRef's own RequestHeaderModifier. */
+  readonly requestHeaders?: GatewayHeaderChange | undefined;
 }
 
 /** The value of one cookie of the request, or undefined. */
@@ -79,13 +82,15 @@ export function chooseBackend(route: Route, req: IncomingMessage, random: () => 
 /** HTTPRoute backendRefs: one drawn in proportion to its weight (all weights 0: none, so 500). */
 function byWeight(choice: Extract<Route['choice'], { kind: 'weighted' }>, route: Route, random: () => number): ChosenBackend {
   let n = random() * choice.total;
-  let drawn: Backend | undefined;
-  for (const { backend, weight } of choice.backends) {
-    n -= weight;
+  let drawn: WeightedBackend | undefined;
+  for (const entry of choice.backends) {
+    n -= entry.weight;
     if (n < 0) {
-      drawn = backend;
+      drawn = entry;
       break;
     }
   }
-  return drawn ? { backend: drawn, canary: false, balancing: route.options } : { backend: route.backend, canary: false, balancing: route.options, unresolved: true };
+  return drawn?.backend
+    ? { backend: drawn.backend, canary: false, balancing: route.options, requestHeaders: drawn.requestHeaders }
+    : { backend: route.backend, canary: false, balancing: route.options, unresolved: true };
 }

@@ -7,7 +7,8 @@ import type { Backend, Endpoint, Route, RoutingTable } from '../table/types.ts';
 import type { ListenerSettings, ServerSettings } from '../table/server-settings.ts';
 import { clientOf, type ClientFacts } from './client-address.ts';
 import type { Balancer } from './balancer.ts';
-import { chooseBackend } from './backend-choice.ts';
+import { chooseBackend, type ChosenBackend } from './backend-choice.ts';
+import { modifyRequestHeaders } from './steps/gateway.ts';
 import { pickEndpoint } from './endpoint-choice.ts';
 import type { Attempt, FailureKind, ForwardEngine, UpgradeEngine } from './engines/types.ts';
 import { headerObject, ownHeadersOf, removePairs, requestIdHeader, requestIdOf, responseChanges, setPair, upstreamHeaders, type ForwardedFacts, type HeaderChanges, type OwnHeaders } from './headers.ts';
@@ -207,6 +208,12 @@ export class RequestHandler {
     }
     const route = decision.route;
     const chosen = chooseBackend(route, req);
+    if (chosen.unresolved) {
+      writeRawStatus(socket, 500, requestIdHeader(requestId));
+      observe(500, route);
+      return;
+    }
+    decision = withBackendHeaders(decision, chosen, req);
     const canary = chosen.canary ? chosen.backend : undefined;
     const endpoint = pickEndpoint(this.balancer, { req, head: decision.head, route, backend: chosen.backend, balancing: chosen.balancing, clientAddress: client.address, proto: client.proto }, NO_ENDPOINTS, false)?.endpoint;
     if (!endpoint || !this.upgrades) {
@@ -340,6 +347,7 @@ export class RequestHandler {
       sendStatus(res, 500, own, responseChanges(f.changes, 500));
       return;
     }
+    f = withBackendHeaders(f, chosen, req);
     // default-backend also answers while the route's Service has no ready endpoint.
     const backend = chosen.backend.endpoints.length === 0 && o.defaultBackend ? o.defaultBackend : chosen.backend;
     if (trace && chosen.canary) trace.canary = backend;
@@ -538,4 +546,12 @@ function requestHeadBytes(req: IncomingMessage): number {
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) bytes += raw[i]!.length + raw[i + 1]!.length + HEADER_LINE_OVERHEAD;
   return bytes;
+}
+
+/** The drawn HTTPRoute backendRef's RequestHeaderModifier on top of the route's changes (a copy: the decision may be shared). */
+function withBackendHeaders<T extends { readonly changes: HeaderChanges }>(decided: T, chosen: ChosenBackend, req: IncomingMessage): T {
+  if (!chosen.requestHeaders) return decided;
+  const changes = { ...decided.changes };
+  modifyRequestHeaders(changes, chosen.requestHeaders, req);
+  return { ...decided, changes };
 }

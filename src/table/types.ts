@@ -1,7 +1,7 @@
 import type RE2 from 're2';
 import type { PatternSet } from './pattern-set.ts';
 import type { Diagnostic } from '../diagnostics.ts';
-import type { AccessPolicy, BasicAuthPolicy, CorsPolicy, ExternalAuthPolicy, RateLimitPolicy, RequestStep } from './steps.ts';
+import type { AccessPolicy, BasicAuthPolicy, CorsPolicy, ExternalAuthPolicy, GatewayHeaderChange, RateLimitPolicy, RequestStep } from './steps.ts';
 import type { ServerSettings } from './server-settings.ts';
 
 /**
@@ -212,8 +212,15 @@ export type TemplatePart =
 export type BackendChoice =
   | { readonly kind: 'single' }
   /** HTTPRoute backendRefs: a backend by weight; an unresolved one (undefined) answers 500 for its share. */
-  | { readonly kind: 'weighted'; readonly backends: readonly { readonly backend: Backend | undefined; readonly weight: number }[]; readonly total: number }
+  | { readonly kind: 'weighted'; readonly backends: readonly WeightedBackend[]; readonly total: number }
   | { readonly kind: 'canary'; readonly canary: Backend; readonly rules: CanaryRules; readonly ingress: string; readonly balancing: Balancing };
+
+export interface WeightedBackend {
+  readonly backend: Backend | undefined;
+  readonly weight: number;
+  /** The backendRef's own RequestHeaderModifier, applied after the rule's filters when it is drawn. */
+  readonly requestHeaders?: GatewayHeaderChange | undefined;
+}
 
 /** How a backend's endpoints are picked: what a canary Ingress keeps of its own annotations (as ingress-nginx). */
 export type Balancing = Pick<RouteOptions, 'affinity' | 'upstreamHash' | 'loadBalance'>;

@@ -79,6 +79,13 @@ export class UndiciEngine implements ForwardEngine {
 }
 
 /**
+ * undici checks response timeouts on a clock that ticks about every half second, so a timeout
+ * under a second (an HTTPRoute's `500ms`) could fire up to a second late; such a one gets a timer
+ * of its own for the headers. ingress-nginx's timeouts are whole seconds and never need it.
+ */
+const COARSE_TIMEOUT_MS = 1000;
+
+/**
  * One attempt's undici handler: streams the pod's answer to the client and settles the attempt's
  * outcome once (responded, intercepted, or failed before a response). One object per attempt,
  * its methods shared; the only closure is the listener for the client's close.
@@ -94,6 +101,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   /** Bytes of the pod's Content-Length still to come: the last chunk ends the response in the same call (one write, no uncork tick). */
   private bodyLeft = -1;
   private ended = false;
+  private headersTimer: NodeJS.Timeout | undefined;
 
   constructor(a: Attempt, settle: (outcome: AttemptOutcome) => void) {
     this.a = a;
@@ -115,10 +123,17 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
 
   onRequestSent(): void {
     this.requestSent = true;
+    if (this.a.readTimeoutMs < COARSE_TIMEOUT_MS) this.headersTimer = setTimeout(this.headersLate, this.a.readTimeoutMs);
   }
+
+  /** A timeout shorter than undici's clock can tell: the pod's headers did not come in time. */
+  private readonly headersLate = (): void => {
+    this.controller?.abort(Object.assign(new Error(`upstream sent no response headers within ${this.a.readTimeoutMs} ms`), { code: 'PORTICO_READ_TIMEOUT' }));
+  };
 
   onResponseStart(c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
     if (status < 200) return; // 1xx: Node answers the client's Expect itself
+    if (this.headersTimer) clearTimeout(this.headersTimer);
     const a = this.a;
     // Settle before aborting: the abort reports an error synchronously, which must not win.
     if (a.failOnStatus.has(status)) {
@@ -164,6 +179,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.headersTimer) clearTimeout(this.headersTimer);
     const res = this.res;
     res.off('close', this.clientGone);
     if (this.responded) {

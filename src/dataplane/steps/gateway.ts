@@ -1,4 +1,6 @@
-import type { GatewayPathChange, RequestStep } from '../../table/steps.ts';
+import type { IncomingMessage } from 'node:http';
+import type { GatewayHeaderChange, GatewayPathChange, RequestStep } from '../../table/steps.ts';
+import type { HeaderChanges } from '../headers.ts';
 import type { StepRunner } from './types.ts';
 
 type Step<K extends RequestStep['kind']> = Extract<RequestStep, { kind: K }>;
@@ -22,20 +24,28 @@ export const gatewayRedirect: StepRunner<Step<'gateway-redirect'>> = ({ redirect
 /** RequestHeaderModifier, ResponseHeaderModifier and URLRewrite: noted in the changes the forwarding reads. */
 export const gatewayModify: StepRunner<Step<'gateway-modify'>> = ({ modify }, context) => {
   const changes = context.changes;
-  if (modify.request) {
-    const request = (changes.request = { ...changes.request });
-    for (const [name, value] of modify.request.set) request[name] = value;
-    for (const [name, value] of modify.request.add) {
-      const present = request[name] ?? context.req.headers[name];
-      request[name] = present === undefined ? value : `${Array.isArray(present) ? present.join(',') : present},${value}`;
-    }
-    if (modify.request.remove.length > 0) changes.dropFromRequest = [...(changes.dropFromRequest ?? []), ...modify.request.remove];
-  }
+  if (modify.request) modifyRequestHeaders(changes, modify.request, context.req);
   if (modify.response) changes.responseModify = modify.response;
   if (modify.hostname !== undefined) changes.upstreamHost = modify.hostname;
   if (modify.path) changes.upstreamPath = changedPath(modify.path, context.head.path) + context.head.query;
   return undefined;
 };
+
+/**
+ * A RequestHeaderModifier (a rule's, or the drawn backendRef's after it) noted in `changes`: set
+ * replaces, add appends to what the client or an earlier filter sent, remove drops both.
+ */
+export function modifyRequestHeaders(changes: HeaderChanges, modify: GatewayHeaderChange, req: IncomingMessage): void {
+  const request = (changes.request = { ...changes.request });
+  for (const [name, value] of modify.set) request[name] = value;
+  for (const [name, value] of modify.add) {
+    const present = request[name] ?? req.headers[name];
+    request[name] = present === undefined ? value : `${Array.isArray(present) ? present.join(',') : present},${value}`;
+  }
+  if (modify.remove.length === 0) return;
+  for (const name of modify.remove) delete request[name]; // what an earlier filter set goes too
+  changes.dropFromRequest = [...(changes.dropFromRequest ?? []), ...modify.remove];
+}
 
 /** ReplaceFullPath, or the matched prefix replaced element-wise (`/foo` → `/bar`: `/foo/x` → `/bar/x`). */
 export function changedPath(change: GatewayPathChange, path: string): string {

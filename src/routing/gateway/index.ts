@@ -16,8 +16,10 @@ const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 /** The Gateway API features Portico implements, as the conformance suite names them (sorted, as the spec asks). */
 const SUPPORTED_FEATURES: readonly string[] = [
   'Gateway', 'HTTPRoute', 'HTTPRoute303RedirectStatusCode', 'HTTPRoute307RedirectStatusCode', 'HTTPRoute308RedirectStatusCode',
-  'HTTPRouteHostRewrite', 'HTTPRouteMethodMatching', 'HTTPRoutePathRedirect', 'HTTPRoutePathRewrite', 'HTTPRoutePortRedirect',
-  'HTTPRouteQueryParamMatching', 'HTTPRouteResponseHeaderModification', 'HTTPRouteSchemeRedirect', 'ReferenceGrant',
+  'HTTPRouteBackendProtocolWebSocket', 'HTTPRouteBackendRequestHeaderModification', 'HTTPRouteBackendTimeout',
+  'HTTPRouteHostRewrite', 'HTTPRouteMethodMatching', 'HTTPRouteNamedRouteRule', 'HTTPRoutePathRedirect', 'HTTPRoutePathRewrite',
+  'HTTPRoutePortRedirect', 'HTTPRouteQueryParamMatching', 'HTTPRouteRequestTimeout', 'HTTPRouteResponseHeaderModification',
+  'HTTPRouteSchemeRedirect', 'ReferenceGrant',
 ];
 /** Gateway API routes are not ingress-nginx's: no HTTPS redirect, HSTS or body limit unless a filter says so. */
 const GATEWAY_OPTIONS: RouteOptions = { ...DEFAULT_ROUTE_OPTIONS, sslRedirect: false, hsts: false, bodyLimit: Infinity };
@@ -382,8 +384,7 @@ function compileRule(route: HTTPRoute, rule: HTTPRouteRule, r: number, ref: Obje
   const redirectFilter = rule.filters?.find((f) => f.type === 'RequestRedirect')?.requestRedirect;
   const choice = unsupported ? UNRESOLVED : redirectFilter ? undefined : backendChoice(rule.backendRefs ?? [], namespace, ref, `${field}.backendRefs`, resolver, snapshot, diagnostics, refs);
   const main = (choice?.kind === 'weighted' ? choice.backends.find((b) => b.backend)?.backend : undefined) ?? placeholder(namespace);
-  const timeout = durationMs(rule.timeouts?.backendRequest ?? rule.timeouts?.request);
-  const options: RouteOptions = timeout === undefined ? GATEWAY_OPTIONS : { ...GATEWAY_OPTIONS, readTimeoutMs: timeout, sendTimeoutMs: timeout };
+  const options = timeoutOptions(rule.timeouts, ref, `${field}.timeouts`, diagnostics);
   const matches = rule.matches && rule.matches.length > 0 ? rule.matches : [{}];
   const out: Ranked[] = [];
   matches.forEach((m, index) => {
@@ -426,11 +427,13 @@ function backendChoice(backendRefs: readonly HTTPBackendRef[], namespace: string
       refs.push({ reason: 'RefNotPermitted', message: `${at}: Service ${target}/${b.name} is not granted to this namespace` });
       return { backend: undefined, weight };
     }
-    if (b.filters && b.filters.length > 0) {
-      diagnostics.push({ severity: 'Warning', code: 'UnsupportedGatewayFeature', object: ref, field: `${at}.filters`, message: 'filters on a backendRef are not supported; its share of requests gets 500' });
-      refs.push({ reason: 'UnsupportedValue', message: `${at}: backendRef filters are not supported` });
+    const unsupported = (b.filters ?? []).findIndex((f) => f.type !== 'RequestHeaderModifier');
+    if (unsupported >= 0) {
+      diagnostics.push({ severity: 'Warning', code: 'UnsupportedGatewayFeature', object: ref, field: `${at}.filters[${unsupported}]`, message: `filter ${b.filters![unsupported]!.type} on a backendRef is not supported (RequestHeaderModifier is); its share of requests gets 500` });
+      refs.push({ reason: 'UnsupportedValue', message: `${at}: backendRef filter ${b.filters![unsupported]!.type} is not supported` });
       return { backend: undefined, weight };
     }
+    const requestHeaders = headerChange(b.filters?.find((f) => f.type === 'RequestHeaderModifier')?.requestHeaderModifier);
     if (!snapshot.services.has(objectKey(target, b.name))) {
       diagnostics.push({ severity: 'Warning', code: 'ServiceNotFound', object: ref, field: at, message: `Service ${target}/${b.name} not found; its share of requests gets 500` });
       refs.push({ reason: 'BackendNotFound', message: `${at}: Service ${target}/${b.name} not found` });
@@ -442,7 +445,7 @@ function backendChoice(backendRefs: readonly HTTPBackendRef[], namespace: string
       return { backend: undefined, weight };
     }
     const backend: Backend = resolver.resolve(target, { name: b.name, port: { number: b.port } }, false, ref, at, diagnostics);
-    return { backend, weight };
+    return requestHeaders ? { backend, weight, requestHeaders } : { backend, weight };
   });
   return { kind: 'weighted', backends, total: backends.reduce((n, b) => n + b.weight, 0) };
 }
@@ -538,12 +541,41 @@ function headerChange(m: HTTPHeaderModifier | undefined): GatewayHeaderChange | 
   return { set: pairs(m.set), add: pairs(m.add), remove: (m.remove ?? []).map((n) => n.toLowerCase()) };
 }
 
-/** Gateway API durations (`10s`, `1m30s`, `500ms`, `1h`); `0s` is no timeout. */
-function durationMs(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
+/**
+ * A rule's `timeouts`: how long Portico waits for the pod's answer (and between its reads, and to
+ * send it the body), the shorter of `request` and `backendRequest`. With `request` set, a timed-out
+ * attempt is not retried on another endpoint, so the wait stays within what the route allows.
+ * `0s` is no timeout; a value the spec's format does not allow is reported and ignored.
+ */
+function timeoutOptions(timeouts: HTTPRouteRule['timeouts'], ref: ObjectRef, field: string, diagnostics: Diagnostic[]): RouteOptions {
+  if (!timeouts) return GATEWAY_OPTIONS;
+  const read = (name: 'request' | 'backendRequest'): number | undefined => {
+    const text = timeouts[name];
+    if (text === undefined) return undefined;
+    const ms = durationMs(text);
+    if (ms === undefined) diagnostics.push({ severity: 'Warning', code: 'InvalidTimeout', object: ref, field: `${field}.${name}`, message: `"${text}" is not a Gateway API duration (like 500ms, 10s, 1m30s); no timeout of Portico's own applies` });
+    return ms;
+  };
+  const request = read('request');
+  const backendRequest = read('backendRequest');
+  if (request === undefined && backendRequest === undefined) return GATEWAY_OPTIONS;
+  const timeoutMs = Math.min(request ?? NO_TIMEOUT_MS, backendRequest ?? NO_TIMEOUT_MS);
+  const nextUpstream = request === undefined ? GATEWAY_OPTIONS.nextUpstream : { ...GATEWAY_OPTIONS.nextUpstream, onTimeout: false };
+  return { ...GATEWAY_OPTIONS, readTimeoutMs: timeoutMs, sendTimeoutMs: timeoutMs, nextUpstream };
+}
+
+/**
+ * `0s`, no timeout: the longest a timer can wait (about 24.8 days). Not Infinity, which undici
+ * refuses as a timeout and Node's timers take as 1 ms.
+ */
+const NO_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Gateway API durations (`10s`, `1m30s`, `500ms`, `1h`: up to four number-unit pairs); `0s` is no timeout. */
+function durationMs(text: string): number | undefined {
+  if (!/^(?:\d{1,5}(?:h|m|s|ms)){1,4}$/.test(text)) return undefined;
   let total = 0;
-  for (const [, n, unit] of text.matchAll(/(\d+)(ms|s|m|h)/g)) total += Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
-  return total === 0 ? Infinity : total;
+  for (const [, n, unit] of text.matchAll(/(\d+)(ms|h|m|s)/g)) total += Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
+  return total === 0 ? NO_TIMEOUT_MS : Math.min(total, NO_TIMEOUT_MS);
 }
 
 /** The spec's precedence: Exact, then the longest path, then method, header and query matches; then the oldest route, its name, rule and match order. */
