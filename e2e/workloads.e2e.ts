@@ -82,6 +82,13 @@ describe('workloads on a real controller manager', () => {
     expect(await servers(6)).toEqual(await podNames());
   });
 
+  it('shows a pod\'s output with kubectl logs, which the API server reads from the node as from a kubelet', async () => {
+    const [pod] = [...await podNames()] as [string];
+    expect(await kubectl().kubectl('-n', 'shop', 'logs', pod)).toBe(`${pod} serving on port 8080\n`);
+    expect(await kubectl().kubectl('-n', 'shop', 'logs', pod, '--timestamps')).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\S+Z ${pod} serving on port 8080\\n$`));
+    expect(await kubectl().kubectl('-n', 'shop', 'logs', pod, `--since-time=${new Date(Date.now() + 60_000).toISOString()}`)).toBe('');
+  });
+
   it('follows kubectl scale up and down', async () => {
     await kubectl().kubectl('-n', 'shop', 'scale', 'deployment/echo', '--replicas=3');
     await kubectl().kubectl('-n', 'shop', 'rollout', 'status', 'deployment/echo', '--timeout=60s');

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -33,6 +33,30 @@ export function daemon(cmd: string, args: string[], logFile: string, env: NodeJS
   const fd = openSync(logFile, 'a');
   const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env });
   closeSync(fd);
+  return child;
+}
+
+/**
+ * A long-running child whose output goes to a log file the way the kubelet keeps a container's
+ * (the CRI format: `<RFC 3339 time> <stream> F <line>`), so its lines can be served by time.
+ */
+export function criLoggedDaemon(cmd: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const out = createWriteStream(logFile, { flags: 'a' });
+  let open = 2;
+  for (const stream of ['stdout', 'stderr'] as const) {
+    let partial = '';
+    child[stream]!.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      const time = new Date().toISOString();
+      for (const line of lines) out.write(`${time} ${stream} F ${line}\n`);
+    });
+    child[stream]!.on('end', () => {
+      if (partial) out.write(`${new Date().toISOString()} ${stream} F ${partial}\n`);
+      if (--open === 0) out.end();
+    });
+  }
   return child;
 }
 

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { daemon, run, stopProcess, waitUntil } from './exec.ts';
+import { criLoggedDaemon, daemon, run, stopProcess, waitUntil } from './exec.ts';
 
 /**
  * Pods the cni0 way: one network namespace per pod, a veth pair into a bridge, addresses
@@ -90,8 +90,9 @@ export class PodNetwork {
   }
 
   /** Runs a command inside a sandbox; its output goes to `logFile`. */
-  exec(sandbox: Sandbox, argv: string[], env: Record<string, string>, logFile: string): ChildProcess {
-    return daemon('ip', ['netns', 'exec', sandbox.netns, ...argv], logFile, { ...process.env, ...env });
+  /** A process in the sandbox; its output goes to `logFile` as is, or in the kubelet's CRI format. */
+  exec(sandbox: Sandbox, argv: string[], env: Record<string, string>, logFile: string, format: 'raw' | 'cri' = 'raw'): ChildProcess {
+    return (format === 'cri' ? criLoggedDaemon : daemon)('ip', ['netns', 'exec', sandbox.netns, ...argv], logFile, { ...process.env, ...env });
   }
 
   /** Deletes a sandbox (its veth goes with it) and frees its address. */

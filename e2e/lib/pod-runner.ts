@@ -1,8 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig, ListWatch, Watch, type V1Container, type V1Pod } from '@kubernetes/client-node';
-import { daemon, stopProcess } from './exec.ts';
+import { stopProcess } from './exec.ts';
+import { generateSelfSigned } from '../../src/dataplane/tls.ts';
 import type { PodNetwork, Sandbox } from './network.ts';
 
 /** What runs for a container image: a command (argv) given the container's resolved environment. */
@@ -41,6 +45,8 @@ export class PodRunner {
   private readonly images: Map<string, ImageCommand>;
   private readonly logDir: string;
   private probeTimer: NodeJS.Timeout | undefined;
+  /** The kubelet's API, as much of it as `kubectl logs` (the API server's pods/log) needs. */
+  private kubelet: HttpsServer | undefined;
   /** Errors seen while running pods (an unmapped image, a failed status write), for the test to show. */
   readonly problems: string[] = [];
 
@@ -58,11 +64,20 @@ export class PodRunner {
   }
 
   async start(): Promise<void> {
-    await this.core.createNode({ body: {
-      metadata: { name: PodRunner.NODE, labels: { 'kubernetes.io/os': 'linux', 'kubernetes.io/hostname': PodRunner.NODE } },
-      status: { addresses: [{ type: 'InternalIP', address: this.network.gateway }], conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }] },
-    } }).catch((err: unknown) => {
+    // The API server reaches the kubelet at the Node's address and port, by TLS it does not verify
+    // (it has no --kubelet-certificate-authority), to read a container's log.
+    const { certPem, keyPem } = await generateSelfSigned(PodRunner.NODE);
+    this.kubelet = createHttpsServer({ cert: certPem, key: keyPem }, (req, res) => void this.serveLog(req, res).catch(() => res.destroy()));
+    await new Promise<void>((resolve) => this.kubelet!.listen(0, this.network.gateway, resolve));
+    const status = {
+      addresses: [{ type: 'InternalIP', address: this.network.gateway }],
+      daemonEndpoints: { kubeletEndpoint: { Port: (this.kubelet.address() as AddressInfo).port } },
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }],
+    };
+    await this.core.createNode({ body: { metadata: { name: PodRunner.NODE, labels: { 'kubernetes.io/os': 'linux', 'kubernetes.io/hostname': PodRunner.NODE } }, status } }).catch(async (err: unknown) => {
       if (!(err instanceof ApiException && err.code === 409)) throw err;
+      const node = await this.core.readNode({ name: PodRunner.NODE });
+      await this.core.replaceNodeStatus({ name: PodRunner.NODE, body: { ...node, status: { ...node.status, ...status } } });
     });
     await this.informer.start();
     // Readiness probes, every 250 ms: a pod is Ready once its probe answers.
@@ -72,6 +87,8 @@ export class PodRunner {
   async stop(podKey?: string): Promise<void> {
     if (podKey === undefined) {
       clearInterval(this.probeTimer);
+      this.kubelet?.closeAllConnections();
+      this.kubelet?.close();
       await this.informer.stop();
       await Promise.all([...this.running.keys()].map((k) => this.stopPod(k)));
       return;
@@ -129,7 +146,7 @@ export class PodRunner {
       const argv = command(container, env).map((a) => relocate(expand(a, env)));
       // restartPolicy Always, as the kubelet: a container that exits is started again after a pause.
       const start = (slot: number): void => {
-        const child = this.network.exec(sandbox, argv, env, join(this.logDir, `pod-${pod.metadata!.namespace}-${pod.metadata!.name}-${container.name}.log`));
+        const child = this.network.exec(sandbox, argv, env, this.logFile(pod.metadata!.namespace!, pod.metadata!.name!, container.name), 'cri');
         entry.processes[slot] = child;
         child.once('exit', () => {
           setTimeout(() => {
@@ -142,6 +159,31 @@ export class PodRunner {
     entry.started = Date.now();
     entry.containersStarted = true;
     await this.writeStatus(entry, entry.ready);
+  }
+
+  private logFile(namespace: string, pod: string, container: string): string {
+    return join(this.logDir, `pod-${namespace}-${pod}-${container}.log`);
+  }
+
+  /**
+   * The kubelet's `GET /containerLogs/{namespace}/{pod}/{container}` with `sinceTime`,
+   * `sinceSeconds`, `tailLines` and `timestamps`: the container's lines, kept (across restarts)
+   * in the CRI format, the time and stream taken off unless asked for.
+   */
+  private async serveLog(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://kubelet');
+    const parts = /^\/containerLogs\/([a-z0-9.-]+)\/([a-z0-9.-]+)\/([a-z0-9.-]+)$/.exec(url.pathname);
+    const text = parts && await readFile(this.logFile(parts[1]!, parts[2]!, parts[3]!), 'utf8').catch(() => undefined);
+    if (text === undefined || text === null) {
+      res.writeHead(404).end('no such container log\n');
+      return;
+    }
+    const q = url.searchParams;
+    const since = q.has('sinceTime') ? Date.parse(q.get('sinceTime')!) : q.has('sinceSeconds') ? Date.now() - Number(q.get('sinceSeconds')) * 1000 : -Infinity;
+    let lines = text.split('\n').filter((l) => l !== '').map((l) => /^(\S+) (?:stdout|stderr) [FP] (.*)$/.exec(l)).filter((m) => m !== null && Date.parse(m[1]!) >= since) as RegExpExecArray[];
+    if (q.has('tailLines')) lines = lines.slice(-Number(q.get('tailLines')));
+    const timestamps = q.get('timestamps') === 'true';
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(lines.map((m) => `${timestamps ? `${m[1]} ` : ''}${m[2]}\n`).join(''));
   }
 
   /** Secret and ConfigMap volumes written out as files, one directory per volume. */
