@@ -80,6 +80,7 @@ export interface HTTPRouteFilter {
   responseHeaderModifier?: HTTPHeaderModifier;
   requestRedirect?: { scheme?: 'http' | 'https'; hostname?: string; path?: HTTPPathModifier; port?: number; statusCode?: number };
   urlRewrite?: { hostname?: string; path?: HTTPPathModifier };
+  requestMirror?: { backendRef: HTTPBackendRef; percent?: number; fraction?: { numerator: number; denominator?: number } };
 }
 
 export interface HTTPBackendRef {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendSet } from './helpers/backends.ts';
 import { echoed, send } from './helpers/http.ts';
 import { GATEWAY_CLASS, ingress, service } from './helpers/manifests.ts';
-import { startPortico, type RunningPortico } from './helpers/portico.ts';
+import { startPortico, waitFor, type RunningPortico } from './helpers/portico.ts';
 
 const GATEWAY = `${GATEWAY_CLASS}---
 apiVersion: gateway.networking.k8s.io/v1
@@ -65,6 +65,8 @@ describe('Gateway API HTTPRoutes (standalone)', () => {
     return echoed(r).server;
   };
 
+  /** What the mirror backend received. */
+  const mirrored: { method: string; url: string; headers: Record<string, unknown>; body: string }[] = [];
   /** Requests the two slow pods received. */
   let slowArrivals = 0;
   /** A pod that answers after `?delay=` milliseconds. */
@@ -164,9 +166,32 @@ rules:
       - type: ResponseHeaderModifier
         responseHeaderModifier: {set: [{name: X-Served-By, value: hidden}], add: [{name: X-Extra, value: extra}], remove: [Content-Type]}
     backendRefs: [${backendRef('a')}]
-  - matches: [{path: {value: /mirror}}]
-    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: b, port: 80}}}]
+  - matches: [{path: {value: /extension}}]
+    filters: [{type: ExtensionRef, extensionRef: {group: example.com, kind: Thing, name: thing}}]
     backendRefs: [${backendRef('a')}]`),
+      'mirrors.yaml': httpRoute('mirrors', `parentRefs: [{name: web}]
+hostnames: [mirrors.test]
+rules:
+  - matches: [{path: {value: /all}}]
+    filters:
+      - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Rule, value: set}]}}
+      - {type: RequestMirror, requestMirror: {backendRef: {name: sink, port: 80}}}
+      - {type: RequestMirror, requestMirror: {backendRef: {name: nowhere, port: 80}}}
+    backendRefs: [${backendRef('a')}]
+  - matches: [{path: {value: /none}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: sink, port: 80}, percent: 0}}]
+    backendRefs: [${backendRef('a')}]
+  - matches: [{path: {value: /half}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: sink, port: 80}, fraction: {numerator: 1, denominator: 2}}}]
+    backendRefs: [${backendRef('a')}]`),
+      'sink.yaml': service('sink', [{ address: '127.0.31.6', port: await backends.http('127.0.31.6', (req, res) => {
+        let body = '';
+        req.on('data', (d: Buffer) => (body += d));
+        req.on('end', () => {
+          mirrored.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+          res.end('ignored');
+        });
+      }) }]),
       'hosts.yaml': [
         httpRoute('apps', `parentRefs: [{name: web, sectionName: apps}]
 hostnames: [one.apps.test, other.test]
@@ -255,10 +280,36 @@ rules: [{backendRefs: [${backendRef('b')}]}]`),
   });
 
   it('answers 500 for a rule with a filter it does not support, and says so', async () => {
-    expect((await get('filters.test', '/mirror')).status).toBe(500);
+    expect((await get('filters.test', '/extension')).status).toBe(500);
     expect(await diagnostics()).toContainEqual(expect.objectContaining({ code: 'UnsupportedGatewayFeature', field: 'spec.rules[5].filters[0]', object: { kind: 'HTTPRoute', namespace: 'default', name: 'filters' } }));
     expect((await get('per-backend.test', '/mirror')).status).toBe(500);
     expect(await diagnostics()).toContainEqual(expect.objectContaining({ code: 'UnsupportedGatewayFeature', field: 'spec.rules[1].backendRefs[0].filters[0]', object: { kind: 'HTTPRoute', namespace: 'default', name: 'per-backend' } }));
+  });
+
+  it('mirrors requests with their body to the mirror backend, for its share, whatever it answers', async () => {
+    mirrored.length = 0;
+    const r = await send(portico.httpPort, 'mirrors.test', '/all?n=1', { method: 'POST', headers: { 'x-client': 'yes', 'content-type': 'text/plain' }, body: 'payload' });
+    expect(r.status).toBe(200);
+    expect(echoed(r).server).toBe('a');
+    await waitFor(() => mirrored.length === 1, 'the mirrored request');
+    expect(mirrored[0]).toMatchObject({ method: 'POST', url: '/all?n=1', body: 'payload', headers: { host: 'mirrors.test', 'x-client': 'yes', 'x-rule': 'set', 'x-forwarded-host': 'mirrors.test' } });
+    // A mirror backend that does not exist is reported and left out; the route and the other mirror serve.
+    expect(await diagnostics()).toContainEqual(expect.objectContaining({ code: 'ServiceNotFound', field: 'spec.rules[0].filters[2].requestMirror.backendRef', object: { kind: 'HTTPRoute', namespace: 'default', name: 'mirrors' } }));
+
+    for (let i = 0; i < 20; i++) expect((await get('mirrors.test', `/none?i=${i}`)).status).toBe(200);
+    const n = 200;
+    for (let i = 0; i < n; i++) expect((await get('mirrors.test', `/half?i=${i}`)).status).toBe(200);
+    // Mirrors go on after the client's answer: wait until none has arrived for 300 ms.
+    await waitFor(async () => {
+      const before = mirrored.length;
+      await new Promise((r) => setTimeout(r, 300));
+      return before === mirrored.length;
+    }, 'mirrored requests to stop arriving');
+    expect(mirrored.filter((m) => m.url.startsWith('/none'))).toEqual([]);
+    const half = mirrored.filter((m) => m.url.startsWith('/half')).length;
+    // Binomial(200, 0.5): mean 100, sd 7.1; ±40 is 5.6 sd.
+    expect(half).toBeGreaterThan(60);
+    expect(half).toBeLessThan(140);
   });
 
   it('modifies request headers per backendRef, after the rule filters, for the backend drawn', async () => {

@@ -9,6 +9,7 @@ import { clientOf, type ClientFacts } from './client-address.ts';
 import type { Balancer } from './balancer.ts';
 import { chooseBackend, type ChosenBackend } from './backend-choice.ts';
 import { modifyRequestHeaders } from './steps/gateway.ts';
+import type { RequestMirrors } from './request-mirror.ts';
 import { pickEndpoint } from './endpoint-choice.ts';
 import type { Attempt, FailureKind, ForwardEngine, UpgradeEngine } from './engines/types.ts';
 import { headerObject, ownHeadersOf, removePairs, requestIdHeader, requestIdOf, responseChanges, setPair, upstreamHeaders, type ForwardedFacts, type HeaderChanges, type OwnHeaders } from './headers.ts';
@@ -60,6 +61,8 @@ export interface RequestHandlerOptions {
   readonly observer?: RequestObserver | undefined;
   /** What request steps remember (rate limits, recent logins): one per process, shared by the listeners. */
   readonly stepState: StepState;
+  /** Sends HTTPRoute RequestMirror copies. */
+  readonly mirrors: RequestMirrors;
 }
 
 /** What is known about a request as it goes, for the observer when the response ends. */
@@ -357,6 +360,7 @@ export class RequestHandler {
     const headers = upstreamHeaders(req.rawHeaders, this.forwardedFacts(f, requestId, settings, client));
     // A chunked body read whole reaches the pod with a Content-Length, as nginx sends it.
     if (Buffer.isBuffer(body) && req.headers['content-length'] === undefined) headers.push('content-length', String(body.length));
+    if (f.route.mirrors && !(body instanceof RequestBody)) this.options.mirrors.send(f.route.mirrors, req.method ?? 'GET', f.upstreamPath, headers, body);
     const policy = o.nextUpstream;
     const maxTries = Math.max(1, Math.min(policy.tries === 0 ? Infinity : policy.tries, backend.endpoints.length));
     const tried = new Set<Endpoint>();

@@ -8,6 +8,7 @@ import { Balancer } from './balancer.ts';
 import { HttpProxyEngine, LazyUpgradeEngine } from './engines/http-proxy.ts';
 import type { ForwardEngine, UpgradeEngine } from './engines/types.ts';
 import { UndiciEngine } from './engines/undici.ts';
+import { RequestMirrors } from './request-mirror.ts';
 import { acceptProxyProtocol } from './proxy-protocol.ts';
 import { RequestHandler, type ChallengeAnswers } from './request-handler.ts';
 import { StepState } from './steps/index.ts';
@@ -66,6 +67,7 @@ export class DataPlane {
   private readonly engines: ReadonlySet<ForwardEngine | UpgradeEngine>;
   readonly balancer: Balancer;
   private readonly stepState: StepState;
+  private readonly mirrors = new RequestMirrors();
   private readonly tunnels = new Set<Duplex>();
   private readonly options: DataPlaneOptions;
   /** Set when shutting down: responses say `Connection: close`, so clients move elsewhere. */
@@ -122,7 +124,7 @@ export class DataPlane {
   private readonly proxyProtocol = (): boolean => this.current?.settings.proxyProtocol ?? false;
 
   private handler(proto: 'http' | 'https', httpsPort?: number): RequestHandler {
-    const options = { proto, httpsPort, challenges: proto === 'http' ? this.options.challenges : undefined, observer: this.options.observer, stepState: this.stepState };
+    const options = { proto, httpsPort, challenges: proto === 'http' ? this.options.challenges : undefined, observer: this.options.observer, stepState: this.stepState, mirrors: this.mirrors };
     return new RequestHandler(this, this.engine, this.balancer, options, this.upgrades);
   }
 
@@ -222,6 +224,7 @@ export class DataPlane {
     })));
     for (const engine of this.engines) await engine.close();
     await this.stepState.close();
+    await this.mirrors.close();
   }
 }
 

@@ -121,6 +121,14 @@ export interface Route {
   readonly options: RouteOptions;
   /** What Portico checks or answers before forwarding, in nginx's phase order; empty for a plain route. */
   readonly steps: readonly RequestStep[];
+  /** HTTPRoute RequestMirror filters: copies of the request sent on, their answers ignored. */
+  readonly mirrors?: readonly RequestMirror[] | undefined;
+}
+
+export interface RequestMirror {
+  readonly backend: Backend;
+  /** The share of requests mirrored, 0 to 100. */
+  readonly percent: number;
 }
 
 export interface RouteOptions {

@@ -4,21 +4,22 @@ import type { Diagnostic, ObjectRef } from '../../diagnostics.ts';
 import { GATEWAY_GROUP, type Gateway, type GatewayClass, type ParentReference, type HTTPBackendRef, type HTTPHeaderModifier, type HTTPPathModifier, type HTTPRoute, type HTTPRouteFilter, type HTTPRouteMatch, type HTTPRouteRule, type Listener } from '../../gateway-api.ts';
 import { objectKey, type ObjectSnapshot } from '../../snapshot.ts';
 import { STEP_ORDER, type GatewayHeaderChange, type GatewayModify, type GatewayPathChange, type GatewayRedirect, type RequestStep } from '../../table/steps.ts';
-import type { Backend, BackendChoice, GatewayMatch, PathType, Route, RouteOptions, TlsCertificate, ValueMatch } from '../../table/types.ts';
+import type { Backend, BackendChoice, GatewayMatch, PathType, RequestMirror, Route, RouteOptions, TlsCertificate, ValueMatch } from '../../table/types.ts';
 import { readTlsSecret } from '../tls.ts';
 import { DEFAULT_ROUTE_OPTIONS } from '../annotations/index.ts';
 import type { BackendResolver } from '../backends.ts';
 
 /** Listener protocols Portico serves HTTPRoutes on: HTTP on its HTTP listener, HTTPS (terminated) on its HTTPS one. */
 const ROUTE_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
-const FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite']);
+const FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror']);
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 /** The Gateway API features Portico implements, as the conformance suite names them (sorted, as the spec asks). */
 const SUPPORTED_FEATURES: readonly string[] = [
   'Gateway', 'HTTPRoute', 'HTTPRoute303RedirectStatusCode', 'HTTPRoute307RedirectStatusCode', 'HTTPRoute308RedirectStatusCode',
   'HTTPRouteBackendProtocolWebSocket', 'HTTPRouteBackendRequestHeaderModification', 'HTTPRouteBackendTimeout',
   'HTTPRouteHostRewrite', 'HTTPRouteMethodMatching', 'HTTPRouteNamedRouteRule', 'HTTPRoutePathRedirect', 'HTTPRoutePathRewrite',
-  'HTTPRoutePortRedirect', 'HTTPRouteQueryParamMatching', 'HTTPRouteRequestTimeout', 'HTTPRouteResponseHeaderModification',
+  'HTTPRoutePortRedirect', 'HTTPRouteQueryParamMatching', 'HTTPRouteRequestMirror', 'HTTPRouteRequestMultipleMirrors',
+  'HTTPRouteRequestPercentageMirror', 'HTTPRouteRequestTimeout', 'HTTPRouteResponseHeaderModification',
   'HTTPRouteSchemeRedirect', 'ReferenceGrant',
 ];
 /** Gateway API routes are not ingress-nginx's: no HTTPS redirect, HSTS or body limit unless a filter says so. */
@@ -385,6 +386,7 @@ function compileRule(route: HTTPRoute, rule: HTTPRouteRule, r: number, ref: Obje
   const choice = unsupported ? UNRESOLVED : redirectFilter ? undefined : backendChoice(rule.backendRefs ?? [], namespace, ref, `${field}.backendRefs`, resolver, snapshot, diagnostics, refs);
   const main = (choice?.kind === 'weighted' ? choice.backends.find((b) => b.backend)?.backend : undefined) ?? placeholder(namespace);
   const options = timeoutOptions(rule.timeouts, ref, `${field}.timeouts`, diagnostics);
+  const mirrors = unsupported || redirectFilter ? undefined : requestMirrors(rule.filters ?? [], namespace, ref, `${field}.filters`, resolver, snapshot, diagnostics, refs);
   const matches = rule.matches && rule.matches.length > 0 ? rule.matches : [{}];
   const out: Ranked[] = [];
   matches.forEach((m, index) => {
@@ -396,7 +398,7 @@ function compileRule(route: HTTPRoute, rule: HTTPRouteRule, r: number, ref: Obje
     const matched = path.type === 'PathPrefix' ? path.value || '/' : path.value;
     const steps = stepsOf(rule.filters ?? [], path.type === 'PathPrefix' ? matched : undefined, redirectFilter);
     const pathType: PathType = path.type === 'Exact' ? 'Exact' : path.type === 'PathPrefix' ? 'Prefix' : 'ImplementationSpecific';
-    const built: Route = { ingress: routeKey, host: '', path: path.type === 'PathPrefix' ? matched : path.value, pathType, backend: main, choice: choice ?? { kind: 'single' }, options, steps };
+    const built: Route = { ingress: routeKey, host: '', path: path.type === 'PathPrefix' ? matched : path.value, pathType, backend: main, choice: choice ?? { kind: 'single' }, options, steps, ...(mirrors ? { mirrors } : {}) };
     const method = m.method?.toUpperCase();
     out.push({
       match: { route: built, path, method, headers, queryParams },
@@ -416,38 +418,62 @@ function backendChoice(backendRefs: readonly HTTPBackendRef[], namespace: string
   const backends = backendRefs.map((b, i) => {
     const weight = b.weight ?? 1;
     const at = `${field}[${i}]`;
-    if ((b.group ?? '') !== '' || (b.kind ?? 'Service') !== 'Service') {
-      diagnostics.push({ severity: 'Warning', code: 'InvalidBackend', object: ref, field: at, message: `backendRef kind ${b.group ? `${b.group}/` : ''}${b.kind} is not supported (Services only); its share of requests gets 500` });
-      refs.push({ reason: 'InvalidKind', message: `${at}: kind ${b.kind} is not supported` });
-      return { backend: undefined, weight };
-    }
-    const target = b.namespace ?? namespace;
-    if (target !== namespace && !grantedTo(snapshot, 'HTTPRoute', namespace, target, '', 'Service', b.name)) {
-      diagnostics.push({ severity: 'Warning', code: 'RefNotPermitted', object: ref, field: at, message: `Service ${target}/${b.name} is in another namespace and no ReferenceGrant there allows it; its share of requests gets 500` });
-      refs.push({ reason: 'RefNotPermitted', message: `${at}: Service ${target}/${b.name} is not granted to this namespace` });
-      return { backend: undefined, weight };
-    }
     const unsupported = (b.filters ?? []).findIndex((f) => f.type !== 'RequestHeaderModifier');
     if (unsupported >= 0) {
       diagnostics.push({ severity: 'Warning', code: 'UnsupportedGatewayFeature', object: ref, field: `${at}.filters[${unsupported}]`, message: `filter ${b.filters![unsupported]!.type} on a backendRef is not supported (RequestHeaderModifier is); its share of requests gets 500` });
       refs.push({ reason: 'UnsupportedValue', message: `${at}: backendRef filter ${b.filters![unsupported]!.type} is not supported` });
       return { backend: undefined, weight };
     }
+    const backend = resolveBackendRef(b, namespace, ref, at, 'its share of requests gets 500', resolver, snapshot, diagnostics, refs);
     const requestHeaders = headerChange(b.filters?.find((f) => f.type === 'RequestHeaderModifier')?.requestHeaderModifier);
-    if (!snapshot.services.has(objectKey(target, b.name))) {
-      diagnostics.push({ severity: 'Warning', code: 'ServiceNotFound', object: ref, field: at, message: `Service ${target}/${b.name} not found; its share of requests gets 500` });
-      refs.push({ reason: 'BackendNotFound', message: `${at}: Service ${target}/${b.name} not found` });
-      return { backend: undefined, weight };
-    }
-    if (b.port === undefined) {
-      diagnostics.push({ severity: 'Warning', code: 'ServicePortNotFound', object: ref, field: `${at}.port`, message: `backendRef to Service ${target}/${b.name} names no port; its share of requests gets 500` });
-      refs.push({ reason: 'UnsupportedValue', message: `${at}: no port` });
-      return { backend: undefined, weight };
-    }
-    const backend: Backend = resolver.resolve(target, { name: b.name, port: { number: b.port } }, false, ref, at, diagnostics);
-    return requestHeaders ? { backend, weight, requestHeaders } : { backend, weight };
+    return backend && requestHeaders ? { backend, weight, requestHeaders } : { backend, weight };
   });
   return { kind: 'weighted', backends, total: backends.reduce((n, b) => n + b.weight, 0) };
+}
+
+/** A rule's RequestMirror filters; one whose backend does not resolve is reported and left out (the rule still serves). */
+function requestMirrors(filters: readonly HTTPRouteFilter[], namespace: string, ref: ObjectRef, field: string, resolver: BackendResolver, snapshot: ObjectSnapshot, diagnostics: Diagnostic[], refs: RefProblem[]): RequestMirror[] | undefined {
+  const mirrors: RequestMirror[] = [];
+  filters.forEach((f, i) => {
+    if (f.type !== 'RequestMirror' || !f.requestMirror) return;
+    const at = `${field}[${i}].requestMirror`;
+    const { backendRef, percent, fraction } = f.requestMirror;
+    const backend = resolveBackendRef(backendRef, namespace, ref, `${at}.backendRef`, 'no request is mirrored to it', resolver, snapshot, diagnostics, refs);
+    if (!backend) return;
+    const share = percent ?? (fraction ? (100 * fraction.numerator) / (fraction.denominator ?? 100) : 100);
+    if (!(share >= 0 && share <= 100)) {
+      diagnostics.push({ severity: 'Warning', code: 'InvalidBackend', object: ref, field: at, message: `a mirrored share of ${share}% is not between 0 and 100; no request is mirrored` });
+      return;
+    }
+    mirrors.push({ backend, percent: share });
+  });
+  return mirrors.length > 0 ? mirrors : undefined;
+}
+
+/** One backendRef as a Service's Backend, or undefined (reported, with the spec's ResolvedRefs reason) when it cannot be used. */
+function resolveBackendRef(b: HTTPBackendRef, namespace: string, ref: ObjectRef, at: string, consequence: string, resolver: BackendResolver, snapshot: ObjectSnapshot, diagnostics: Diagnostic[], refs: RefProblem[]): Backend | undefined {
+  if ((b.group ?? '') !== '' || (b.kind ?? 'Service') !== 'Service') {
+    diagnostics.push({ severity: 'Warning', code: 'InvalidBackend', object: ref, field: at, message: `backendRef kind ${b.group ? `${b.group}/` : ''}${b.kind} is not supported (Services only); ${consequence}` });
+    refs.push({ reason: 'InvalidKind', message: `${at}: kind ${b.kind} is not supported` });
+    return undefined;
+  }
+  const target = b.namespace ?? namespace;
+  if (target !== namespace && !grantedTo(snapshot, 'HTTPRoute', namespace, target, '', 'Service', b.name)) {
+    diagnostics.push({ severity: 'Warning', code: 'RefNotPermitted', object: ref, field: at, message: `Service ${target}/${b.name} is in another namespace and no ReferenceGrant there allows it; ${consequence}` });
+    refs.push({ reason: 'RefNotPermitted', message: `${at}: Service ${target}/${b.name} is not granted to this namespace` });
+    return undefined;
+  }
+  if (!snapshot.services.has(objectKey(target, b.name))) {
+    diagnostics.push({ severity: 'Warning', code: 'ServiceNotFound', object: ref, field: at, message: `Service ${target}/${b.name} not found; ${consequence}` });
+    refs.push({ reason: 'BackendNotFound', message: `${at}: Service ${target}/${b.name} not found` });
+    return undefined;
+  }
+  if (b.port === undefined) {
+    diagnostics.push({ severity: 'Warning', code: 'ServicePortNotFound', object: ref, field: `${at}.port`, message: `backendRef to Service ${target}/${b.name} names no port; ${consequence}` });
+    refs.push({ reason: 'UnsupportedValue', message: `${at}: no port` });
+    return undefined;
+  }
+  return resolver.resolve(target, { name: b.name, port: { number: b.port } }, false, ref, at, diagnostics);
 }
 
 /** A ReferenceGrant in `target` lets objects of `fromKind` in `from` refer to this object (or to every one of its kind). */
