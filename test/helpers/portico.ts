@@ -29,17 +29,22 @@ export async function startPortico(manifests: Record<string, string>, engine: En
     ingressClass: 'portico', controllerName: 'portico.dev/ingress-controller', serverDefaults: INGRESS_NGINX_SERVER_SETTINGS, configMap: options.configMap, defaultCertificate: options.defaultCertificate, defaultBackendService: options.defaultBackendService, metrics: true, accessLog: 'off', logQuery: false, workers: options.workers ?? 1, extraCaCertificates: [],
   }, pino({ level: 'silent' }));
   const { httpPort, httpsPort, adminPort } = await app.start();
+  // Files are written here and renamed into the directory, so the directory sees one change per
+  // apply: a temporary file inside it could set off a reload of the old version on a busy machine,
+  // a new generation that apply() would take for its own.
+  const staging = await mkdtemp(join(tmpdir(), 'portico-staging-'));
   return {
     app, httpPort, httpsPort: httpsPort!, adminPort, dir,
     async apply(file, yaml) {
       const before = app.current?.generation ?? 0;
-      await writeFile(join(dir, `.${file}.tmp`), yaml);
-      await rename(join(dir, `.${file}.tmp`), join(dir, file));
+      await writeFile(join(staging, file), yaml);
+      await rename(join(staging, file), join(dir, file));
       await waitFor(() => (app.current?.generation ?? 0) > before);
     },
     async stop() {
       await app.stop();
       await rm(dir, { recursive: true, force: true });
+      await rm(staging, { recursive: true, force: true });
     },
   };
 }
