@@ -6,7 +6,7 @@
 // run; which tests pass is the report's to say.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startEnvironment } from '../e2e/lib/environment.ts';
 import { daemon, stopProcess, waitUntil } from '../e2e/lib/exec.ts';
@@ -53,6 +53,9 @@ try {
     '--gateway-addresses', gatewayAddresses.join(','),
     '--publish-address', network.gateway, '--election-namespace', 'portico-system', '--shutdown-delay', '0', '--access-log', 'off'], join(dir, 'portico.log'));
   await waitUntil('portico /readyz', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.ok === true, 60_000, 200);
+  // The suite reads the features to test from the GatewayClass status, once, as it starts.
+  await waitUntil('the GatewayClass status with supportedFeatures', async () =>
+    (await kubectl.kubectl('get', 'gatewayclass', 'portico', '-o', 'jsonpath={.status.supportedFeatures[*].name}')).includes('HTTPRoute'), 60_000, 200);
 
   const args = [
     '-test.run', '^TestConformance$', '-test.v', '-test.timeout', '60m',
@@ -61,6 +64,7 @@ try {
     '--mode=default', '--cleanup-base-resources=true',
   ];
   const command = `KUBECONFIG=<admin kubeconfig> conformance.test ${args.join(' ')}`;
+  await rm(REPORT, { force: true }); // a report left from an earlier run must not stand for this one
   console.log(`running: ${command}`);
   const code = await new Promise<number>((resolve) => {
     const log = createWriteStream(LOG);
@@ -70,6 +74,7 @@ try {
     child.on('close', (c) => log.end(() => resolve(c ?? 1)));
   });
   const report = await readFile(REPORT, 'utf8').catch(() => '');
+  if (report === '') throw new Error(`the suite exited ${code} without a report (its output: ${LOG})`);
   // The names under each profile's `failedTests:`.
   const failed = [...report.matchAll(/failedTests:\n((?: +- \S+\n)+)/g)].flatMap((m) => m[1]!.trim().split('\n').map((line) => line.replace(/^ *- /, '')));
   const notes = failed.map((name) => `- **${name}**: ${KNOWN_FAILURES[name] ?? 'not analysed yet.'}`).join('\n') || '- none';
