@@ -169,6 +169,20 @@ rules:
   - matches: [{path: {value: /extension}}]
     filters: [{type: ExtensionRef, extensionRef: {group: example.com, kind: Thing, name: thing}}]
     backendRefs: [${backendRef('a')}]`),
+      'cors.yaml': httpRoute('cors', `parentRefs: [{name: web}]
+hostnames: [cors.test]
+rules:
+  - matches: [{path: {value: /listed}}]
+    filters:
+      - type: CORS
+        cors: {allowOrigins: ["https://app.example", "https://*.bar.example"], allowMethods: [GET, PUT], allowHeaders: [x-one], exposeHeaders: [x-two], allowCredentials: true, maxAge: 600}
+    backendRefs: [${backendRef('a')}]
+  - matches: [{path: {value: /any}}]
+    filters: [{type: CORS, cors: {allowOrigins: ["*"], allowMethods: ["*"], allowHeaders: ["*"], allowCredentials: true}}]
+    backendRefs: [${backendRef('a')}]
+  - matches: [{path: {value: /open}}]
+    filters: [{type: CORS, cors: {allowOrigins: ["*"], allowMethods: ["*"]}}]
+    backendRefs: [${backendRef('a')}]`),
       'mirrors.yaml': httpRoute('mirrors', `parentRefs: [{name: web}]
 hostnames: [mirrors.test]
 rules:
@@ -310,6 +324,35 @@ rules: [{backendRefs: [${backendRef('b')}]}]`),
     // Binomial(200, 0.5): mean 100, sd 7.1; ±40 is 5.6 sd.
     expect(half).toBeGreaterThan(60);
     expect(half).toBeLessThan(140);
+  });
+
+  it('answers CORS preflights itself and adds the CORS headers for allowed origins only', async () => {
+    const preflight = (path: string, origin: string, headers: Record<string, string> = {}) =>
+      send(portico.httpPort, 'cors.test', path, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'PUT', ...headers } });
+    const listed = await preflight('/listed', 'https://a.b.bar.example', { 'access-control-request-headers': 'x-one' });
+    expect(listed.status).toBe(204);
+    expect(listed.body).toBe(''); // not the pod's answer
+    expect(listed.headers).toMatchObject({
+      'access-control-allow-origin': 'https://a.b.bar.example', 'access-control-allow-credentials': 'true', 'access-control-allow-methods': 'GET, PUT',
+      'access-control-allow-headers': 'x-one', 'access-control-expose-headers': 'x-two', 'access-control-max-age': '600',
+    });
+    const stranger = await preflight('/listed', 'https://bar.example.evil');
+    expect(stranger.status).toBe(204);
+    expect(stranger.headers['access-control-allow-origin']).toBeUndefined();
+    expect((await preflight('/listed', 'https://bar.example')).headers['access-control-allow-origin']).toBeUndefined(); // *.bar.example needs a label before it
+
+    const simple = await get('cors.test', '/listed', { origin: 'https://app.example' });
+    expect(echoed(simple).server).toBe('a');
+    expect([simple.headers['access-control-allow-origin'], simple.headers['access-control-allow-credentials'], simple.headers['access-control-expose-headers']]).toEqual(['https://app.example', 'true', 'x-two']);
+    const other = await get('cors.test', '/listed', { origin: 'https://other.example' });
+    expect([other.status, other.headers['access-control-allow-origin']]).toEqual([200, undefined]);
+
+    // `*` with credentials: a browser refuses `*`, so the request's own origin, method and headers are named.
+    const any = await preflight('/any', 'https://x.example', { 'access-control-request-headers': 'x-a, x-b' });
+    expect([any.headers['access-control-allow-origin'], any.headers['access-control-allow-methods'], any.headers['access-control-allow-headers'], any.headers['access-control-max-age']])
+      .toEqual(['https://x.example', 'PUT', 'x-a, x-b', '5']);
+    const open = await preflight('/open', 'https://x.example');
+    expect([open.headers['access-control-allow-origin'], open.headers['access-control-allow-methods'], open.headers['access-control-allow-credentials']]).toEqual(['*', '*', undefined]);
   });
 
   it('modifies request headers per backendRef, after the rule filters, for the backend drawn', async () => {

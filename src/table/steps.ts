@@ -21,7 +21,9 @@ export type RequestStep =
   /** HTTPRoute RequestRedirect: a Location made from the request, parts replaced. */
   | { readonly kind: 'gateway-redirect'; readonly redirect: GatewayRedirect }
   /** HTTPRoute RequestHeaderModifier, ResponseHeaderModifier and URLRewrite, applied to what is forwarded. */
-  | { readonly kind: 'gateway-modify'; readonly modify: GatewayModify };
+  | { readonly kind: 'gateway-modify'; readonly modify: GatewayModify }
+  /** HTTPRoute CORS: the preflight answered, the CORS headers on the response. */
+  | { readonly kind: 'gateway-cors'; readonly policy: GatewayCorsPolicy };
 
 export type StepKind = RequestStep['kind'];
 
@@ -32,7 +34,26 @@ export type StepKind = RequestStep['kind'];
  * the body limit, which nginx applies when the proxy reads the body. Custom headers only
  * decorate whatever answers, so they come first.
  */
-export const STEP_ORDER: readonly StepKind[] = ['deny', 'custom-headers', 'cors', 'redirect', 'gateway-redirect', 'https-redirect', 'access', 'rate-limit', 'basic-auth', 'external-auth', 'body-limit', 'gateway-modify'];
+export const STEP_ORDER: readonly StepKind[] = ['deny', 'custom-headers', 'cors', 'gateway-cors', 'redirect', 'gateway-redirect', 'https-redirect', 'access', 'rate-limit', 'basic-auth', 'external-auth', 'body-limit', 'gateway-modify'];
+
+/**
+ * The HTTPRoute CORS filter. Unlike ingress-nginx's, a wildcard origin covers any number of labels,
+ * and `*` (origin, methods, headers) is answered with what the request asked for when credentials
+ * are allowed, since browsers refuse `*` then.
+ */
+export interface GatewayCorsPolicy {
+  readonly anyOrigin: boolean;
+  /** `scheme://host[:port]`, lower case. */
+  readonly origins: ReadonlySet<string>;
+  /** `https://*.example.com` as scheme `https://` and suffix `.example.com` (with a port if it has one). */
+  readonly wildcardOrigins: readonly { readonly scheme: string; readonly suffix: string }[];
+  /** `['*']` for any. */
+  readonly allowMethods: readonly string[];
+  readonly allowHeaders: readonly string[];
+  readonly exposeHeaders: readonly string[];
+  readonly allowCredentials: boolean;
+  readonly maxAgeSeconds: number;
+}
 
 /** RequestRedirect, with what it replaces; the rest comes from the request. */
 export interface GatewayRedirect {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { GatewayHeaderChange, GatewayPathChange, RequestStep } from '../../table/steps.ts';
+import type { GatewayCorsPolicy, GatewayHeaderChange, GatewayPathChange, RequestStep } from '../../table/steps.ts';
 import type { HeaderChanges } from '../headers.ts';
 import type { StepRunner } from './types.ts';
 
@@ -29,6 +29,50 @@ export const gatewayModify: StepRunner<Step<'gateway-modify'>> = ({ modify }, co
   if (modify.hostname !== undefined) changes.upstreamHost = modify.hostname;
   if (modify.path) changes.upstreamPath = changedPath(modify.path, context.head.path) + context.head.query;
   return undefined;
+};
+
+const HOST_LABELS = /^[a-z0-9-]+(?:\.[a-z0-9-]+)*$/;
+
+function originAllowed(policy: GatewayCorsPolicy, origin: string): boolean {
+  if (policy.anyOrigin || policy.origins.has(origin)) return true;
+  for (const w of policy.wildcardOrigins) {
+    if (origin.startsWith(w.scheme) && origin.endsWith(w.suffix) && HOST_LABELS.test(origin.slice(w.scheme.length, origin.length - w.suffix.length))) return true;
+  }
+  return false;
+}
+
+/**
+ * HTTPRoute CORS: a request whose Origin is allowed gets the CORS headers on its response; a
+ * preflight (OPTIONS with Access-Control-Request-Method) is answered 204 here with the methods,
+ * headers and max age. Any other origin gets no CORS header, which is the browser's refusal; its
+ * preflight is answered here all the same.
+ */
+export const gatewayCors: StepRunner<Step<'gateway-cors'>> = ({ policy }, context) => {
+  const req = context.req;
+  const origin = req.headers.origin;
+  if (origin === undefined) return undefined;
+  const method = req.headers['access-control-request-method'];
+  const preflight = req.method === 'OPTIONS' && method !== undefined;
+  // A preflight from an origin not allowed is answered here too (it is not the pod's to answer), without a CORS header.
+  if (!originAllowed(policy, origin.toLowerCase())) return preflight ? { status: 204, headers: { 'content-length': '0' }, body: '' } : undefined;
+  const credentials = policy.allowCredentials;
+  // With credentials a browser accepts no `*`: the request's own origin, method and headers are named instead.
+  const headers: Record<string, string> = { 'access-control-allow-origin': policy.anyOrigin && !credentials ? '*' : origin };
+  if (credentials) headers['access-control-allow-credentials'] = 'true';
+  if (policy.exposeHeaders.length > 0) headers['access-control-expose-headers'] = policy.exposeHeaders.join(', ');
+  if (!preflight) {
+    context.changes.response = { ...context.changes.response, ...headers };
+    return undefined;
+  }
+  const requested = req.headers['access-control-request-headers'];
+  const any = (list: readonly string[]) => list.length === 1 && list[0] === '*';
+  if (policy.allowMethods.length > 0) headers['access-control-allow-methods'] = any(policy.allowMethods) && credentials ? method : policy.allowMethods.join(', ');
+  if (policy.allowHeaders.length > 0) {
+    const allowed = any(policy.allowHeaders) && credentials ? requested : policy.allowHeaders.join(', ');
+    if (allowed) headers['access-control-allow-headers'] = allowed;
+  }
+  headers['access-control-max-age'] = String(policy.maxAgeSeconds);
+  return { status: 204, headers: { ...headers, 'content-length': '0' }, body: '' };
 };
 
 /**

@@ -3,7 +3,7 @@ import { access } from './access.ts';
 import { basicAuth } from './basic-auth.ts';
 import { cors } from './cors.ts';
 import { externalAuth } from './external-auth.ts';
-import { gatewayModify, gatewayRedirect } from './gateway.ts';
+import { gatewayCors, gatewayModify, gatewayRedirect } from './gateway.ts';
 import { rateLimit } from './rate-limit.ts';
 import { bodyLimit, customHeaders, deny, httpsRedirect, redirect } from './simple.ts';
 import type { StepContext, StepOutcome, StepRunner } from './types.ts';
@@ -25,6 +25,7 @@ const RUNNERS: { readonly [K in StepKind]: StepRunner<Extract<RequestStep, { kin
   'body-limit': bodyLimit,
   'gateway-redirect': gatewayRedirect,
   'gateway-modify': gatewayModify,
+  'gateway-cors': gatewayCors,
 };
 
 /**

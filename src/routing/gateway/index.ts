@@ -3,7 +3,7 @@ import type { V1LabelSelector } from '@kubernetes/client-node';
 import type { Diagnostic, ObjectRef } from '../../diagnostics.ts';
 import { GATEWAY_GROUP, type Gateway, type GatewayClass, type ParentReference, type HTTPBackendRef, type HTTPHeaderModifier, type HTTPPathModifier, type HTTPRoute, type HTTPRouteFilter, type HTTPRouteMatch, type HTTPRouteRule, type Listener } from '../../gateway-api.ts';
 import { objectKey, type ObjectSnapshot } from '../../snapshot.ts';
-import { STEP_ORDER, type GatewayHeaderChange, type GatewayModify, type GatewayPathChange, type GatewayRedirect, type RequestStep } from '../../table/steps.ts';
+import { STEP_ORDER, type GatewayCorsPolicy, type GatewayHeaderChange, type GatewayModify, type GatewayPathChange, type GatewayRedirect, type RequestStep } from '../../table/steps.ts';
 import type { Backend, BackendChoice, GatewayMatch, PathType, RequestMirror, Route, RouteOptions, TlsCertificate, ValueMatch } from '../../table/types.ts';
 import { readTlsSecret } from '../tls.ts';
 import { DEFAULT_ROUTE_OPTIONS } from '../annotations/index.ts';
@@ -11,12 +11,12 @@ import type { BackendResolver } from '../backends.ts';
 
 /** Listener protocols Portico serves HTTPRoutes on: HTTP on its HTTP listener, HTTPS (terminated) on its HTTPS one. */
 const ROUTE_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
-const FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror']);
+const FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'RequestMirror', 'CORS']);
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 /** The Gateway API features Portico implements, as the conformance suite names them (sorted, as the spec asks). */
 const SUPPORTED_FEATURES: readonly string[] = [
   'Gateway', 'HTTPRoute', 'HTTPRoute303RedirectStatusCode', 'HTTPRoute307RedirectStatusCode', 'HTTPRoute308RedirectStatusCode',
-  'HTTPRouteBackendProtocolWebSocket', 'HTTPRouteBackendRequestHeaderModification', 'HTTPRouteBackendTimeout',
+  'HTTPRouteBackendProtocolWebSocket', 'HTTPRouteBackendRequestHeaderModification', 'HTTPRouteBackendTimeout', 'HTTPRouteCORS',
   'HTTPRouteHostRewrite', 'HTTPRouteMethodMatching', 'HTTPRouteNamedRouteRule', 'HTTPRoutePathRedirect', 'HTTPRoutePathRewrite',
   'HTTPRoutePortRedirect', 'HTTPRouteQueryParamMatching', 'HTTPRouteRequestMirror', 'HTTPRouteRequestMultipleMirrors',
   'HTTPRouteRequestPercentageMirror', 'HTTPRouteRequestTimeout', 'HTTPRouteResponseHeaderModification',
@@ -544,6 +544,8 @@ function stepsOf(filters: readonly HTTPRouteFilter[], prefix: string | undefined
     };
     steps.push({ kind: 'gateway-redirect', redirect: r });
   }
+  const cors = filters.find((f) => f.type === 'CORS')?.cors;
+  if (cors) steps.push({ kind: 'gateway-cors', policy: corsPolicy(cors) });
   const request = headerChange(filters.find((f) => f.type === 'RequestHeaderModifier')?.requestHeaderModifier);
   const response = headerChange(filters.find((f) => f.type === 'ResponseHeaderModifier')?.responseHeaderModifier);
   const rewrite = filters.find((f) => f.type === 'URLRewrite')?.urlRewrite;
@@ -552,6 +554,22 @@ function stepsOf(filters: readonly HTTPRouteFilter[], prefix: string | undefined
     steps.push({ kind: 'gateway-modify', modify });
   }
   return steps.sort((a, b) => STEP_ORDER.indexOf(a.kind) - STEP_ORDER.indexOf(b.kind));
+}
+
+/** The CORS filter's lists as the data plane reads them; the spec's default max age is 5 s. */
+function corsPolicy(cors: NonNullable<HTTPRouteFilter['cors']>): GatewayCorsPolicy {
+  const origins = (cors.allowOrigins ?? []).map((o) => o.toLowerCase());
+  const wildcards = origins.map((o) => /^([a-z][a-z0-9+.-]*:\/\/)\*(\..+)$/.exec(o)).filter((m) => m !== null);
+  return {
+    anyOrigin: origins.includes('*'),
+    origins: new Set(origins.filter((o) => !o.includes('*'))),
+    wildcardOrigins: wildcards.map((m) => ({ scheme: m[1]!, suffix: m[2]! })),
+    allowMethods: cors.allowMethods ?? [],
+    allowHeaders: cors.allowHeaders ?? [],
+    exposeHeaders: cors.exposeHeaders ?? [],
+    allowCredentials: cors.allowCredentials ?? false,
+    maxAgeSeconds: cors.maxAge ?? 5,
+  };
 }
 
 function pathChange(m: HTTPPathModifier | undefined, prefix: string | undefined): GatewayPathChange | undefined {
