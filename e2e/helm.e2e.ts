@@ -125,6 +125,13 @@ describe('Helm chart', () => {
     expect(objects.find((o) => o.kind === 'Service' && o.metadata.name === 'portico-metrics')).toMatchObject({ spec: { ports: [{ name: 'metrics', targetPort: 'admin' }] } });
   });
 
+  it('renders a GatewayClass for Portico when asked (the Gateway API CRDs come first)', async () => {
+    expect((await template()).some((o) => o.kind === 'GatewayClass')).toBe(false);
+    const objects = await template('controller.gatewayClassResource.enabled=true');
+    rendered['gatewayClassResource.enabled'] = counts(objects);
+    expect(objects.find((o) => o.kind === 'GatewayClass')).toMatchObject({ apiVersion: 'gateway.networking.k8s.io/v1', metadata: { name: 'portico' }, spec: { controllerName: 'portico.dev/gateway-controller' } });
+  });
+
   it('refuses bad values at install time, naming them', async () => {
     const refused = (...set: string[]) => template(...set).then(() => 'rendered', (err: Error) => err.message);
     expect(await refused('controller.kind=StatefulSet')).toMatch(/'\/controller\/kind': value must be one of 'DaemonSet', 'Deployment'/);
