@@ -1,5 +1,5 @@
 // Property: no HTTPRoute, however odd, makes build throw; the matches of a host come out in the
-// spec's order of precedence; matching any request path never throws and picks the first match
+// spec's order of precedence; mirrored shares and timeouts stay within what the data plane can use; matching any request path never throws and picks the first match
 // that holds; and the table still crosses to worker threads.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -21,13 +21,26 @@ const filter = fc.oneof(
   fc.record({ type: fc.constant('RequestRedirect'), requestRedirect: fc.record({ scheme: fc.constantFrom('http', 'https', undefined), hostname: fc.option(fc.constantFrom('b.test', '*'), { nil: undefined }), port: fc.option(fc.integer({ min: 0, max: 70000 }), { nil: undefined }), statusCode: fc.option(fc.integer({ min: 100, max: 999 }), { nil: undefined }), path: fc.option(modifier, { nil: undefined }) }, { requiredKeys: [] }) }),
   fc.record({ type: fc.constant('URLRewrite'), urlRewrite: fc.record({ hostname: fc.option(fc.constantFrom('c.test', ''), { nil: undefined }), path: fc.option(modifier, { nil: undefined }) }, { requiredKeys: [] }) }),
   fc.record({ type: fc.constantFrom('RequestMirror', 'ExtensionRef', 'CORS', '') }),
+  fc.record({ type: fc.constant('RequestMirror'), requestMirror: fc.record({
+    backendRef: fc.record({ name: fc.constantFrom('svc', 'missing'), namespace: fc.constantFrom(undefined, 'other', 'elsewhere'), port: fc.option(fc.constantFrom(80, 81), { nil: undefined }) }, { requiredKeys: ['name'] }),
+    percent: fc.option(fc.integer({ min: -5, max: 105 }), { nil: undefined }),
+    fraction: fc.option(fc.record({ numerator: fc.integer({ min: -1, max: 200 }), denominator: fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }) }, { requiredKeys: ['numerator'] }), { nil: undefined }),
+  }, { requiredKeys: ['backendRef'] }) }),
+  fc.record({ type: fc.constant('CORS'), cors: fc.record({
+    allowOrigins: fc.array(fc.constantFrom('*', 'https://a.test', 'https://*.a.test', 'HTTP://*.B.TEST:8080', 'https://*', '*.x', ''), { maxLength: 3 }),
+    allowMethods: fc.array(fc.constantFrom('*', 'GET', 'PUT'), { maxLength: 2 }),
+    allowHeaders: fc.array(fc.constantFrom('*', 'x-a'), { maxLength: 2 }),
+    exposeHeaders: fc.array(fc.constantFrom('x-b'), { maxLength: 1 }),
+    allowCredentials: fc.boolean(),
+    maxAge: fc.integer({ min: 0, max: 86_400 }),
+  }, { requiredKeys: [] }) }),
 );
-const backendRef = fc.record({ name: fc.constantFrom('svc', 'missing'), namespace: fc.constantFrom(undefined, 'other'), port: fc.option(fc.constantFrom(80, 81), { nil: undefined }), weight: fc.option(fc.integer({ min: 0, max: 1_000_000 }), { nil: undefined }), kind: fc.constantFrom(undefined, 'Service', 'Bucket') }, { requiredKeys: ['name'] });
+const backendRef = fc.record({ name: fc.constantFrom('svc', 'missing'), namespace: fc.constantFrom(undefined, 'other'), port: fc.option(fc.constantFrom(80, 81), { nil: undefined }), weight: fc.option(fc.integer({ min: 0, max: 1_000_000 }), { nil: undefined }), kind: fc.constantFrom(undefined, 'Service', 'Bucket'), filters: fc.option(fc.array(filter, { maxLength: 2 }), { nil: undefined }) }, { requiredKeys: ['name'] });
 const rule = fc.record({
   matches: fc.option(fc.array(match, { maxLength: 3 }), { nil: undefined }),
   filters: fc.option(fc.array(filter, { maxLength: 2 }), { nil: undefined }),
   backendRefs: fc.option(fc.array(backendRef, { maxLength: 3 }), { nil: undefined }),
-  timeouts: fc.option(fc.record({ request: fc.constantFrom('10s', '0s', '1m30s', 'soon', '500ms') }), { nil: undefined }),
+  timeouts: fc.option(fc.record({ request: fc.constantFrom('10s', '0s', '1m30s', 'soon', '500ms', '99999h'), backendRequest: fc.constantFrom('1s', '0s', '1h1m1s1ms', '1.5s') }, { requiredKeys: [] }), { nil: undefined }),
 }, { requiredKeys: [] });
 const route = fc.record({
   hostnames: fc.option(fc.array(fc.constantFrom('a.test', '*.test', 'x.a.test', '*.a.test', 'B.TEST', '*'), { maxLength: 3 }), { nil: undefined }),
@@ -65,6 +78,9 @@ describe('HTTPRoutes (property)', () => {
         for (const m of matches) {
           if (m.path.type === 'RegularExpression') expect(m.path.regex.source.startsWith('^(?:')).toBe(true);
           if (m.route.choice.kind === 'weighted') expect(m.route.choice.total).toBe(m.route.choice.backends.reduce((n, b) => n + b.weight, 0));
+          for (const mirror of m.route.mirrors ?? []) expect(mirror.percent >= 0 && mirror.percent <= 100, `mirrored share ${mirror.percent}`).toBe(true);
+          // Timers take at most 2^31 - 1 ms (more, or Infinity, and Node fires them at once).
+          for (const ms of [m.route.options.readTimeoutMs, m.route.options.sendTimeoutMs]) expect(Number.isInteger(ms) && ms > 0 && ms <= 2 ** 31 - 1, `timeout ${ms}`).toBe(true);
         }
         for (const p of paths) {
           const found = matchGateway(matches, { method: 'GET', headers: { 'x-a': 'x' } }, p, '?v=1');
