@@ -355,6 +355,19 @@ rules: [{backendRefs: [${backendRef('b')}]}]`),
     expect([open.headers['access-control-allow-origin'], open.headers['access-control-allow-methods'], open.headers['access-control-allow-credentials']]).toEqual(['*', '*', undefined]);
   });
 
+  it('shows a rule\'s weights, filters and mirrors on its host\'s dashboard page', async () => {
+    const data = (await (await fetch(`http://127.0.0.1:${portico.adminPort}/debug/dashboard`)).json()) as { hosts: { host: string; routes: { path: string; timeouts: string; options: Record<string, string> }[] }[] };
+    const route = (host: string, path: string) => data.hosts.find((h) => h.host === host)?.routes.find((r) => r.path === path);
+    const options = (host: string, path: string) => route(host, path)?.options;
+    expect(route('timeouts.test', '/none')).toMatchObject({ timeouts: '5 / none / none s' });
+    expect(route('timeouts.test', '/request')).toMatchObject({ timeouts: '5 / 0.2 / 0.2 s' });
+    expect(options('mirrors.test', '/all')).toMatchObject({ filters: 'modify', mirrors: 'default/sink:80 100%' });
+    expect(options('mirrors.test', '/half')).toMatchObject({ mirrors: 'default/sink:80 50%' });
+    expect(options('cors.test', '/listed')).toMatchObject({ filters: 'cors' });
+    expect(options('per-backend.test', '/')).toMatchObject({ backends: 'default/a:80 ×1 (headers modified), default/b:80 ×1 (headers modified)', filters: 'modify' });
+    expect(options('weights.test', '/half-missing')).toMatchObject({ backends: 'default/a:80 ×1, (unresolved: 500) ×1' });
+  });
+
   it('modifies request headers per backendRef, after the rule filters, for the backend drawn', async () => {
     const seen = { a: 0, b: 0 };
     for (let i = 0; i < 40; i++) {

@@ -67,6 +67,14 @@ function describeRoute(r: Route, fallback: boolean) {
     const text = optionText(value);
     if (!OWN_COLUMNS.has(key) && text !== defaultOptionsText[key]) changed[key] = text;
   }
+  // What an HTTPRoute rule does beyond one backend: its weights, filters and mirrors.
+  const choice = r.choice;
+  if (choice.kind === 'weighted' && (choice.backends.length > 1 || choice.backends.some((b) => !b.backend || b.requestHeaders))) {
+    changed['backends'] = choice.backends.map((b) => `${b.backend?.id ?? '(unresolved: 500)'} ×${b.weight}${b.requestHeaders ? ' (headers modified)' : ''}`).join(', ');
+  }
+  const filters = r.steps.filter((s) => s.kind.startsWith('gateway-')).map((s) => s.kind.slice('gateway-'.length));
+  if (filters.length > 0) changed['filters'] = filters.join(', ');
+  if (r.mirrors) changed['mirrors'] = r.mirrors.map((m) => `${m.backend.id} ${m.percent}%`).join(', ');
   return {
     path: fallback ? '(default backend)' : r.path,
     pathType: fallback ? null : r.pathType,
@@ -74,11 +82,16 @@ function describeRoute(r: Route, fallback: boolean) {
     to: o.denyReason !== undefined ? { kind: 'deny', text: o.denyReason }
       : o.redirect ? { kind: 'redirect', text: `${o.redirect.code} → ${o.redirect.url}` }
       : { kind: 'backend', text: r.backend.id, canary: r.choice.kind === 'canary' ? r.choice.canary.id : null },
-    timeouts: `${o.connectTimeoutMs / 1000} / ${o.sendTimeoutMs / 1000} / ${o.readTimeoutMs / 1000} s`,
+    timeouts: `${seconds(o.connectTimeoutMs)} / ${seconds(o.sendTimeoutMs)} / ${seconds(o.readTimeoutMs)} s`,
     bodyLimit: o.bodyLimit === Infinity ? 'unlimited' : sizeText(o.bodyLimit),
     https: [o.forceSslRedirect ? 'force-ssl-redirect' : o.sslRedirect ? 'ssl-redirect' : 'no redirect', o.hsts ? 'HSTS' : 'no HSTS'].join(', '),
     options: changed,
   };
+}
+
+/** A timeout in seconds; the longest a timer holds (an HTTPRoute's `0s`) is none. */
+function seconds(ms: number): string {
+  return ms >= 2 ** 31 - 1 ? 'none' : String(ms / 1000);
 }
 
 function optionText(value: unknown): string {
