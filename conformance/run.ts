@@ -62,6 +62,9 @@ try {
     '--gateway-class=portico', '--conformance-profiles=GATEWAY-HTTP', `--report-output=${REPORT}`,
     '--organization=portico', '--project=portico', '--url=https://portico.dev', `--version=${version}`, '--contact=https://portico.dev',
     '--mode=default', '--cleanup-base-resources=true',
+    // GatewayStaticAddresses asks for one of the addresses Portico was given and for one it was
+    // not (a documentation address, 192.0.2.1, that no test sends traffic to).
+    `--usable-address=${gatewayAddresses.at(-1)}`, '--unusable-address=192.0.2.1',
   ];
   const command = `KUBECONFIG=<admin kubeconfig> conformance.test ${args.join(' ')}`;
   await rm(REPORT, { force: true }); // a report left from an earlier run must not stand for this one

@@ -38,7 +38,7 @@ export interface Listener {
   };
 }
 
-export type Gateway = GatewayObject<{ gatewayClassName: string; listeners: Listener[] }>;
+export type Gateway = GatewayObject<{ gatewayClassName: string; listeners: Listener[]; addresses?: { type?: string; value?: string }[] }>;
 
 export interface ParentReference {
   group?: string;

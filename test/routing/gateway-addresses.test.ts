@@ -7,7 +7,7 @@ import { hostRoutes, matchGateway } from '../../src/table/match.ts';
 import { CLASS } from '../helpers/build-fixture.ts';
 
 const G = 'gateway.networking.k8s.io/v1';
-const gateway = (name: string, created: string): ManifestObject => ({ apiVersion: G, kind: 'Gateway', metadata: { name, namespace: 'infra', creationTimestamp: created }, spec: { gatewayClassName: 'portico', listeners: [{ name: 'http', protocol: 'HTTP', port: 80 }] } }) as unknown as ManifestObject;
+const gateway = (name: string, created: string, addresses?: { type?: string; value?: string }[]): ManifestObject => ({ apiVersion: G, kind: 'Gateway', metadata: { name, namespace: 'infra', creationTimestamp: created }, spec: { gatewayClassName: 'portico', listeners: [{ name: 'http', protocol: 'HTTP', port: 80 }], ...(addresses ? { addresses } : {}) } }) as unknown as ManifestObject;
 const route = (name: string, parents: string[], path: string, service: string): ManifestObject => ({
   apiVersion: G, kind: 'HTTPRoute', metadata: { name, namespace: 'infra' },
   spec: { parentRefs: parents.map((p) => ({ name: p })), rules: [{ matches: [{ path: { type: 'PathPrefix', value: path } }], backendRefs: [{ name: service, port: 80 }] }] },
@@ -38,5 +38,28 @@ describe('Gateways with addresses of their own', () => {
     const { table, gatewayStatus } = buildRoutingTable(snapshotOf(objects), { ...CLASS, generation: 1 });
     expect(['10.0.0.1', '10.0.0.2', undefined].map((a) => backendAt(table, a, '/'))).toEqual(['a', 'a', 'a']);
     expect(gatewayStatus?.gateways.get('infra/first')?.address).toBeUndefined();
+  });
+
+  it('gives a Gateway the address it asks for when it is on the list and free, and says why not otherwise', () => {
+    const asking = (name: string, created: string, addresses: { type?: string; value?: string }[]) => [gateway(name, created, addresses), route(`to-${name}`, [name], '/', 'a')];
+    const { table, gatewayStatus } = buildRoutingTable(snapshotOf([
+      ...objects,
+      ...asking('third', '2026-01-03T00:00:00Z', [{ value: '10.0.0.4' }]), // on the list, free
+      ...asking('fourth', '2026-01-04T00:00:00Z', [{ type: 'IPAddress' }]), // any: the next free one
+      ...asking('late', '2026-01-05T00:00:00Z', [{ value: '10.0.0.1' }]), // the oldest Gateway's already
+      ...asking('outside', '2026-01-06T00:00:00Z', [{ value: '192.0.2.1' }]),
+      ...asking('named', '2026-01-07T00:00:00Z', [{ type: 'Hostname', value: 'gw.example.com' }]),
+    ]), { ...CLASS, generation: 1, gatewayAddresses: ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'] });
+    const status = (name: string) => gatewayStatus?.gateways.get(`infra/${name}`);
+    const conditions = (name: string) => Object.fromEntries(status(name)!.conditions.map((c) => [c.type, `${c.status} ${c.reason}`]));
+    // Older Gateways keep theirs: first and second take 10.0.0.1 and .2 in age order, whatever the newer ones ask for.
+    expect(['first', 'second', 'third', 'fourth'].map((n) => status(n)?.address)).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.4', '10.0.0.3']);
+    expect(conditions('third')).toEqual({ Accepted: 'True Accepted', Programmed: 'True Programmed' });
+    expect(backendAt(table, '10.0.0.4', '/')).toBe('a');
+    expect(conditions('late')).toEqual({ Accepted: 'True Accepted', Programmed: 'False AddressNotUsable' });
+    expect(conditions('outside')).toEqual({ Accepted: 'True Accepted', Programmed: 'False AddressNotUsable' });
+    expect(conditions('named')).toEqual({ Accepted: 'False UnsupportedAddress', Programmed: 'False Invalid' });
+    // Those three are not served at all, not even on the addresses Gateways share.
+    expect(backendAt(table, '10.0.0.9', '/')).toBeUndefined();
   });
 });

@@ -15,7 +15,7 @@ const FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'Req
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 /** The Gateway API features Portico implements, as the conformance suite names them (sorted, as the spec asks). */
 const SUPPORTED_FEATURES: readonly string[] = [
-  'Gateway', 'HTTPRoute', 'HTTPRoute303RedirectStatusCode', 'HTTPRoute307RedirectStatusCode', 'HTTPRoute308RedirectStatusCode',
+  'Gateway', 'GatewayAddressEmpty', 'GatewayStaticAddresses', 'HTTPRoute', 'HTTPRoute303RedirectStatusCode', 'HTTPRoute307RedirectStatusCode', 'HTTPRoute308RedirectStatusCode',
   'HTTPRouteBackendProtocolWebSocket', 'HTTPRouteBackendRequestHeaderModification', 'HTTPRouteBackendTimeout', 'HTTPRouteCORS',
   'HTTPRouteHostRewrite', 'HTTPRouteMethodMatching', 'HTTPRouteNamedRouteRule', 'HTTPRoutePathRedirect', 'HTTPRoutePathRewrite',
   'HTTPRoutePortRedirect', 'HTTPRouteQueryParamMatching', 'HTTPRouteRequestMirror', 'HTTPRouteRequestMultipleMirrors',
@@ -109,12 +109,7 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
   const ours = [...snapshot.gatewayClasses.values()].filter((c) => c.spec.controllerName === options.controllerName);
   const classes = new Set(ours.map((c) => c.metadata.name!));
   const gateways = new Map([...snapshot.gateways].filter(([, g]) => classes.has(g.spec.gatewayClassName)));
-  const addressOf = new Map<Gateway, string>();
-  const pool = options.addresses ?? [];
-  [...gateways].sort(([ka, a], [kb, b]) => String(a.metadata.creationTimestamp ?? '').localeCompare(String(b.metadata.creationTimestamp ?? '')) || ka.localeCompare(kb))
-    .forEach(([, g], i) => {
-      if (i < pool.length) addressOf.set(g, pool[i]!);
-    });
+  const { addressOf, addressProblems } = assignAddresses(gateways, options.addresses ?? [], diagnostics);
   const attached = new Map<Listener, number>();
   const listenerProblems = new Map<Listener, Condition>();
   const tls = new Map<string, TlsCertificate>();
@@ -157,7 +152,7 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
       if (!reason && sharing.length === 0) reason = { reason: 'NoMatchingListenerHostname', message: 'no hostname of the route matches a hostname of the listeners' };
       if (!reason) {
         for (const l of sharing) {
-          listeners.push(l);
+          if (!addressProblems.has(l.gateway)) listeners.push(l); // a Gateway without its address is not served
           attached.set(l.listener, (attached.get(l.listener) ?? 0) + 1);
         }
       }
@@ -204,7 +199,7 @@ export function buildGatewayRoutes(snapshot: ObjectSnapshot, resolver: BackendRe
   const sorted = (byHost: Map<string, Ranked[]>) => new Map([...byHost].map(([host, list]) => [host, list.sort(byPrecedence).map((e) => e.match)] as const));
   const hosts = sorted(ranked.get('') ?? new Map());
   const byAddress = new Map([...ranked].filter(([address]) => address !== '').map(([address, byHost]) => [address, sorted(byHost)] as const));
-  return { hosts, byAddress, tls, defaultCertificate, diagnostics, status: statuses(ours, gateways, addressOf, attached, listenerProblems, routeStatus) };
+  return { hosts, byAddress, tls, defaultCertificate, diagnostics, status: statuses(ours, gateways, addressOf, addressProblems, attached, listenerProblems, routeStatus) };
 }
 
 /**
@@ -246,7 +241,52 @@ function condition(type: string, ok: boolean, reason: string, message: string): 
   return { type, status: ok ? 'True' : 'False', reason, message };
 }
 
-function statuses(ours: readonly GatewayClass[], gateways: ReadonlyMap<string, Gateway>, addressOf: ReadonlyMap<Gateway, string>, attached: ReadonlyMap<Listener, number>, problems: ReadonlyMap<Listener, Condition>, routes: Map<string, { generation: number; parents: RouteParentStatus[] }>): GatewayStatuses {
+/**
+ * Node addresses for Gateways (`--gateway-addresses`), oldest Gateway first, so a new Gateway never
+ * takes an older one's. A Gateway asking for an address (`spec.addresses`, type IPAddress) gets it
+ * when it is on the list and not taken; one asking for none, or for an IPAddress without a value,
+ * takes the next free one. Other address types are not supported (Accepted: False), and an
+ * address Portico cannot give leaves the Gateway unprogrammed (AddressNotUsable).
+ */
+function assignAddresses(gateways: ReadonlyMap<string, Gateway>, pool: readonly string[], diagnostics: Diagnostic[]): { addressOf: Map<Gateway, string>; addressProblems: Map<Gateway, Condition> } {
+  const addressOf = new Map<Gateway, string>();
+  const addressProblems = new Map<Gateway, Condition>();
+  const taken = new Set<string>();
+  const oldestFirst = [...gateways].sort(([ka, a], [kb, b]) => String(a.metadata.creationTimestamp ?? '').localeCompare(String(b.metadata.creationTimestamp ?? '')) || ka.localeCompare(kb));
+  const problem = (g: Gateway, key: string, c: Condition) => {
+    addressProblems.set(g, c);
+    diagnostics.push({ severity: 'Warning', code: 'UnsupportedGatewayFeature', object: { kind: 'Gateway', namespace: g.metadata.namespace, name: g.metadata.name! }, field: 'spec.addresses', message: `${key}: ${c.message}; the Gateway is not served` });
+  };
+  for (const [key, g] of oldestFirst) {
+    const requested = g.spec.addresses ?? [];
+    const unsupported = requested.find((a) => (a.type ?? 'IPAddress') !== 'IPAddress');
+    if (unsupported) {
+      problem(g, key, condition('Accepted', false, 'UnsupportedAddress', `address type ${unsupported.type} is not supported (IPAddress only)`));
+      continue;
+    }
+    const named = requested.filter((a) => a.value).map((a) => a.value!);
+    if (named.length === 0) {
+      const free = pool.find((a) => !taken.has(a));
+      if (free !== undefined) {
+        addressOf.set(g, free);
+        taken.add(free);
+      }
+      continue;
+    }
+    const wanted = named[0]!;
+    if (named.length > 1 || !pool.includes(wanted) || taken.has(wanted)) {
+      problem(g, key, condition('Programmed', false, 'AddressNotUsable', named.length > 1
+        ? 'Portico gives a Gateway one address'
+        : `${wanted} is ${pool.includes(wanted) ? 'taken by an older Gateway' : 'not one of the addresses Portico was given (--gateway-addresses)'}`));
+      continue;
+    }
+    addressOf.set(g, wanted);
+    taken.add(wanted);
+  }
+  return { addressOf, addressProblems };
+}
+
+function statuses(ours: readonly GatewayClass[], gateways: ReadonlyMap<string, Gateway>, addressOf: ReadonlyMap<Gateway, string>, addressProblems: ReadonlyMap<Gateway, Condition>, attached: ReadonlyMap<Listener, number>, problems: ReadonlyMap<Listener, Condition>, routes: Map<string, { generation: number; parents: RouteParentStatus[] }>): GatewayStatuses {
   const classes = new Map(ours.map((c) => [c.metadata.name!, { generation: c.metadata.generation ?? 0, conditions: [condition('Accepted', true, 'Accepted', 'handled by Portico')], supportedFeatures: SUPPORTED_FEATURES }]));
   const byGateway = new Map([...gateways].map(([key, g]) => {
     const listeners = g.spec.listeners.map((l): ListenerStatus => {
@@ -270,10 +310,14 @@ function statuses(ours: readonly GatewayClass[], gateways: ReadonlyMap<string, G
     // The spec's reasons: a Gateway with no valid listener is not accepted; one with some is, saying so.
     const valid = listeners.filter((l) => l.conditions.some((c) => c.type === 'Accepted' && c.status === 'True')).length;
     const programmed = listeners.some((l) => l.conditions.some((c) => c.type === 'Programmed' && c.status === 'True'));
+    const addressProblem = addressProblems.get(g);
+    const accepted = addressProblem?.type === 'Accepted' ? addressProblem
+      : valid === listeners.length ? condition('Accepted', true, 'Accepted', 'accepted by Portico')
+        : condition('Accepted', valid > 0, 'ListenersNotValid', `${listeners.length - valid} of ${listeners.length} listeners are not valid`);
     const conditions = [
-      valid === listeners.length ? condition('Accepted', true, 'Accepted', 'accepted by Portico')
-        : condition('Accepted', valid > 0, 'ListenersNotValid', `${listeners.length - valid} of ${listeners.length} listeners are not valid`),
-      programmed ? condition('Programmed', true, 'Programmed', 'served by Portico') : condition('Programmed', false, 'Invalid', 'no listener is served'),
+      accepted,
+      addressProblem ? (addressProblem.type === 'Programmed' ? addressProblem : condition('Programmed', false, 'Invalid', 'the Gateway is not accepted'))
+        : programmed ? condition('Programmed', true, 'Programmed', 'served by Portico') : condition('Programmed', false, 'Invalid', 'no listener is served'),
     ];
     return [key, { generation: g.metadata.generation ?? 0, conditions, listeners, address: addressOf.get(g) }] as const;
   }));
