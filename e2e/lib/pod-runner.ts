@@ -173,8 +173,8 @@ export class PodRunner {
   private async serveLog(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://kubelet');
     const parts = /^\/containerLogs\/([a-z0-9.-]+)\/([a-z0-9.-]+)\/([a-z0-9.-]+)$/.exec(url.pathname);
-    const text = parts && await readFile(this.logFile(parts[1]!, parts[2]!, parts[3]!), 'utf8').catch(() => undefined);
-    if (text === undefined || text === null) {
+    const text = parts ? await readFile(this.logFile(parts[1]!, parts[2]!, parts[3]!), 'utf8').catch(() => undefined) : undefined;
+    if (text === undefined) {
       res.writeHead(404).end('no such container log\n');
       return;
     }
