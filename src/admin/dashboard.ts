@@ -3,7 +3,7 @@ import type { Diagnostic } from '../diagnostics.ts';
 import { formatObject } from '../diagnostics.ts';
 import type { EndpointStats } from '../dataplane/endpoint-health.ts';
 import { DEFAULT_ROUTE_OPTIONS, describeRouteOptions } from '../routing/annotations/index.ts';
-import type { Backend, Endpoint, HostRoutes, Route, RoutingTable } from '../table/types.ts';
+import { MAX_TIMER_MS, type Backend, type Endpoint, type HostRoutes, type Route, type RoutingTable } from '../table/types.ts';
 
 export { DASHBOARD_HTML } from './dashboard-page.ts';
 
@@ -89,9 +89,9 @@ function describeRoute(r: Route, fallback: boolean) {
   };
 }
 
-/** A timeout in seconds; the longest a timer holds (an HTTPRoute's `0s`) is none. */
+/** A timeout in seconds; the longest a timer holds (an HTTPRoute's `0s`) reads as none. */
 function seconds(ms: number): string {
-  return ms >= 2 ** 31 - 1 ? 'none' : String(ms / 1000);
+  return ms >= MAX_TIMER_MS ? 'none' : String(ms / 1000);
 }
 
 function optionText(value: unknown): string {

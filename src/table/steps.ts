@@ -47,12 +47,13 @@ export interface GatewayCorsPolicy {
   readonly origins: ReadonlySet<string>;
   /** `https://*.example.com` as scheme `https://` and suffix `.example.com` (with a port if it has one). */
   readonly wildcardOrigins: readonly { readonly scheme: string; readonly suffix: string }[];
-  /** `['*']` for any. */
-  readonly allowMethods: readonly string[];
-  readonly allowHeaders: readonly string[];
-  readonly exposeHeaders: readonly string[];
+  /** Header values, comma-separated at build time: `*` for any, '' for none. */
+  readonly allowMethods: string;
+  readonly allowHeaders: string;
+  readonly exposeHeaders: string;
   readonly allowCredentials: boolean;
-  readonly maxAgeSeconds: number;
+  /** Seconds, as the header says it. */
+  readonly maxAge: string;
 }
 
 /** RequestRedirect, with what it replaces; the rest comes from the request. */

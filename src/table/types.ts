@@ -5,6 +5,12 @@ import type { AccessPolicy, BasicAuthPolicy, CorsPolicy, ExternalAuthPolicy, Gat
 import type { ServerSettings } from './server-settings.ts';
 
 /**
+ * The longest a timer can wait, 2^31−1 ms (about 24.8 days): a route's timeouts never exceed it,
+ * since Node fires a longer timer at once and undici refuses Infinity. It also stands for "no timeout".
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
  * The routing table: what build produces and the data plane reads. Everything here is
  * typed and precompiled; nothing string-typed from annotations survives to request time.
  * A table is never mutated after build; a change produces a new one that is swapped in.

@@ -21,12 +21,14 @@ function headersOf(policy: CorsPolicy): Readonly<Record<string, string>> {
   return headers;
 }
 
-function originAllowed(policy: CorsPolicy, origin: string): boolean {
-  const lower = origin.toLowerCase();
-  if (policy.origins.has(lower)) return true;
-  for (const w of policy.wildcardOrigins) {
-    if (!lower.startsWith(w.scheme) || !lower.endsWith(w.suffix)) continue;
-    if (LABEL.test(lower.slice(w.scheme.length, lower.length - w.suffix.length))) return true;
+/**
+ * Whether an origin (lower case) is listed, or under a listed wildcard with what `labels` allows in
+ * the wildcard's place: one label for ingress-nginx, any number for the Gateway API.
+ */
+export function originListed(origins: ReadonlySet<string>, wildcards: readonly { readonly scheme: string; readonly suffix: string }[], origin: string, labels: RegExp): boolean {
+  if (origins.has(origin)) return true;
+  for (const w of wildcards) {
+    if (origin.startsWith(w.scheme) && origin.endsWith(w.suffix) && labels.test(origin.slice(w.scheme.length, origin.length - w.suffix.length))) return true;
   }
   return false;
 }
@@ -42,7 +44,7 @@ export const cors: StepRunner<Extract<RequestStep, { kind: 'cors' }>> = ({ polic
     headers = headersOf(policy); // shared and frozen: whoever adds to the response headers copies first
   } else {
     const header = context.req.headers.origin;
-    if (header === undefined || !originAllowed(policy, header)) return undefined;
+    if (header === undefined || !originListed(policy.origins, policy.wildcardOrigins, header.toLowerCase(), LABEL)) return undefined;
     headers = { 'access-control-allow-origin': header, ...headersOf(policy) };
   }
   if (context.req.method === 'OPTIONS') return { status: 204, headers: { ...headers, 'content-type': 'text/plain charset=UTF-8', 'content-length': '0' }, body: '' };

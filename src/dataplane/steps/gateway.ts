@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import type { GatewayCorsPolicy, GatewayHeaderChange, GatewayPathChange, RequestStep } from '../../table/steps.ts';
+import type { GatewayHeaderChange, GatewayPathChange, RequestStep } from '../../table/steps.ts';
 import type { HeaderChanges } from '../headers.ts';
+import { originListed } from './cors.ts';
 import type { StepRunner } from './types.ts';
 
 type Step<K extends RequestStep['kind']> = Extract<RequestStep, { kind: K }>;
@@ -31,15 +32,8 @@ export const gatewayModify: StepRunner<Step<'gateway-modify'>> = ({ modify }, co
   return undefined;
 };
 
+/** What a Gateway API wildcard origin covers in place of its `*`: any number of labels. */
 const HOST_LABELS = /^[a-z0-9-]+(?:\.[a-z0-9-]+)*$/;
-
-function originAllowed(policy: GatewayCorsPolicy, origin: string): boolean {
-  if (policy.anyOrigin || policy.origins.has(origin)) return true;
-  for (const w of policy.wildcardOrigins) {
-    if (origin.startsWith(w.scheme) && origin.endsWith(w.suffix) && HOST_LABELS.test(origin.slice(w.scheme.length, origin.length - w.suffix.length))) return true;
-  }
-  return false;
-}
 
 /**
  * HTTPRoute CORS: a request whose Origin is allowed gets the CORS headers on its response; a
@@ -54,24 +48,20 @@ export const gatewayCors: StepRunner<Step<'gateway-cors'>> = ({ policy }, contex
   const method = req.headers['access-control-request-method'];
   const preflight = req.method === 'OPTIONS' && method !== undefined;
   // A preflight from an origin not allowed is answered here too (it is not the pod's to answer), without a CORS header.
-  if (!originAllowed(policy, origin.toLowerCase())) return preflight ? { status: 204, headers: { 'content-length': '0' }, body: '' } : undefined;
+  if (!policy.anyOrigin && !originListed(policy.origins, policy.wildcardOrigins, origin.toLowerCase(), HOST_LABELS)) return preflight ? { status: 204, headers: { 'content-length': '0' }, body: '' } : undefined;
   const credentials = policy.allowCredentials;
   // With credentials a browser accepts no `*`: the request's own origin, method and headers are named instead.
   const headers: Record<string, string> = { 'access-control-allow-origin': policy.anyOrigin && !credentials ? '*' : origin };
   if (credentials) headers['access-control-allow-credentials'] = 'true';
-  if (policy.exposeHeaders.length > 0) headers['access-control-expose-headers'] = policy.exposeHeaders.join(', ');
+  if (policy.exposeHeaders !== '') headers['access-control-expose-headers'] = policy.exposeHeaders;
   if (!preflight) {
     context.changes.response = { ...context.changes.response, ...headers };
     return undefined;
   }
-  const requested = req.headers['access-control-request-headers'];
-  const any = (list: readonly string[]) => list.length === 1 && list[0] === '*';
-  if (policy.allowMethods.length > 0) headers['access-control-allow-methods'] = any(policy.allowMethods) && credentials ? method : policy.allowMethods.join(', ');
-  if (policy.allowHeaders.length > 0) {
-    const allowed = any(policy.allowHeaders) && credentials ? requested : policy.allowHeaders.join(', ');
-    if (allowed) headers['access-control-allow-headers'] = allowed;
-  }
-  headers['access-control-max-age'] = String(policy.maxAgeSeconds);
+  if (policy.allowMethods !== '') headers['access-control-allow-methods'] = policy.allowMethods === '*' && credentials ? method : policy.allowMethods;
+  const allowHeaders = policy.allowHeaders === '*' && credentials ? req.headers['access-control-request-headers'] : policy.allowHeaders;
+  if (allowHeaders) headers['access-control-allow-headers'] = allowHeaders;
+  headers['access-control-max-age'] = policy.maxAge;
   return { status: 204, headers: { ...headers, 'content-length': '0' }, body: '' };
 };
 

@@ -1,5 +1,6 @@
 import type { Diagnostic, ObjectRef } from '../../diagnostics.ts';
 import { guardsAccess } from './ingress-nginx-names.ts';
+import { MAX_TIMER_MS } from '../../table/types.ts';
 
 /**
  * Reads one Ingress's annotations for the annotation families. Both `nginx.ingress.kubernetes.io/<name>`
@@ -14,8 +15,8 @@ export const SECOND = 1000;
 export const WHOLE_NUMBER = /^\d{1,9}$/;
 /** Paths and URLs longer than this could not be sent in a request line nginx or a pod would accept. */
 export const MAX_URI_LENGTH = 4096;
-/** setTimeout's limit: 2^31−1 ms; a longer timer fires at once. */
-export const MAX_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+/** The longest whole number of seconds a timer can hold. */
+export const MAX_TIMEOUT_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 
 export interface AnnotationValue {
   /** The annotation key as written, with its prefix: the diagnostic's field. */

@@ -4,7 +4,7 @@ import type { Diagnostic, ObjectRef } from '../../diagnostics.ts';
 import { GATEWAY_GROUP, type Gateway, type GatewayClass, type ParentReference, type HTTPBackendRef, type HTTPHeaderModifier, type HTTPPathModifier, type HTTPRoute, type HTTPRouteFilter, type HTTPRouteMatch, type HTTPRouteRule, type Listener } from '../../gateway-api.ts';
 import { objectKey, type ObjectSnapshot } from '../../snapshot.ts';
 import { STEP_ORDER, type GatewayCorsPolicy, type GatewayHeaderChange, type GatewayModify, type GatewayPathChange, type GatewayRedirect, type RequestStep } from '../../table/steps.ts';
-import type { Backend, BackendChoice, GatewayMatch, PathType, RequestMirror, Route, RouteOptions, TlsCertificate, ValueMatch } from '../../table/types.ts';
+import { MAX_TIMER_MS, type Backend, type BackendChoice, type GatewayMatch, type PathType, type RequestMirror, type Route, type RouteOptions, type TlsCertificate, type ValueMatch } from '../../table/types.ts';
 import { readTlsSecret } from '../tls.ts';
 import { DEFAULT_ROUTE_OPTIONS } from '../annotations/index.ts';
 import type { BackendResolver } from '../backends.ts';
@@ -608,12 +608,17 @@ function corsPolicy(cors: NonNullable<HTTPRouteFilter['cors']>): GatewayCorsPoli
     anyOrigin: origins.includes('*'),
     origins: new Set(origins.filter((o) => !o.includes('*'))),
     wildcardOrigins: wildcards.map((m) => ({ scheme: m[1]!, suffix: m[2]! })),
-    allowMethods: cors.allowMethods ?? [],
-    allowHeaders: cors.allowHeaders ?? [],
-    exposeHeaders: cors.exposeHeaders ?? [],
+    allowMethods: headerList(cors.allowMethods),
+    allowHeaders: headerList(cors.allowHeaders),
+    exposeHeaders: headerList(cors.exposeHeaders),
     allowCredentials: cors.allowCredentials ?? false,
-    maxAgeSeconds: cors.maxAge ?? 5,
+    maxAge: String(cors.maxAge ?? 5),
   };
+}
+
+/** A CORS list as its header value: `*` alone when it holds `*` (the spec allows it only alone). */
+function headerList(list: readonly string[] | undefined): string {
+  return list?.includes('*') ? '*' : (list ?? []).join(', ');
 }
 
 function pathChange(m: HTTPPathModifier | undefined, prefix: string | undefined): GatewayPathChange | undefined {
@@ -647,23 +652,17 @@ function timeoutOptions(timeouts: HTTPRouteRule['timeouts'], ref: ObjectRef, fie
   const request = read('request');
   const backendRequest = read('backendRequest');
   if (request === undefined && backendRequest === undefined) return GATEWAY_OPTIONS;
-  const timeoutMs = Math.min(request ?? NO_TIMEOUT_MS, backendRequest ?? NO_TIMEOUT_MS);
+  const timeoutMs = Math.min(request ?? MAX_TIMER_MS, backendRequest ?? MAX_TIMER_MS);
   const nextUpstream = request === undefined ? GATEWAY_OPTIONS.nextUpstream : { ...GATEWAY_OPTIONS.nextUpstream, onTimeout: false };
   return { ...GATEWAY_OPTIONS, readTimeoutMs: timeoutMs, sendTimeoutMs: timeoutMs, nextUpstream };
 }
 
-/**
- * `0s`, no timeout: the longest a timer can wait (about 24.8 days). Not Infinity, which undici
- * refuses as a timeout and Node's timers take as 1 ms.
- */
-const NO_TIMEOUT_MS = 2 ** 31 - 1;
-
-/** Gateway API durations (`10s`, `1m30s`, `500ms`, `1h`: up to four number-unit pairs); `0s` is no timeout. */
+/** Gateway API durations (`10s`, `1m30s`, `500ms`, `1h`: up to four number-unit pairs); `0s`, no timeout, is the longest timer. */
 function durationMs(text: string): number | undefined {
   if (!/^(?:\d{1,5}(?:h|m|s|ms)){1,4}$/.test(text)) return undefined;
   let total = 0;
   for (const [, n, unit] of text.matchAll(/(\d+)(ms|h|m|s)/g)) total += Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
-  return total === 0 ? NO_TIMEOUT_MS : Math.min(total, NO_TIMEOUT_MS);
+  return total === 0 ? MAX_TIMER_MS : Math.min(total, MAX_TIMER_MS);
 }
 
 /** The spec's precedence: Exact, then the longest path, then method, header and query matches; then the oldest route, its name, rule and match order. */
